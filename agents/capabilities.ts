@@ -1,0 +1,58 @@
+import type { z } from 'zod';
+import { CsvInput, csvStats } from './work/csv-stats.ts';
+import { HashInput, hashText } from './work/hash.ts';
+import { KeywordsInput, keywords } from './work/keywords.ts';
+import { evaluateExpression, MathInput } from './work/math-evaluate.ts';
+import { SummarizeInput, summarize } from './work/summarize.ts';
+
+/** One capability the sample agents offer: its input schema, its work, and how big a job is. */
+export type CapabilityImpl = {
+  description: string;
+  input: z.ZodType;
+  run(input: never): unknown;
+  /** The job's size for pricing (characters, cells, ...). */
+  size(input: never): number;
+};
+
+const impl = <S extends z.ZodType>(c: {
+  description: string;
+  input: S;
+  run(input: z.infer<S>): unknown;
+  size(input: z.infer<S>): number;
+}): CapabilityImpl => c as unknown as CapabilityImpl;
+
+/** Every capability with a real implementation. */
+export const CAPABILITIES = {
+  'text.summarize': impl({
+    description: 'extractive summary: the sentences most about the text’s topic',
+    input: SummarizeInput,
+    run: summarize,
+    size: (i) => i.text.length / 100,
+  }),
+  'text.keywords': impl({
+    description: 'the most frequent content words',
+    input: KeywordsInput,
+    run: keywords,
+    size: (i) => i.text.length / 100,
+  }),
+  'math.evaluate': impl({
+    description: 'evaluates an arithmetic expression with mathjs, never eval',
+    input: MathInput,
+    run: evaluateExpression,
+    size: (i) => i.expression.length / 10,
+  }),
+  'data.csv-stats': impl({
+    description: 'parses CSV and describes every column',
+    input: CsvInput,
+    run: csvStats,
+    size: (i) => i.csv.length / 50,
+  }),
+  'crypto.hash': impl({
+    description: 'sha256/sha512/sha1/md5/sha3-256/blake2b512 digest of a text',
+    input: HashInput,
+    run: hashText,
+    size: (i) => i.text.length / 10_000,
+  }),
+} satisfies Record<string, CapabilityImpl>;
+
+export type CapabilityName = keyof typeof CAPABILITIES;

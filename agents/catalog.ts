@@ -1,0 +1,134 @@
+import type { MiddlewareHandler } from 'hono';
+import Papa from 'papaparse';
+import { type AgentSpec, deferred } from '../src/sdk/index.ts';
+import { CAPABILITIES, type CapabilityName } from './capabilities.ts';
+import {
+  type Bid,
+  cheapButSlow,
+  fastButExpensive,
+  loadPriced,
+  refuseWhenBusy,
+  type Strategy,
+  withinBudget,
+} from './strategies.ts';
+
+/** A sample agent: what it offers and how it bids. */
+export type SampleAgent = {
+  description: string;
+  capabilities: CapabilityName[];
+  maxConcurrency: number;
+  strategy: Strategy;
+  /** Bids deferred: prices the job precisely (parsing it) before answering. */
+  defers?: boolean;
+  /** Refuses every cfp and serves the fallback work queue instead. */
+  pullOnly?: boolean;
+};
+
+export const SAMPLE_AGENTS: Record<string, SampleAgent> = {
+  summarizer: {
+    description: 'summaries and keywords, priced by its current load',
+    capabilities: ['text.summarize', 'text.keywords'],
+    maxConcurrency: 4,
+    strategy: loadPriced({ base: 2, perTask: 1, msPerUnit: 2, minMs: 40 }),
+  },
+  'summarizer-budget': {
+    description: 'cheap but slow summaries',
+    capabilities: ['text.summarize'],
+    maxConcurrency: 2,
+    strategy: cheapButSlow({ cost: 1, etaMs: 1500 }),
+  },
+  calculator: {
+    description: 'fast but expensive maths',
+    capabilities: ['math.evaluate'],
+    maxConcurrency: 8,
+    strategy: fastButExpensive({ cost: 6, etaMs: 40 }),
+  },
+  'calculator-cheap': {
+    description: 'cheap maths that refuses when busy',
+    capabilities: ['math.evaluate'],
+    maxConcurrency: 2,
+    strategy: refuseWhenBusy(cheapButSlow({ cost: 1, etaMs: 600 })),
+  },
+  statistician: {
+    description: 'CSV statistics; bids deferred after sizing the table',
+    capabilities: ['data.csv-stats'],
+    maxConcurrency: 4,
+    strategy: loadPriced({ base: 3, perTask: 1, msPerUnit: 1, minMs: 50 }),
+    defers: true,
+  },
+  hasher: {
+    description: 'hashes and keywords; refuses when busy',
+    capabilities: ['crypto.hash', 'text.keywords'],
+    maxConcurrency: 4,
+    strategy: refuseWhenBusy(loadPriced({ base: 1, perTask: 0.5, msPerUnit: 5, minMs: 20 })),
+  },
+  'queue-worker': {
+    description: 'bids on nothing; pulls whatever lands in the fallback queue',
+    capabilities: Object.keys(CAPABILITIES) as CapabilityName[],
+    maxConcurrency: 4,
+    strategy: () => ({ type: 'refuse', reason: 'pull-only' }),
+    pullOnly: true,
+  },
+};
+
+/** Fault injection for demonstrations and tests, chosen by flags. */
+export type Misbehaviour = { failRate?: number; hang?: boolean; garbage?: boolean };
+
+/** Answers every manager message with broken JSON. */
+const garbage: MiddlewareHandler = async (c) =>
+  c.body('{"type": "propo', 200, { 'content-type': 'application/json' });
+
+/** Builds the SDK spec of a sample agent, with any misbehaviour switched on. */
+export function sampleAgentSpec(
+  name: string,
+  sample: SampleAgent,
+  chaos: Misbehaviour = {},
+  random: () => number = Math.random,
+): AgentSpec<unknown, unknown> {
+  return {
+    name,
+    description: sample.description,
+    capabilities: sample.capabilities.map((c) => ({ name: c, description: CAPABILITIES[c].description })),
+    maxConcurrency: sample.maxConcurrency,
+    middleware: chaos.garbage ? [garbage] : [],
+    inlineResultMs: 50,
+    bid(cfp, load) {
+      if (chaos.hang) return new Promise<never>(() => {});
+      if (sample.pullOnly) return { type: 'refuse', reason: 'pull-only' };
+      const cap = CAPABILITIES[cfp.task.capability as CapabilityName];
+      if (!cap || !sample.capabilities.includes(cfp.task.capability as CapabilityName)) {
+        return { type: 'refuse', reason: `no ${cfp.task.capability} here` };
+      }
+      const parsed = cap.input.safeParse(cfp.task.input);
+      if (!parsed.success)
+        return { type: 'refuse', reason: `invalid input: ${parsed.error.issues[0]?.message}` };
+      const bid = (size: number): Bid =>
+        withinBudget(sample.strategy)({ size, budget: cfp.task.budget }, load);
+      if (sample.defers) {
+        // Size the job precisely (count the cells) before pricing it; the manager waits for the bid.
+        return deferred(async () => bid(sizeCsv((parsed.data as { csv: string }).csv)));
+      }
+      return bid(cap.size(parsed.data as never));
+    },
+    async execute(input, { task, signal }) {
+      if (chaos.hang)
+        await new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      if (chaos.failRate && random() < chaos.failRate)
+        throw new Error(`simulated failure (--fail-rate ${chaos.failRate})`);
+      const cap = CAPABILITIES[task.capability as CapabilityName];
+      if (!cap) throw new Error(`no ${task.capability} here`);
+      const parsed = cap.input.safeParse(input);
+      if (!parsed.success)
+        throw new Error(
+          `invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
+      signal.throwIfAborted();
+      return cap.run(parsed.data as never);
+    },
+  };
+}
+
+function sizeCsv(csv: string): number {
+  const rows = Papa.parse<string[]>(csv.trim(), { skipEmptyLines: true }).data;
+  return rows.length * (rows[0]?.length ?? 1);
+}

@@ -1,0 +1,53 @@
+import type { BidContext } from '../src/sdk/index.ts';
+
+/** What a strategy knows about the task: its size, in whatever unit the work scales with. */
+export type Job = { size: number; budget: number | null };
+
+export type Bid = { type: 'propose'; cost: number; etaMs: number } | { type: 'refuse'; reason: string };
+
+/** A bidding strategy: a price and an estimate from the job and the agent's own load. */
+export type Strategy = (job: Job, load: BidContext) => Bid;
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Prices by load: every task already running or waiting raises the price and the estimate,
+ * so a busy agent loses to an idle one and work spreads over the fleet.
+ */
+export const loadPriced =
+  (o: { base: number; perTask: number; msPerUnit: number; minMs: number }): Strategy =>
+  (job, load) => {
+    const backlog = load.running + load.queued;
+    const slots = Math.max(1, load.capacity);
+    return {
+      type: 'propose',
+      cost: round2(o.base + o.perTask * backlog),
+      etaMs: Math.ceil(o.minMs + job.size * o.msPerUnit) * (1 + Math.floor(backlog / slots)),
+    };
+  };
+
+/** Cheap but slow: a low flat price, a long estimate. Wins when the client weighs cost. */
+export const cheapButSlow =
+  (o: { cost: number; etaMs: number }): Strategy =>
+  () => ({ type: 'propose', cost: o.cost, etaMs: o.etaMs });
+
+/** Fast but expensive: a high price, a short estimate. Wins when the client weighs time. */
+export const fastButExpensive =
+  (o: { cost: number; etaMs: number }): Strategy =>
+  () => ({ type: 'propose', cost: o.cost, etaMs: o.etaMs });
+
+/** Refuses once every slot is taken, instead of queueing work it cannot start. */
+export const refuseWhenBusy =
+  (inner: Strategy): Strategy =>
+  (job, load) =>
+    load.running + load.queued >= load.capacity ? { type: 'refuse', reason: 'busy' } : inner(job, load);
+
+/** Never bids over the task's budget: refuses instead of sending a bid that cannot win. */
+export const withinBudget =
+  (inner: Strategy): Strategy =>
+  (job, load) => {
+    const bid = inner(job, load);
+    return bid.type === 'propose' && job.budget !== null && bid.cost > job.budget
+      ? { type: 'refuse', reason: `my price ${bid.cost} is over the budget ${job.budget}` }
+      : bid;
+  };

@@ -1,0 +1,84 @@
+/** A seeded pseudo-random generator (mulberry32), so a demo run can be repeated. */
+export function seeded(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SENTENCES = [
+  'Contract net protocols let a manager announce work and pick the best bid.',
+  'Agents that are busy can refuse a call for proposals.',
+  'A circuit breaker stops a manager from calling an agent that keeps failing.',
+  'Solar panels convert sunlight into electricity with rising efficiency.',
+  'Queues absorb work when no agent can take it right away.',
+  'Reputation rewards agents that deliver what they promised.',
+  'Deadlines bound how long a client is willing to wait.',
+  'Budgets keep expensive bids out of the ranking.',
+  'Wind turbines turn moving air into electricity for the grid.',
+  'Markets allocate scarce resources through prices and bids.',
+];
+
+export type DemoTask = {
+  capability: string;
+  input: unknown;
+  budget?: number;
+  priority?: number;
+  weights?: Record<string, number>;
+};
+
+/**
+ * A mixed batch: summaries, keywords, maths, CSV statistics and hashes with real inputs; some
+ * clients weigh cost, some time; a share with a budget no bidder meets, which lands in the
+ * fallback queue and is served from there.
+ */
+export function demoWorkload(n: number, seed = 42): DemoTask[] {
+  const rnd = seeded(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const text = (k: number) => Array.from({ length: k }, () => pick(SENTENCES)).join(' ');
+  const weights = () =>
+    pick([undefined, { cost: 3, time: 1, reputation: 1 }, { cost: 1, time: 3, reputation: 1 }]);
+  const out: DemoTask[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = i % 10;
+    const common = { priority: Math.floor(rnd() * 3), ...(weights() ? { weights: weights() } : {}) };
+    if (kind < 3)
+      out.push({
+        capability: 'text.summarize',
+        input: { text: text(4 + Math.floor(rnd() * 6)), sentences: 2 },
+        ...common,
+      });
+    else if (kind < 5)
+      out.push({
+        capability: 'math.evaluate',
+        input: {
+          expression: `${Math.floor(rnd() * 100)} * ${Math.floor(rnd() * 100)} + sqrt(${Math.floor(rnd() * 1000)})`,
+        },
+        ...common,
+      });
+    else if (kind < 6) out.push({ capability: 'text.keywords', input: { text: text(5), top: 3 }, ...common });
+    else if (kind < 7) {
+      const rows = Array.from(
+        { length: 5 + Math.floor(rnd() * 20) },
+        (_, r) => `${pick(['Oslo', 'Rome', 'Lima', 'Kyiv'])},${Math.round(rnd() * 300) / 10},${r}`,
+      );
+      out.push({
+        capability: 'data.csv-stats',
+        input: { csv: `city,temp,day\n${rows.join('\n')}` },
+        ...common,
+      });
+    } else if (kind < 9)
+      out.push({
+        capability: 'crypto.hash',
+        input: { text: text(2), algorithm: pick(['sha256', 'sha512', 'md5']) },
+        ...common,
+      });
+    // Every bidder asks more than this: no acceptable bid, so the queue-worker serves it.
+    else out.push({ capability: 'math.evaluate', input: { expression: `${i} ^ 2` }, budget: 0.5, ...common });
+  }
+  return out;
+}

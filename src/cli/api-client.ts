@@ -1,0 +1,46 @@
+/** A failed call to the manager, with the manager's own error code and message. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The manager's client API, for the command line. */
+export function apiClient(baseUrl: string, apiKey?: string) {
+  return async function call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(baseUrl.replace(/\/+$/, '') + path, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new CliError(
+        `cannot reach the manager at ${baseUrl}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
+    }
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : undefined;
+    if (!res.ok) {
+      const e = json?.error;
+      const details = e?.details
+        ?.map((d: { field: string; message: string }) => `${d.field}: ${d.message}`)
+        .join('; ');
+      throw new CliError(`${res.status} ${e?.code ?? 'error'}: ${details || e?.message || text}`);
+    }
+    return json as T;
+  };
+}

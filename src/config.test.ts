@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, databaseTarget, loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  it('defaults to PGlite on loopback port 8080', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      PGLITE_DATA_DIR: './.data/pglite',
+      BODY_LIMIT_BYTES: 1048576,
+    });
+    expect(databaseTarget(c)).toEqual({ kind: 'pglite', dataDir: './.data/pglite' });
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' });
+    expect(databaseTarget(c)).toMatchObject({
+      kind: 'postgres',
+      url: 'postgres://postgres@127.0.0.1:5432/test',
+    });
+  });
+
+  it('parses key lists and treats empty values as unset', () => {
+    const c = loadConfig({ API_KEYS: ' key-one-1, key-two-2 ,', REGISTRATION_KEY: '' });
+    expect(c.API_KEYS).toEqual(['key-one-1', 'key-two-2']);
+    expect(c.REGISTRATION_KEY).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['LOG_LEVEL', 'loud'],
+    ['API_KEYS', 'short'],
+    ['BODY_LIMIT_BYTES', '12'],
+    ['MANAGER_SECRET', 'too-short'],
+  ])('stops on %s=%s with a message naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid ${name}=`));
+  });
+
+  it('checks settings against each other', () => {
+    expect(() => loadConfig({ RETRY_BASE_MS: '500', RETRY_MAX_MS: '100' })).toThrow(/RETRY_MAX_MS/);
+  });
+});

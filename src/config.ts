@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(8, 'each key must be at least 8 characters')));
+
+/** Every setting the manager reads, from the environment, validated once at startup. */
+const Env = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user@host:port/database' })
+    .optional(),
+  PGLITE_DATA_DIR: z.string().min(1).default('./.data/pglite'),
+  PG_POOL_MAX: int(1, 200).default(10),
+  /** The URL agents use to reach this manager (in `resultUrl`); defaults to http://HOST:PORT. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  API_KEYS: list.optional(),
+  REGISTRATION_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** Derives agent tokens and signs callbacks; when unset, one is generated and kept in the database. */
+  MANAGER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Allowed agent endpoint hosts (comma-separated); empty allows any. */
+  AGENT_HOSTS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MANAGER_ID: z.string().min(1).max(100).optional(),
+
+  DEFAULT_BID_WINDOW_MS: int(10, 600_000).default(1000),
+  /** Rounds in their bidding phase at once in one manager; more wait (a burst does not starve every window). */
+  MAX_CONCURRENT_ROUNDS: int(1, 100_000).default(64),
+  /** A cfp is not sent with less than this left of the window: the agent could not answer in time. */
+  MIN_CFP_MS: int(0, 60_000).default(25),
+  /** dueAt = awardedAt + etaMs * DUE_GRACE_FACTOR + DUE_GRACE_MS, capped by the task's deadline. */
+  DUE_GRACE_FACTOR: z.coerce.number().min(1).max(100).default(2),
+  DUE_GRACE_MS: int(0, 3_600_000).default(1000),
+  AWARD_TIMEOUT_MS: int(10, 600_000).default(2000),
+  AWARD_RETRIES: int(0, 10).default(2),
+  RETRY_BASE_MS: int(1, 60_000).default(50),
+  RETRY_MAX_MS: int(1, 600_000).default(1000),
+  NOTIFY_TIMEOUT_MS: int(10, 600_000).default(2000),
+  /** consecutive: open after BREAKER_THRESHOLD failures in a row; sampling: failure rate over a window. */
+  BREAKER_KIND: z.enum(['consecutive', 'sampling']).default('consecutive'),
+  BREAKER_THRESHOLD: int(1, 1000).default(5),
+  BREAKER_SAMPLING_RATE: z.coerce.number().gt(0).max(1).default(0.5),
+  BREAKER_SAMPLING_WINDOW_MS: int(100, 3_600_000).default(30_000),
+  BREAKER_SAMPLING_MIN_RPS: z.coerce.number().gt(0).max(10_000).default(1),
+  BREAKER_HALF_OPEN_MS: int(10, 3_600_000).default(10_000),
+  BULKHEAD_LIMIT: int(1, 10_000).default(16),
+  BULKHEAD_QUEUE: int(0, 100_000).default(256),
+  AGENT_CONNECTIONS: int(1, 10_000).default(16),
+  SWEEP_INTERVAL_MS: int(10, 600_000).default(250),
+  REAUCTION_BASE_MS: int(10, 3_600_000).default(500),
+  REAUCTION_CAP_MS: int(10, 86_400_000).default(30_000),
+  ROUND_LEASE_SLACK_MS: int(100, 600_000).default(5000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+export type Config = z.infer<typeof Env>;
+
+/** A configuration value that stops startup; its message names the variable and what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment; the only place process.env is read. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(Env.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = Env.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`Invalid ${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`);
+  }
+  const cfg = parsed.data;
+  if (cfg.RETRY_MAX_MS < cfg.RETRY_BASE_MS) throw new ConfigError('RETRY_MAX_MS must be >= RETRY_BASE_MS');
+  if (cfg.REAUCTION_CAP_MS < cfg.REAUCTION_BASE_MS)
+    throw new ConfigError('REAUCTION_CAP_MS must be >= REAUCTION_BASE_MS');
+  return cfg;
+}
+
+/** The database a configuration points at: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
+export function databaseTarget(cfg: Config) {
+  return cfg.DATABASE_URL
+    ? ({ kind: 'postgres', url: cfg.DATABASE_URL, poolMax: cfg.PG_POOL_MAX } as const)
+    : ({ kind: 'pglite', dataDir: cfg.PGLITE_DATA_DIR } as const);
+}

@@ -1,0 +1,73 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+/** The drizzle database, whichever driver is behind it. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** A transaction; inside one, use only the `tx`: PGlite has a single connection. */
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+export type Executor = Db | Tx;
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; poolMax: number }
+  | { kind: 'pglite'; dataDir: string };
+
+/** An open database: drizzle on top, plus LISTEN for cross-manager notifications. */
+export interface Database {
+  readonly db: Db;
+  readonly driver: 'pglite' | 'postgres';
+  /** Subscribes to a NOTIFY channel; resolves to an unsubscribe function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+  /** The PGlite instance, for migration; undefined on PostgreSQL. */
+  readonly pglite?: PGlite;
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === 'postgres') {
+    const client = postgres(target.url, {
+      max: target.poolMax,
+      onnotice: () => {},
+      connection: { application_name: 'contract-net' },
+    });
+    const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    return {
+      db,
+      driver: 'postgres',
+      async listen(channel, onPayload) {
+        const sub = await client.listen(channel, onPayload);
+        return async () => sub.unlisten();
+      },
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  const pg = await PGlite.create(target.dataDir);
+  const db = drizzlePglite(pg, { schema }) as unknown as Db;
+  let closed = false;
+  return {
+    db,
+    driver: 'pglite',
+    pglite: pg,
+    async listen(channel, onPayload) {
+      const unsub = await pg.listen(channel, onPayload);
+      return async () => {
+        if (!closed) await unsub();
+      };
+    },
+    async close() {
+      closed = true;
+      await pg.close();
+    },
+  };
+}
+
+/** Rows of a raw query, whichever driver ran it (postgres.js answers an array, PGlite `{ rows }`). */
+export async function queryRows<T>(ex: Executor, query: Parameters<Executor['execute']>[0]): Promise<T[]> {
+  const result = (await ex.execute(query)) as unknown;
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}

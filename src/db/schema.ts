@@ -1,0 +1,202 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered']);
+export const taskState = pgEnum('task_state', [
+  'pending',
+  'bidding',
+  'awarded',
+  'queued',
+  'completed',
+  'failed',
+  'cancelled',
+]);
+export const awardStatus = pgEnum('award_status', [
+  'offered',
+  'agreed',
+  'completed',
+  'failed',
+  'refused',
+  'expired',
+  'cancelled',
+]);
+
+/** Registered agents and their capability profiles; the token is stored only as a hash. */
+export const agents = pgTable(
+  'agents',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    endpoint: text('endpoint').notNull(),
+    capabilities: jsonb('capabilities')
+      .notNull()
+      .$type<{ name: string; description?: string; tags?: string[] }[]>(),
+    /** Denormalised capability names so eligibility is one indexed query. */
+    capabilityNames: text('capability_names').array().notNull(),
+    maxConcurrency: integer('max_concurrency').notNull(),
+    description: text('description'),
+    status: agentStatus('status').notNull().default('active'),
+    tokenHash: text('token_hash').notNull(),
+    running: integer('running').notNull().default(0),
+    lastHeartbeatAt: ts('last_heartbeat_at'),
+    cfps: integer('cfps').notNull().default(0),
+    proposals: integer('proposals').notNull().default(0),
+    refusals: integer('refusals').notNull().default(0),
+    noReplies: integer('no_replies').notNull().default(0),
+    awards: integer('awards').notNull().default(0),
+    completions: integer('completions').notNull().default(0),
+    failures: integer('failures').notNull().default(0),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('agents_name_key').on(t.name),
+    uniqueIndex('agents_token_hash_key').on(t.tokenHash),
+    index('agents_capability_names_idx').using('gin', t.capabilityNames),
+  ],
+);
+
+/** Tasks with their whole contract-net state; `round_owner`/`round_lease_until` let a survivor take over. */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey(),
+    capability: text('capability').notNull(),
+    input: jsonb('input').notNull(),
+    budget: doublePrecision('budget'),
+    deadline: ts('deadline'),
+    bidWindowMs: integer('bid_window_ms').notNull(),
+    maxAttempts: integer('max_attempts').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    priority: integer('priority').notNull().default(0),
+    weights: jsonb('weights').notNull().$type<{ cost: number; time: number; reputation: number }>(),
+    callbackUrl: text('callback_url'),
+    /** Which API key signs the callback (a hash prefix of it); null: the manager secret. */
+    callbackKey: text('callback_key'),
+    /** Outbox: set when the task ends with a callbackUrl; cleared once delivered or given up. */
+    callbackDueAt: ts('callback_due_at'),
+    callbackAttempts: integer('callback_attempts').notNull().default(0),
+    state: taskState('state').notNull().default('pending'),
+    round: integer('round').notNull().default(0),
+    replyBy: ts('reply_by'),
+    roundOwner: text('round_owner'),
+    roundLeaseUntil: ts('round_lease_until'),
+    awardId: uuid('award_id'),
+    /** Agents that failed this task; they are not invited again. */
+    excludedAgents: uuid('excluded_agents').array().notNull().default(sql`'{}'::uuid[]`),
+    queuedReason: text('queued_reason'),
+    requeues: integer('requeues').notNull().default(0),
+    nextAuctionAt: ts('next_auction_at'),
+    output: jsonb('output'),
+    error: jsonb('error').$type<{ code: string; message: string }>(),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [
+    uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
+    index('tasks_state_idx').on(t.state, t.id),
+    index('tasks_capability_idx').on(t.capability, t.id),
+    index('tasks_queue_idx')
+      .on(t.capability, t.priority.desc(), t.createdAt)
+      .where(sql`${t.state} = 'queued'`),
+    index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.state} = 'bidding'`),
+    index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
+    index('tasks_deadline_idx')
+      .on(t.deadline)
+      .where(sql`${t.deadline} is not null and ${t.state} in ('pending','bidding','awarded','queued')`),
+  ],
+);
+
+/** Every bid of every round with its outcome. */
+export const bids = pgTable(
+  'bids',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    round: integer('round').notNull(),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id),
+    type: text('type').notNull().$type<'propose' | 'refuse' | 'no_reply' | 'invalid'>(),
+    cost: doublePrecision('cost'),
+    etaMs: integer('eta_ms'),
+    confidence: doublePrecision('confidence'),
+    reason: text('reason'),
+    outcome: text('outcome').notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('bids_task_round_agent_key').on(t.taskId, t.round, t.agentId)],
+);
+
+/**
+ * Awards: from a round's winning bid or from a queue claim. The partial unique index is the
+ * database's own guarantee that a task never has two live awards, whatever the managers do.
+ */
+export const awards = pgTable(
+  'awards',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    agentId: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id),
+    round: integer('round').notNull(),
+    bidId: uuid('bid_id'),
+    kind: text('kind').notNull().$type<'bid' | 'claim'>(),
+    cost: doublePrecision('cost'),
+    etaMs: integer('eta_ms'),
+    status: awardStatus('status').notNull().default('offered'),
+    awardedAt: ts('awarded_at').notNull().defaultNow(),
+    dueAt: ts('due_at').notNull(),
+    output: jsonb('output'),
+    reason: text('reason'),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.status} in ('offered','agreed')`),
+    uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.status} = 'completed'`),
+    index('awards_due_idx').on(t.dueAt).where(sql`${t.status} in ('offered','agreed')`),
+    index('awards_agent_idx').on(t.agentId),
+  ],
+);
+
+/** Append-only audit trail of every task change and every agent change. */
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    taskId: uuid('task_id'),
+    agentId: uuid('agent_id'),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull().$type<Record<string, unknown>>(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('events_task_idx').on(t.taskId, t.id), index('events_agent_idx').on(t.agentId, t.id)],
+);
+
+/** Manager-wide settings shared by every manager on the database (e.g. the token secret). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

@@ -1,0 +1,50 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import type { AgentRegistry } from '../registry/agent-registry.ts';
+import type { AgentRow } from '../registry/agent-view.ts';
+import { ApiError } from './api-error.ts';
+
+/** The bearer token of a request, if any. */
+export function bearerOf(c: Context): string | undefined {
+  const h = c.req.header('authorization');
+  const m = h?.match(/^Bearer\s+(\S+)\s*$/i);
+  return m?.[1];
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Checks a client's API key when keys are configured; returns a stable principal that scopes
+ * idempotency keys ('anonymous' when keys are off).
+ */
+export function requireClient(c: Context, apiKeys: string[] | undefined): string {
+  if (!apiKeys?.length) return 'anonymous';
+  const token = bearerOf(c);
+  if (!token)
+    throw new ApiError(
+      401,
+      'unauthorized',
+      'this manager needs an API key: send "Authorization: Bearer <key>"',
+    );
+  const given = digest(token);
+  if (!apiKeys.some((k) => timingSafeEqual(digest(k), given))) {
+    throw new ApiError(403, 'forbidden', 'the API key is not valid for this manager');
+  }
+  return given.toString('hex').slice(0, 16);
+}
+
+/** The agent whose token the request carries; 401 without one, 403 with an unknown one. */
+export async function requireAgent(c: Context, registry: AgentRegistry): Promise<AgentRow> {
+  const token = bearerOf(c);
+  if (!token)
+    throw new ApiError(401, 'unauthorized', 'agent calls need "Authorization: Bearer <agent token>"');
+  const agent = await registry.authenticate(token);
+  if (!agent) throw new ApiError(403, 'forbidden', 'the agent token is not valid; register again to get one');
+  return agent;
+}
+
+/** 403 unless the authenticated agent is `agentId`: an agent acts only on its own registration. */
+export function requireSelf(agent: AgentRow, agentId: string) {
+  if (agent.id !== agentId)
+    throw new ApiError(403, 'forbidden', 'an agent may act only on its own registration');
+}

@@ -1,0 +1,106 @@
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import {
+  Agent,
+  AgentRegistration,
+  AgentStatus,
+  Heartbeat,
+  RegistrationResult,
+} from '../../protocol/agent.ts';
+import { CapabilityName, page } from '../../protocol/common.ts';
+import { toAgentView } from '../../registry/agent-view.ts';
+import { bearerOf, requireAgent, requireSelf } from '../auth.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
+
+const register = createRoute({
+  method: 'post',
+  path: '/v1/agents',
+  tags: ['agents'],
+  summary: 'Register an agent, or update its profile with its token',
+  request: { body: { content: { 'application/json': { schema: AgentRegistration } }, required: true } },
+  responses: {
+    201: json(RegistrationResult, 'Registered; the token is shown this once'),
+    200: json(RegistrationResult, 'Profile updated'),
+    ...errorResponses,
+  },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/agents',
+  tags: ['agents'],
+  request: {
+    query: PageQuery.extend({ capability: CapabilityName.optional(), status: AgentStatus.optional() }),
+  },
+  responses: { 200: json(page(Agent), 'Agents, newest first'), ...errorResponses },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/agents/{id}',
+  tags: ['agents'],
+  request: { params: IdParam },
+  responses: { 200: json(Agent, 'The agent'), ...errorResponses },
+});
+
+const heartbeat = createRoute({
+  method: 'post',
+  path: '/v1/agents/{id}/heartbeat',
+  tags: ['agents'],
+  security: bearer,
+  request: {
+    params: IdParam,
+    body: { content: { 'application/json': { schema: Heartbeat } }, required: false },
+  },
+  responses: { 200: json(Agent, 'Heartbeat recorded'), ...errorResponses },
+});
+
+const deregister = createRoute({
+  method: 'delete',
+  path: '/v1/agents/{id}',
+  tags: ['agents'],
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(Agent, 'Deregistered; tasks it held go back to bidding'), ...errorResponses },
+});
+
+/** The agent registry over HTTP. */
+export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const view = (row: Parameters<typeof toAgentView>[0]) => toAgentView(row, deps.circuitOf(row.id));
+
+  app.openapi(register, async (c) => {
+    const body = c.req.valid('json');
+    const reg = await deps.registry.register(body, {
+      bearer: bearerOf(c),
+      registrationKey: c.req.header('x-registration-key'),
+    });
+    await deps.market.wakeQueued(reg.agent.capabilityNames);
+    const out = { agent: view(reg.agent), ...(reg.token ? { token: reg.token } : {}) };
+    return reg.created ? c.json(out, 201) : c.json(out, 200);
+  });
+
+  app.openapi(list, async (c) => {
+    const q = c.req.valid('query');
+    const res = await deps.registry.list(q);
+    return c.json({ items: res.items.map(view), nextCursor: res.nextCursor }, 200);
+  });
+
+  app.openapi(get, async (c) => c.json(view(await deps.registry.get(c.req.valid('param').id)), 200));
+
+  app.openapi(heartbeat, async (c) => {
+    const { id } = c.req.valid('param');
+    const agent = await requireAgent(c, deps.registry);
+    requireSelf(agent, id);
+    const body = (c.req.valid('json') as z.infer<typeof Heartbeat> | undefined) ?? {};
+    return c.json(view(await deps.registry.heartbeat(id, body.running)), 200);
+  });
+
+  app.openapi(deregister, async (c) => {
+    const { id } = c.req.valid('param');
+    const agent = await requireAgent(c, deps.registry);
+    requireSelf(agent, id);
+    const held = await deps.registry.deregister(id);
+    await deps.market.releaseAgent(id, held);
+    return c.json(view(await deps.registry.get(id)), 200);
+  });
+}

@@ -1,0 +1,72 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { and, asc, eq, getTableColumns, gt } from 'drizzle-orm';
+import { events, tasks } from '../../db/schema.ts';
+import { CapabilityName } from '../../protocol/common.ts';
+import { TaskEvent } from '../../protocol/task.ts';
+import { requireClient } from '../auth.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
+import { bearer, errorResponses } from '../openapi-helpers.ts';
+
+const Filter = z.object({
+  capability: CapabilityName.optional(),
+  agent: z.uuid().optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+const route = createRoute({
+  method: 'get',
+  path: '/v1/events',
+  tags: ['events'],
+  summary:
+    'Every task and agent change; server-sent events with Accept: text/event-stream, resumable by Last-Event-ID',
+  security: bearer,
+  request: { query: Filter },
+  responses: {
+    200: {
+      description: 'Events, oldest first',
+      content: {
+        'application/json': { schema: z.object({ items: z.array(TaskEvent) }) },
+        'text/event-stream': { schema: z.string() },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+/** The manager-wide event feed. */
+export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  app.openapi(route, async (c) => {
+    requireClient(c, deps.config.API_KEYS);
+    const q = c.req.valid('query');
+    const fetch = (after: number, limit = q.limit) =>
+      deps.database.db
+        .select(getTableColumns(events))
+        .from(events)
+        .leftJoin(tasks, eq(tasks.id, events.taskId))
+        .where(
+          and(
+            gt(events.id, after),
+            q.agent ? eq(events.agentId, q.agent) : undefined,
+            q.capability ? eq(tasks.capability, q.capability) : undefined,
+          ),
+        )
+        .orderBy(asc(events.id))
+        .limit(limit);
+    if (!wantsEventStream(c)) {
+      const rows = await fetch(q.after ?? 0);
+      return c.json({ items: rows.map(toEventView) }, 200);
+    }
+    return streamEvents(c, {
+      after: q.after ?? lastEventIdOf(c),
+      subscribe: (wake) =>
+        deps.hub.onAny((n) => {
+          if (q.agent && n.agentId !== q.agent) return;
+          if (q.capability && n.capability !== q.capability) return;
+          wake();
+        }),
+      fetch: (after) => fetch(after, 500),
+    }) as never;
+  });
+}

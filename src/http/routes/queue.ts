@@ -1,0 +1,36 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { ClaimRequest, ClaimResponse } from '../../protocol/queue.ts';
+import type { WorkQueue } from '../../queue/work-queue.ts';
+import { requireAgent } from '../auth.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { bearer, errorResponses, json } from '../openapi-helpers.ts';
+
+const claim = createRoute({
+  method: 'post',
+  path: '/v1/queue/claim',
+  tags: ['queue'],
+  summary: 'Pull queued tasks (agent token); with waitMs, waits for one instead of answering empty',
+  security: bearer,
+  request: {
+    body: {
+      content: {
+        'application/json': {
+          schema: ClaimRequest.extend({ waitMs: z.number().int().min(0).max(60_000).optional() }),
+        },
+      },
+      required: true,
+    },
+  },
+  responses: { 200: json(ClaimResponse, 'Claimed tasks, possibly none'), ...errorResponses },
+});
+
+/** The fallback work queue's pull endpoint. */
+export function registerQueueRoutes(queue: WorkQueue) {
+  return (app: OpenAPIHono<AppEnv>, deps: AppDeps) => {
+    app.openapi(claim, async (c) => {
+      const agent = await requireAgent(c, deps.registry);
+      const tasks = await queue.claim(agent, c.req.valid('json'), c.req.raw.signal);
+      return c.json({ tasks }, 200);
+    });
+  };
+}

@@ -1,0 +1,198 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { CapabilityName, page } from '../../protocol/common.ts';
+import { BidRecord } from '../../protocol/messages.ts';
+import { Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
+import { isTerminal } from '../../tasks/state-machine.ts';
+import { requireClient } from '../auth.ts';
+import type { AppDeps, AppEnv } from '../deps.ts';
+import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
+import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
+
+const submit = createRoute({
+  method: 'post',
+  path: '/v1/tasks',
+  tags: ['tasks'],
+  summary: 'Submit a task; it is auctioned at once',
+  security: bearer,
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
+    body: { content: { 'application/json': { schema: TaskSubmission } }, required: true },
+  },
+  responses: {
+    202: json(Task, 'Accepted'),
+    200: json(Task, 'The task this Idempotency-Key already created'),
+    ...errorResponses,
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/tasks/{id}',
+  tags: ['tasks'],
+  summary: 'A task; with waitMs, answers as soon as it is terminal (long-poll)',
+  security: bearer,
+  request: {
+    params: IdParam,
+    query: z.object({ waitMs: z.coerce.number().int().min(0).max(60_000).default(0) }),
+  },
+  responses: { 200: json(Task, 'The task'), ...errorResponses },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/tasks',
+  tags: ['tasks'],
+  summary: 'Tasks, newest first; state=failed is the dead-letter view',
+  security: bearer,
+  request: {
+    query: PageQuery.extend({ state: TaskState.optional(), capability: CapabilityName.optional() }),
+  },
+  responses: { 200: json(page(Task), 'A page of tasks'), ...errorResponses },
+});
+
+const cancel = createRoute({
+  method: 'post',
+  path: '/v1/tasks/{id}/cancel',
+  tags: ['tasks'],
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(Task, 'Cancelled'), ...errorResponses },
+});
+
+const retry = createRoute({
+  method: 'post',
+  path: '/v1/tasks/{id}/retry',
+  tags: ['tasks'],
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(Task, 'Back in the market with fresh attempts'), ...errorResponses },
+});
+
+const events = createRoute({
+  method: 'get',
+  path: '/v1/tasks/{id}/events',
+  tags: ['tasks'],
+  summary: 'The audit trail, oldest first; with Accept: text/event-stream, live until the task ends',
+  security: bearer,
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: 'Events',
+      content: {
+        'application/json': { schema: z.object({ items: z.array(TaskEvent) }) },
+        'text/event-stream': { schema: z.string() },
+      },
+    },
+    ...errorResponses,
+  },
+});
+
+const bids = createRoute({
+  method: 'get',
+  path: '/v1/tasks/{id}/bids',
+  tags: ['tasks'],
+  security: bearer,
+  request: { params: IdParam },
+  responses: {
+    200: json(z.object({ items: z.array(BidRecord) }), 'Every bid of every round'),
+    ...errorResponses,
+  },
+});
+
+/** The client task API. */
+export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const client = (c: Parameters<typeof requireClient>[0]) => requireClient(c, deps.config.API_KEYS);
+
+  app.openapi(submit, async (c) => {
+    const principal = client(c);
+    const body = c.req.valid('json');
+    const key = c.req.valid('header')['idempotency-key'];
+    const raw = await c.req.json();
+    const res = await deps.tasks.submit(
+      body,
+      raw,
+      key ? `${principal}:${key}` : undefined,
+      principal === 'anonymous' ? null : principal,
+    );
+    if (res.created) deps.market.announce(res.row.id);
+    const view = await deps.tasks.viewOf(res.row);
+    return res.created ? c.json(view, 202) : c.json(view, 200);
+  });
+
+  app.openapi(get, async (c) => {
+    client(c);
+    const { id } = c.req.valid('param');
+    const { waitMs } = c.req.valid('query');
+    let row = await deps.tasks.getRow(id);
+    if (waitMs > 0 && !isTerminal(row.state)) {
+      // Subscribe before re-reading, so an end between the two reads is not missed.
+      const stop = new AbortController();
+      const onClose = () => stop.abort();
+      c.req.raw.signal.addEventListener('abort', onClose, { once: true });
+      const ended = deps.hub.waitForTask(
+        id,
+        waitMs,
+        (n) => !!n.state && isTerminal(n.state as never),
+        stop.signal,
+      );
+      row = await deps.tasks.getRow(id);
+      if (!isTerminal(row.state)) {
+        await ended;
+        row = await deps.tasks.getRow(id);
+      }
+      stop.abort();
+      c.req.raw.signal.removeEventListener('abort', onClose);
+    }
+    return c.json(await deps.tasks.viewOf(row), 200);
+  });
+
+  app.openapi(list, async (c) => {
+    client(c);
+    return c.json(await deps.tasks.list(c.req.valid('query')), 200);
+  });
+
+  app.openapi(cancel, async (c) => {
+    client(c);
+    const row = await deps.market.cancel(c.req.valid('param').id);
+    return c.json(await deps.tasks.viewOf(row), 200);
+  });
+
+  app.openapi(retry, async (c) => {
+    client(c);
+    const row = await deps.market.retry(c.req.valid('param').id);
+    return c.json(await deps.tasks.viewOf(row), 200);
+  });
+
+  app.openapi(events, async (c) => {
+    client(c);
+    const { id } = c.req.valid('param');
+    await deps.tasks.getRow(id); // 404 before any stream starts
+    if (!wantsEventStream(c)) {
+      const rows = await deps.tasks.events(id, 0, 100_000);
+      return c.json({ items: rows.map(toEventView) }, 200);
+    }
+    return streamEvents(c, {
+      after: lastEventIdOf(c),
+      subscribe: (wake) => deps.hub.onTask(id, wake),
+      fetch: (after) => deps.tasks.events(id, after, 500),
+      isDone: async () => isTerminal((await deps.tasks.getRow(id)).state),
+    }) as never;
+  });
+
+  app.openapi(bids, async (c) => {
+    client(c);
+    const { id } = c.req.valid('param');
+    await deps.tasks.getRow(id);
+    const rows = await deps.tasks.bids(id);
+    return c.json(
+      {
+        items: rows.map((b) => ({
+          ...b,
+          outcome: b.outcome as BidRecord['outcome'],
+          receivedAt: b.receivedAt.toISOString(),
+        })),
+      },
+      200,
+    );
+  });
+}

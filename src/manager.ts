@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { type Config, databaseTarget } from './config.ts';
+import { type Database, openDatabase } from './db/client.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { EventHub } from './events/event-hub.ts';
+import { recordEvent } from './events/event-log.ts';
+import { createApp } from './http/app.ts';
+import { registerAgentMessageRoutes } from './http/routes/agent-messages.ts';
+import { registerQueueRoutes } from './http/routes/queue.ts';
+import { createLogger } from './logger.ts';
+import { Market } from './market/market.ts';
+import { createMetrics } from './metrics.ts';
+import { Sweeper } from './queue/sweeper.ts';
+import { WorkQueue } from './queue/work-queue.ts';
+import { AgentRegistry } from './registry/agent-registry.ts';
+import { loadManagerSecret } from './registry/agent-token.ts';
+import { AgentClient } from './resilience/agent-client.ts';
+import { CallbackOutbox } from './tasks/callback-outbox.ts';
+import { TaskStore } from './tasks/task-store.ts';
+
+export type Manager = {
+  id: string;
+  config: Config;
+  database: Database;
+  app: ReturnType<typeof createApp>;
+  logger: Logger;
+  registry: AgentRegistry;
+  tasks: TaskStore;
+  market: Market;
+  client: AgentClient;
+  sweeper: Sweeper;
+  /** Starts listening on HOST:PORT; resolves to the bound URL. */
+  listen(): Promise<string>;
+  /** Graceful stop: no new connections, in-flight requests and rounds finish, then the database closes. */
+  stop(): Promise<void>;
+};
+
+const CIRCUIT_EVENTS = {
+  open: 'agent.circuit_opened',
+  'half-open': 'agent.circuit_half_open',
+  closed: 'agent.circuit_closed',
+};
+
+/** Wires a manager from configuration: database (migrated), services, sweeper, HTTP app. */
+export async function createManager(config: Config, opts: { logger?: Logger } = {}): Promise<Manager> {
+  const id = config.MANAGER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logger = (opts.logger ?? createLogger(config.LOG_LEVEL)).child({ manager: id });
+  const target = databaseTarget(config);
+  const database = await openDatabase(target);
+  await migrateDatabase(database, target);
+  const db = database.db;
+  const secret = await loadManagerSecret(db, config.MANAGER_SECRET);
+  const hub = new EventHub();
+  await hub.start(database);
+  const metrics = createMetrics(db);
+  const registry = new AgentRegistry(db, {
+    secret,
+    registrationKey: config.REGISTRATION_KEY,
+    allowedHosts: config.AGENT_HOSTS,
+  });
+  const client = new AgentClient(config, logger, (agentId, state) => {
+    metrics.circuitTransitions.inc({ state });
+    void db
+      .transaction((tx) => recordEvent(tx, { agentId, type: CIRCUIT_EVENTS[state], data: { manager: id } }))
+      .catch((err) => logger.warn({ err }, 'could not record circuit event'));
+  });
+  const tasks = new TaskStore(db, {
+    bidWindowMs: config.DEFAULT_BID_WINDOW_MS,
+    backstopMs: config.ROUND_LEASE_SLACK_MS,
+  });
+  const market = new Market({ db, store: tasks, registry, client, hub, logger, config, managerId: id });
+  const callbacks = new CallbackOutbox(db, tasks, logger, {
+    apiKeys: config.API_KEYS,
+    managerSecret: secret,
+    timeoutMs: config.NOTIFY_TIMEOUT_MS,
+    claimMs: config.ROUND_LEASE_SLACK_MS,
+  });
+  const sweeper = new Sweeper({
+    callbacks,
+    db,
+    market,
+    client,
+    config,
+    logger,
+    managerId: id,
+    tokenOf: (a) => registry.tokenOf(a),
+  });
+  const app = createApp({
+    config,
+    logger,
+    database,
+    registry,
+    tasks,
+    hub,
+    market,
+    circuitOf: (agentId) => client.circuitOf(agentId),
+    extraRoutes: [registerAgentMessageRoutes(market), registerQueueRoutes(new WorkQueue(db, hub))],
+    metrics: metrics.text,
+  });
+
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  return {
+    id,
+    config,
+    database,
+    app,
+    logger,
+    registry,
+    tasks,
+    market,
+    client,
+    sweeper,
+    listen() {
+      return new Promise((resolve) => {
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+          market.boundPort = info.port;
+          const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+          sweeper.start();
+          resolve(`http://${host}:${info.port}`);
+        }) as Server;
+        server.on('connection', (s) => {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+        });
+      });
+    },
+    async stop() {
+      await sweeper.stop();
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeIdleConnections();
+        // Long-polls and event streams would hold the close forever; end them after the grace period.
+        const timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, config.SHUTDOWN_TIMEOUT_MS);
+        await closed;
+        clearTimeout(timer);
+      }
+      await market.drain();
+      await hub.stop();
+      await client.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import type { EventHub } from '../events/event-hub.ts';
+import type { Cfp } from '../protocol/messages.ts';
+import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
+import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
+import { isTerminal } from '../tasks/state-machine.ts';
+import type { CfpAnswer, Invitee } from './round-types.ts';
+
+/**
+ * Sends the cfp to every invitee at once and gathers their answers until `replyBy`, or as soon
+ * as every invitee has answered (a `deferred` answer counts once its bid has arrived), or the
+ * task ends meanwhile (cancel, deadline).
+ */
+export function collectBids(
+  client: AgentClient,
+  hub: EventHub,
+  cfp: Cfp,
+  invitees: Invitee[],
+  address: (i: Invitee) => AgentAddress,
+  minCfpMs = 0,
+): Promise<Map<string, CfpAnswer>> {
+  const answers = new Map<string, CfpAnswer>();
+  const awaitingBid = new Set<string>();
+  const bidArrived = new Set<string>();
+  const replyBy = Date.parse(cfp.replyBy);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      off();
+      resolve(answers);
+    };
+    const maybeFinish = () => {
+      if (answers.size === invitees.length && awaitingBid.size === 0) finish();
+    };
+    const off = hub.onTask(cfp.conversationId, (n) => {
+      if (n.type === 'bid.received' && n.agentId) {
+        bidArrived.add(n.agentId);
+        if (awaitingBid.delete(n.agentId)) maybeFinish();
+      } else if (n.state && isTerminal(n.state as never)) {
+        finish();
+      }
+    });
+    const timer = setTimeout(finish, Math.max(0, replyBy - Date.now()));
+    for (const invitee of invitees) {
+      // Too late to be answered: not sent, and not held against the agent's circuit.
+      const send =
+        replyBy - Date.now() >= minCfpMs
+          ? client.cfp(address(invitee), cfp, replyBy)
+          : Promise.reject(new Error('the round closed before the cfp could be sent'));
+      send
+        .then(
+          (reply): CfpAnswer => {
+            if (reply.type === 'deferred' && !bidArrived.has(invitee.id)) awaitingBid.add(invitee.id);
+            return { ...reply, receivedAt: Date.now() };
+          },
+          (err: unknown): CfpAnswer => ({
+            type: err instanceof InvalidAgentReplyError ? 'invalid' : 'no_reply',
+            reason: err instanceof Error ? err.message : String(err),
+            receivedAt: Date.now(),
+          }),
+        )
+        .then((answer) => {
+          answers.set(invitee.id, answer);
+          maybeFinish();
+        });
+    }
+  });
+}

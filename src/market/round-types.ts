@@ -1,0 +1,10 @@
+/** An agent invited to a round, with what ranking needs to know about it. */
+export type Invitee = { id: string; endpoint: string; reputation: number };
+
+/** What an invited agent answered to a cfp, as the round owner saw it. */
+export type CfpAnswer =
+  | { type: 'propose'; cost: number; etaMs: number; confidence?: number; receivedAt: number }
+  | { type: 'refuse'; reason?: string; receivedAt: number }
+  | { type: 'deferred'; receivedAt: number }
+  | { type: 'no_reply'; reason: string; receivedAt: number }
+  | { type: 'invalid'; reason: string; receivedAt: number };

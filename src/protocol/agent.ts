@@ -1,0 +1,73 @@
+import { z } from '@hono/zod-openapi';
+import { CapabilityName, Id, Timestamp } from './common.ts';
+
+export const Capability = z.object({
+  name: CapabilityName,
+  description: z.string().max(1000).optional(),
+  tags: z.array(z.string().max(64)).max(32).optional(),
+});
+export type Capability = z.infer<typeof Capability>;
+
+/** An http(s) base URL without credentials, where the manager reaches the agent. */
+export const Endpoint = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  // zod runs refinements even after the URL check failed, so parse defensively.
+  .refine((u) => {
+    const url = URL.canParse(u) ? new URL(u) : null;
+    return !url || (url.username === '' && url.password === '');
+  }, 'must not contain credentials');
+
+export const AgentRegistration = z
+  .object({
+    name: z.string().min(1).max(128),
+    endpoint: Endpoint,
+    capabilities: z.array(Capability).min(1).max(256),
+    maxConcurrency: z.number().int().min(1).max(10_000).default(1),
+    description: z.string().max(2000).optional(),
+  })
+  .openapi('AgentRegistration');
+export type AgentRegistration = z.infer<typeof AgentRegistration>;
+
+export const AgentStatus = z.enum(['active', 'draining', 'deregistered']);
+export type AgentStatus = z.infer<typeof AgentStatus>;
+
+export const CircuitState = z.enum(['closed', 'open', 'half-open']);
+export type CircuitState = z.infer<typeof CircuitState>;
+
+export const AgentStats = z.object({
+  cfps: z.number().int(),
+  proposals: z.number().int(),
+  refusals: z.number().int(),
+  noReplies: z.number().int(),
+  awards: z.number().int(),
+  completions: z.number().int(),
+  failures: z.number().int(),
+  reputation: z.number().min(0).max(1),
+});
+export type AgentStats = z.infer<typeof AgentStats>;
+
+export const Agent = z
+  .object({
+    id: Id,
+    name: z.string(),
+    endpoint: z.string(),
+    capabilities: z.array(Capability),
+    maxConcurrency: z.number().int(),
+    description: z.string().nullable(),
+    status: AgentStatus,
+    circuit: CircuitState,
+    running: z.number().int(),
+    lastHeartbeatAt: Timestamp.nullable(),
+    stats: AgentStats,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .openapi('Agent');
+export type Agent = z.infer<typeof Agent>;
+
+export const RegistrationResult = z.object({ agent: Agent, token: z.string().optional() });
+export type RegistrationResult = z.infer<typeof RegistrationResult>;
+
+export const Heartbeat = z.object({ running: z.number().int().min(0).optional() });
+export type Heartbeat = z.infer<typeof Heartbeat>;

@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi';
+import { CapabilityName, Id, JsonValue, Timestamp } from './common.ts';
+
+export const TaskState = z.enum([
+  'pending',
+  'bidding',
+  'awarded',
+  'queued',
+  'completed',
+  'failed',
+  'cancelled',
+]);
+export type TaskState = z.infer<typeof TaskState>;
+
+/** How much each criterion counts when bids are ranked; all zero is not allowed. */
+export const Weights = z
+  .object({
+    cost: z.number().min(0).max(1000).default(1),
+    time: z.number().min(0).max(1000).default(1),
+    reputation: z.number().min(0).max(1000).default(1),
+  })
+  .refine((w) => w.cost + w.time + w.reputation > 0, 'at least one weight must be positive');
+export type Weights = z.infer<typeof Weights>;
+
+export const TaskSubmission = z
+  .object({
+    capability: CapabilityName,
+    input: JsonValue,
+    budget: z.number().min(0).nullable().optional(),
+    deadline: Timestamp.nullable().optional(),
+    bidWindowMs: z.number().int().min(10).max(600_000).optional(),
+    maxAttempts: z.number().int().min(1).max(100).default(3),
+    priority: z.number().int().min(-1000).max(1000).default(0),
+    weights: Weights.optional(),
+    callbackUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .nullable()
+      .optional(),
+  })
+  .openapi('TaskSubmission');
+export type TaskSubmission = z.infer<typeof TaskSubmission>;
+
+export const TaskAward = z.object({
+  id: Id,
+  agentId: Id,
+  cost: z.number().nullable(),
+  etaMs: z.number().int().nullable(),
+  awardedAt: Timestamp,
+  dueAt: Timestamp,
+});
+export type TaskAward = z.infer<typeof TaskAward>;
+
+export const TaskError = z.object({ code: z.string(), message: z.string() });
+export type TaskError = z.infer<typeof TaskError>;
+
+export const Task = z
+  .object({
+    id: Id,
+    capability: z.string(),
+    input: JsonValue,
+    budget: z.number().nullable(),
+    deadline: Timestamp.nullable(),
+    bidWindowMs: z.number().int(),
+    maxAttempts: z.number().int(),
+    attempts: z.number().int(),
+    priority: z.number().int(),
+    weights: z.object({ cost: z.number(), time: z.number(), reputation: z.number() }),
+    callbackUrl: z.string().nullable(),
+    state: TaskState,
+    round: z.number().int(),
+    award: TaskAward.nullable(),
+    output: JsonValue.nullable(),
+    error: TaskError.nullable(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    completedAt: Timestamp.nullable(),
+  })
+  .openapi('Task');
+export type Task = z.infer<typeof Task>;
+
+export const TaskEvent = z
+  .object({
+    id: z.string(),
+    taskId: Id.nullable(),
+    agentId: Id.nullable(),
+    type: z.string(),
+    data: z.record(z.string(), z.unknown()),
+    createdAt: Timestamp,
+  })
+  .openapi('Event');
+export type TaskEvent = z.infer<typeof TaskEvent>;

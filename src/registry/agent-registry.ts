@@ -1,0 +1,180 @@
+import { timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db } from '../db/client.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { agents, awards } from '../db/schema.ts';
+import { recordEvent } from '../events/event-log.ts';
+import { ApiError, notFound } from '../http/api-error.ts';
+import type { AgentRegistration } from '../protocol/agent.ts';
+import { deriveAgentToken, hashToken } from './agent-token.ts';
+import type { AgentRow } from './agent-view.ts';
+
+export type RegistryOptions = {
+  secret: string;
+  registrationKey?: string;
+  allowedHosts?: string[];
+};
+
+export type Registration = { agent: AgentRow; token?: string; created: boolean };
+
+const safeEqual = (a: string, b: string) =>
+  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+const nameTaken = (name: string) =>
+  new ApiError(
+    409,
+    'name_taken',
+    `an agent named "${name}" is already registered; send its token as "Authorization: Bearer <token>" to update it, or pick another name`,
+  );
+
+/** Agents and their capability profiles: registration, lookup, heartbeats and deregistration. */
+export class AgentRegistry {
+  constructor(
+    private readonly db: Db,
+    private readonly opts: RegistryOptions,
+  ) {}
+
+  /** The token every manager sharing the secret derives for an agent: the key of its signatures. */
+  tokenOf(agentId: string): string {
+    return deriveAgentToken(this.opts.secret, agentId);
+  }
+
+  /**
+   * Registers a new agent (201 with a one-time token) or, with that agent's token, updates the
+   * profile of an existing name (200, no token). Anything else on an existing name is 409.
+   */
+  async register(
+    body: AgentRegistration,
+    credentials: { bearer?: string; registrationKey?: string },
+  ): Promise<Registration> {
+    this.checkEndpointHost(body.endpoint);
+    try {
+      return await this.upsert(body, credentials);
+    } catch (err) {
+      // Two registrations of one new name at once: the loser sees the name taken.
+      if (isUniqueViolation(err)) throw nameTaken(body.name);
+      throw err;
+    }
+  }
+
+  private upsert(body: AgentRegistration, credentials: { bearer?: string; registrationKey?: string }) {
+    const profile = {
+      endpoint: body.endpoint,
+      capabilities: body.capabilities,
+      capabilityNames: [...new Set(body.capabilities.map((c) => c.name))],
+      maxConcurrency: body.maxConcurrency,
+      description: body.description ?? null,
+    };
+    return this.db.transaction(async (tx) => {
+      const [existing] = await tx.select().from(agents).where(eq(agents.name, body.name)).for('update');
+      if (existing) {
+        if (!credentials.bearer || !safeEqual(hashToken(credentials.bearer), existing.tokenHash)) {
+          throw nameTaken(body.name);
+        }
+        const [agent] = await tx
+          .update(agents)
+          .set({ ...profile, status: 'active', updatedAt: new Date() })
+          .where(eq(agents.id, existing.id))
+          .returning();
+        await recordEvent(tx, { agentId: existing.id, type: 'agent.updated', data: { name: body.name } });
+        return { agent: agent!, created: false };
+      }
+      this.checkRegistrationKey(credentials);
+      const id = uuidv7();
+      const token = this.tokenOf(id);
+      const [agent] = await tx
+        .insert(agents)
+        .values({ id, name: body.name, ...profile, tokenHash: hashToken(token) })
+        .returning();
+      await recordEvent(tx, { agentId: id, type: 'agent.registered', data: { name: body.name } });
+      return { agent: agent!, token, created: true };
+    });
+  }
+
+  private checkRegistrationKey(c: { bearer?: string; registrationKey?: string }) {
+    const key = this.opts.registrationKey;
+    if (!key) return;
+    const given = c.registrationKey ?? c.bearer;
+    if (!given) {
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'registration needs the registration key: send "Authorization: Bearer <key>"',
+      );
+    }
+    if (!safeEqual(given, key)) throw new ApiError(403, 'forbidden', 'the registration key is wrong');
+  }
+
+  private checkEndpointHost(endpoint: string) {
+    const hosts = this.opts.allowedHosts;
+    if (!hosts?.length) return;
+    const host = new URL(endpoint).hostname.toLowerCase();
+    if (!hosts.includes(host)) {
+      throw new ApiError(422, 'invalid_request', 'endpoint host is not allowed', [
+        { field: 'endpoint', message: `host must be one of: ${hosts.join(', ')}` },
+      ]);
+    }
+  }
+
+  /** The agent a bearer token belongs to, or null. */
+  async authenticate(token: string): Promise<AgentRow | null> {
+    const [row] = await this.db
+      .select()
+      .from(agents)
+      .where(eq(agents.tokenHash, hashToken(token)));
+    return row ?? null;
+  }
+
+  async get(id: string): Promise<AgentRow> {
+    const [row] = await this.db.select().from(agents).where(eq(agents.id, id));
+    if (!row) throw notFound('agent', id);
+    return row;
+  }
+
+  async list(opts: { limit: number; cursor?: string; capability?: string; status?: AgentRow['status'] }) {
+    const rows = await this.db
+      .select()
+      .from(agents)
+      .where(
+        and(
+          opts.cursor ? lt(agents.id, opts.cursor) : undefined,
+          opts.capability ? sql`${opts.capability} = any(${agents.capabilityNames})` : undefined,
+          opts.status ? eq(agents.status, opts.status) : undefined,
+        ),
+      )
+      .orderBy(desc(agents.id))
+      .limit(opts.limit + 1);
+    const more = rows.length > opts.limit;
+    const items = rows.slice(0, opts.limit);
+    return { items, nextCursor: more ? items.at(-1)!.id : null };
+  }
+
+  async heartbeat(id: string, running: number | undefined): Promise<AgentRow> {
+    const [row] = await this.db
+      .update(agents)
+      .set({ lastHeartbeatAt: new Date(), ...(running === undefined ? {} : { running }) })
+      .where(eq(agents.id, id))
+      .returning();
+    if (!row) throw notFound('agent', id);
+    return row;
+  }
+
+  /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
+  async deregister(id: string): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(agents)
+        .set({ status: 'deregistered', running: 0, updatedAt: new Date() })
+        .where(eq(agents.id, id))
+        .returning();
+      if (!row) throw notFound('agent', id);
+      await recordEvent(tx, { agentId: id, type: 'agent.deregistered', data: { name: row.name } });
+      const held = await tx
+        .select({ taskId: awards.taskId })
+        .from(awards)
+        .where(and(eq(awards.agentId, id), inArray(awards.status, ['offered', 'agreed'])));
+      return held.map((h) => h.taskId);
+    });
+  }
+}

@@ -1,0 +1,266 @@
+import {
+  BrokenCircuitError,
+  type BulkheadPolicy,
+  BulkheadRejectedError,
+  bulkhead,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleAll,
+  handleWhen,
+  type RetryPolicy,
+  retry,
+  SamplingBreaker,
+  TimeoutStrategy,
+  timeout,
+} from 'cockatiel';
+import type { Logger } from 'pino';
+import { Agent as Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import type { Config } from '../config.ts';
+import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
+import {
+  type AcceptProposal,
+  AwardReply,
+  type Cancel,
+  type Cfp,
+  CfpReply,
+  type RejectProposal,
+} from '../protocol/messages.ts';
+import { signBody } from '../protocol/signature.ts';
+import { AgentHttpError, InvalidAgentReplyError } from './agent-errors.ts';
+
+/** Who to call and how to sign. */
+export type AgentAddress = { id: string; endpoint: string; token: string };
+
+type AgentPolicies = {
+  breaker: CircuitBreakerPolicy;
+  bulkhead: BulkheadPolicy;
+  awardRetry: RetryPolicy;
+  openedAt: number | null;
+};
+
+/** Breaker transitions, reported to the audit trail and metrics by the manager. */
+export type CircuitListener = (agentId: string, state: WireCircuitState) => void;
+
+const MAX_REPLY_BYTES = 1024 * 1024;
+
+/**
+ * The one way the manager calls agents. Each agent gets its own circuit breaker, bulkhead and
+ * retry policy, built once and kept for the life of the process; every request is signed and
+ * goes through a keep-alive connection pool.
+ */
+export class AgentClient {
+  private readonly policies = new Map<string, AgentPolicies>();
+  private readonly dispatcher: Dispatcher;
+
+  constructor(
+    private readonly cfg: Pick<
+      Config,
+      | 'AWARD_TIMEOUT_MS'
+      | 'AWARD_RETRIES'
+      | 'RETRY_BASE_MS'
+      | 'RETRY_MAX_MS'
+      | 'NOTIFY_TIMEOUT_MS'
+      | 'BREAKER_KIND'
+      | 'BREAKER_THRESHOLD'
+      | 'BREAKER_SAMPLING_RATE'
+      | 'BREAKER_SAMPLING_WINDOW_MS'
+      | 'BREAKER_SAMPLING_MIN_RPS'
+      | 'BREAKER_HALF_OPEN_MS'
+      | 'BULKHEAD_LIMIT'
+      | 'BULKHEAD_QUEUE'
+      | 'AGENT_CONNECTIONS'
+    >,
+    private readonly logger: Logger,
+    private readonly onCircuit: CircuitListener = () => {},
+  ) {
+    this.dispatcher = new Dispatcher({
+      connections: cfg.AGENT_CONNECTIONS,
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { timeout: 5_000 },
+    });
+  }
+
+  private policiesOf(agentId: string): AgentPolicies {
+    const p = this.policies.get(agentId);
+    if (p) return p;
+    const breaker = circuitBreaker(handleAll, {
+      halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
+      breaker:
+        this.cfg.BREAKER_KIND === 'sampling'
+          ? new SamplingBreaker({
+              threshold: this.cfg.BREAKER_SAMPLING_RATE,
+              duration: this.cfg.BREAKER_SAMPLING_WINDOW_MS,
+              minimumRps: this.cfg.BREAKER_SAMPLING_MIN_RPS,
+            })
+          : new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
+    });
+    const awardRetry = retry(
+      // Only transport failures, timeouts and 5xx: never a 4xx, an open circuit or a full bulkhead.
+      handleWhen(
+        (err) =>
+          !(err instanceof BrokenCircuitError) &&
+          !(err instanceof BulkheadRejectedError) &&
+          !(err instanceof InvalidAgentReplyError) &&
+          !(err instanceof AgentHttpError && !err.retryable),
+      ),
+      {
+        maxAttempts: this.cfg.AWARD_RETRIES,
+        backoff: new ExponentialBackoff({
+          initialDelay: this.cfg.RETRY_BASE_MS,
+          maxDelay: this.cfg.RETRY_MAX_MS,
+        }),
+      },
+    );
+    const policies: AgentPolicies = {
+      breaker,
+      bulkhead: bulkhead(this.cfg.BULKHEAD_LIMIT, this.cfg.BULKHEAD_QUEUE),
+      awardRetry,
+      openedAt: null,
+    };
+    breaker.onBreak(() => {
+      policies.openedAt = Date.now();
+      this.logger.warn({ agentId }, 'circuit opened');
+      this.onCircuit(agentId, 'open');
+    });
+    breaker.onHalfOpen(() => {
+      this.logger.info({ agentId }, 'circuit half-open: probing');
+      this.onCircuit(agentId, 'half-open');
+    });
+    breaker.onReset(() => {
+      policies.openedAt = null;
+      this.logger.info({ agentId }, 'circuit closed');
+      this.onCircuit(agentId, 'closed');
+    });
+    this.policies.set(agentId, policies);
+    return policies;
+  }
+
+  /** This manager's view of an agent's breaker. */
+  circuitOf(agentId: string): WireCircuitState {
+    const p = this.policies.get(agentId);
+    if (!p) return 'closed';
+    switch (p.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      case CircuitState.Open:
+      case CircuitState.Isolated:
+        return 'open';
+    }
+  }
+
+  /**
+   * Whether an agent may be invited: its circuit is not open, or it has been open for
+   * `halfOpenAfter`, in which case this call is the half-open probe.
+   */
+  mayInvite(agentId: string, now = Date.now()): boolean {
+    const p = this.policies.get(agentId);
+    if (!p || p.breaker.state === CircuitState.Closed) return true;
+    if (p.breaker.state === CircuitState.HalfOpen) return false; // a probe is already out
+    return p.openedAt !== null && now - p.openedAt >= this.cfg.BREAKER_HALF_OPEN_MS;
+  }
+
+  /** cfp: one try, timed out with what is left of the round when the call really starts. */
+  cfp(agent: AgentAddress, msg: Cfp, replyBy: number): Promise<CfpReply> {
+    const p = this.policiesOf(agent.id);
+    return p.breaker.execute(() =>
+      p.bulkhead.execute(() => this.post(agent, '/cfp', msg, Math.max(1, replyBy - Date.now()), CfpReply)),
+    );
+  }
+
+  /** accept-proposal: retried with backoff on transport errors and 5xx (idempotent by awardId). */
+  award(agent: AgentAddress, msg: AcceptProposal): Promise<AwardReply> {
+    const p = this.policiesOf(agent.id);
+    return p.awardRetry.execute(() =>
+      p.breaker.execute(() =>
+        p.bulkhead.execute(() => this.post(agent, '/award', msg, this.cfg.AWARD_TIMEOUT_MS, AwardReply)),
+      ),
+    );
+  }
+
+  /** reject-proposal and cancel: best effort, one try; failures are logged, never thrown. */
+  async notify(
+    agent: AgentAddress,
+    path: '/reject' | '/cancel',
+    msg: RejectProposal | Cancel,
+  ): Promise<boolean> {
+    const p = this.policiesOf(agent.id);
+    try {
+      await p.bulkhead.execute(() => this.post(agent, path, msg, this.cfg.NOTIFY_TIMEOUT_MS, null));
+      return true;
+    } catch (err) {
+      this.logger.debug({ err, agentId: agent.id, path }, 'best-effort notification failed');
+      return false;
+    }
+  }
+
+  private async post<T>(
+    agent: AgentAddress,
+    path: string,
+    msg: unknown,
+    timeoutMs: number,
+    schema: z.ZodType<T> | null,
+  ): Promise<T> {
+    const body = JSON.stringify(msg);
+    const started = performance.now();
+    const log = (outcome: string) =>
+      this.logger.debug(
+        { agentId: agent.id, path, ms: Math.round(performance.now() - started), outcome },
+        'agent call',
+      );
+    // Cooperative: the timeout aborts the signal and waits for undici to end the request, so
+    // the bulkhead slot is freed only once the socket is really released. The body is read inside.
+    return timeout(timeoutMs, TimeoutStrategy.Cooperative)
+      .execute(async ({ signal }) => {
+        const res = await request(`${agent.endpoint.replace(/\/+$/, '')}${path}`, {
+          method: 'POST',
+          body,
+          signal,
+          dispatcher: this.dispatcher,
+          headers: { 'content-type': 'application/json', 'x-cnp-signature': signBody(agent.token, body) },
+        });
+        const text = await readCapped(res.body, MAX_REPLY_BYTES);
+        log(String(res.statusCode));
+        if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));
+        if (!schema) return undefined as T;
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new InvalidAgentReplyError(`agent answered ${path} with non-JSON: ${text.slice(0, 80)}`);
+        }
+        const parsed = schema.safeParse(json);
+        if (!parsed.success) {
+          throw new InvalidAgentReplyError(
+            `agent answered ${path} with an invalid message: ${parsed.error.message}`,
+          );
+        }
+        return parsed.data;
+      })
+      .catch((err: unknown) => {
+        log(err instanceof Error ? err.name : 'error');
+        throw err;
+      });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) throw new InvalidAgentReplyError(`agent reply exceeds ${max} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

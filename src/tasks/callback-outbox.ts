@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { request } from 'undici';
+import type { Db } from '../db/client.ts';
+import { tasks } from '../db/schema.ts';
+import { recordEvent } from '../events/event-log.ts';
+import { reauctionDelay } from '../market/backoff.ts';
+import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
+import { claimTasks } from '../queue/claim-tasks.ts';
+import type { TaskStore } from './task-store.ts';
+
+/** After this many failed deliveries the callback is given up (an event says so). */
+export const MAX_CALLBACK_ATTEMPTS = 8;
+
+export type CallbackOptions = {
+  apiKeys?: string[];
+  managerSecret: string;
+  timeoutMs: number;
+  /** How long a claimed delivery is left to this manager before another may try. */
+  claimMs: number;
+};
+
+/**
+ * Delivers `callbackUrl` notifications from the tasks table, which is the outbox: a task that
+ * ends is marked due in the same transaction. Each delivery is claimed with SKIP LOCKED, sent
+ * outside any transaction, signed like agent calls (keyed by the client's API key, or by the
+ * manager secret when keys are off), and retried with backoff until it answers 2xx.
+ */
+export class CallbackOutbox {
+  constructor(
+    private readonly db: Db,
+    private readonly store: TaskStore,
+    private readonly logger: Logger,
+    private readonly opts: CallbackOptions,
+  ) {}
+
+  private keyFor(callbackKey: string | null): string {
+    if (!callbackKey) return this.opts.managerSecret;
+    const key = this.opts.apiKeys?.find(
+      (k) => createHash('sha256').update(k).digest('hex').slice(0, 16) === callbackKey,
+    );
+    return key ?? this.opts.managerSecret;
+  }
+
+  async deliverDue(batch = 20): Promise<void> {
+    const now = new Date();
+    const due = await claimTasks(this.db, {
+      where: and(isNotNull(tasks.callbackDueAt), lte(tasks.callbackDueAt, now)),
+      set: { callbackDueAt: new Date(now.getTime() + this.opts.claimMs) },
+      orderBy: [asc(tasks.callbackDueAt)],
+      limit: batch,
+    });
+    await Promise.all(due.map((row) => this.deliver(row)));
+  }
+
+  private async deliver(row: typeof tasks.$inferSelect) {
+    const body = JSON.stringify(await this.store.viewOf(row));
+    let error: string | null = null;
+    try {
+      const res = await request(row.callbackUrl!, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADER]: signBody(this.keyFor(row.callbackKey), body),
+        },
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      await res.body.dump();
+      if (res.statusCode >= 300) error = `callback answered HTTP ${res.statusCode}`;
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const attempts = row.callbackAttempts + 1;
+    const done = error === null || attempts >= MAX_CALLBACK_ATTEMPTS;
+    await this.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(tasks)
+        .set({
+          callbackAttempts: attempts,
+          callbackDueAt: done ? null : new Date(Date.now() + reauctionDelay(attempts, 500, 60_000)),
+        })
+        // Guarded: only the delivery this manager claimed.
+        .where(
+          and(
+            eq(tasks.id, row.id),
+            eq(tasks.callbackAttempts, row.callbackAttempts),
+            isNotNull(tasks.callbackDueAt),
+          ),
+        )
+        .returning({ id: tasks.id });
+      if (!updated || !done) return;
+      await recordEvent(tx, {
+        taskId: row.id,
+        type: error === null ? 'task.callback_delivered' : 'task.callback_failed',
+        data: { url: row.callbackUrl, attempts, ...(error ? { error } : {}) },
+        capability: row.capability,
+      });
+    });
+    if (error) this.logger.warn({ taskId: row.id, attempts, error }, 'callback delivery failed');
+  }
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { isTerminal, nextState, statesAllowing } from './state-machine.ts';
+
+describe('task state machine', () => {
+  it('follows the happy path pending -> bidding -> awarded -> completed', () => {
+    expect(nextState('pending', 'announce')).toBe('bidding');
+    expect(nextState('bidding', 'award')).toBe('awarded');
+    expect(nextState('awarded', 'complete')).toBe('completed');
+  });
+
+  it('queues from bidding and awarded, and leaves the queue by auction or claim', () => {
+    expect(nextState('bidding', 'enqueue')).toBe('queued');
+    expect(nextState('awarded', 'enqueue')).toBe('queued');
+    expect(nextState('queued', 'announce')).toBe('bidding');
+    expect(nextState('queued', 'claim')).toBe('awarded');
+  });
+
+  it('moves an award to the next-best bid, and re-auctions a failed award only through the queue', () => {
+    expect(nextState('awarded', 'award')).toBe('awarded');
+    expect(nextState('awarded', 'announce')).toBeNull();
+    expect(nextState('awarded', 'enqueue')).toBe('queued');
+  });
+
+  it('lets a survivor take over a round whose owner died', () => {
+    expect(nextState('bidding', 'announce')).toBe('bidding');
+  });
+
+  it('never completes a task that is not awarded', () => {
+    expect(statesAllowing('complete')).toEqual(['awarded']);
+  });
+
+  it('cancels any non-terminal task and nothing else', () => {
+    expect(statesAllowing('cancel')).toEqual(['pending', 'bidding', 'awarded', 'queued']);
+  });
+
+  it('fails only unfinished tasks and revives only failed ones', () => {
+    expect(statesAllowing('fail')).toEqual(['pending', 'bidding', 'awarded', 'queued']);
+    expect(statesAllowing('retry')).toEqual(['failed']);
+    expect(nextState('failed', 'retry')).toBe('pending');
+  });
+
+  it('treats completed and cancelled as final', () => {
+    for (const action of [
+      'announce',
+      'award',
+      'claim',
+      'complete',
+      'enqueue',
+      'fail',
+      'cancel',
+      'retry',
+    ] as const) {
+      expect(nextState('completed', action)).toBeNull();
+      expect(nextState('cancelled', action)).toBeNull();
+    }
+    expect(isTerminal('completed') && isTerminal('failed') && isTerminal('cancelled')).toBe(true);
+    expect(isTerminal('queued')).toBe(false);
+  });
+
+  it('does not claim a task that is being auctioned', () => {
+    expect(nextState('bidding', 'claim')).toBeNull();
+    expect(nextState('pending', 'claim')).toBeNull();
+  });
+});

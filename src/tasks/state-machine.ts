@@ -1,0 +1,72 @@
+import type { TaskState } from '../protocol/task.ts';
+
+/** Everything that can happen to a task. Each maps to exactly one audit event type. */
+export type TaskAction =
+  | 'announce' // open a (new) contract-net round
+  | 'award' // a bid was accepted, or the award moved to the next-best bid
+  | 'claim' // an agent pulled the task from the work queue
+  | 'complete' // the award holder informed a result
+  | 'enqueue' // no acceptable bid / no eligible agent / awards all failed
+  | 'fail' // attempts exhausted or deadline exceeded
+  | 'cancel' // the client cancelled
+  | 'retry'; // the client revived a failed task
+
+export const TERMINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
+
+export const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
+
+/**
+ * The whole lifecycle as one pure function: the next state, or null if the action is not
+ * allowed from `state`. Persistence derives its guarded `where state in (...)` from this.
+ */
+export function nextState(state: TaskState, action: TaskAction): TaskState | null {
+  switch (state) {
+    case 'pending':
+      return pick(action, { announce: 'bidding', enqueue: 'queued', fail: 'failed', cancel: 'cancelled' });
+    case 'bidding':
+      // announce from bidding: a survivor takes over a round whose owner died.
+      return pick(action, {
+        announce: 'bidding',
+        award: 'awarded',
+        enqueue: 'queued',
+        fail: 'failed',
+        cancel: 'cancelled',
+      });
+    case 'awarded':
+      // award from awarded: the award moves to the next-best bid. A failed award goes through
+      // queued (durable) before its next round, so there is no awarded -> bidding.
+      return pick(action, {
+        award: 'awarded',
+        complete: 'completed',
+        enqueue: 'queued',
+        fail: 'failed',
+        cancel: 'cancelled',
+      });
+    case 'queued':
+      return pick(action, { announce: 'bidding', claim: 'awarded', fail: 'failed', cancel: 'cancelled' });
+    case 'failed':
+      return pick(action, { retry: 'pending' });
+    case 'completed':
+    case 'cancelled':
+      return null;
+  }
+}
+
+function pick(action: TaskAction, table: Partial<Record<TaskAction, TaskState>>): TaskState | null {
+  return table[action] ?? null;
+}
+
+const ALL_STATES: readonly TaskState[] = [
+  'pending',
+  'bidding',
+  'awarded',
+  'queued',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+/** The states from which `action` is allowed: the guard of every persisted transition. */
+export function statesAllowing(action: TaskAction): TaskState[] {
+  return ALL_STATES.filter((s) => nextState(s, action) !== null);
+}

@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import { v7 as uuidv7 } from 'uuid';
+import type { Db, Executor } from '../db/client.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { awards, bids, events, tasks } from '../db/schema.ts';
+import { recordEvent } from '../events/event-log.ts';
+import { ApiError, notFound } from '../http/api-error.ts';
+import type { TaskState, TaskSubmission } from '../protocol/task.ts';
+import { nextState, statesAllowing, type TaskAction } from './state-machine.ts';
+import { type AwardRow, type TaskRow, toTaskView } from './task-view.ts';
+
+/** JSON with sorted keys, so that equal bodies hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export type Transition = {
+  taskId: string;
+  action: TaskAction;
+  /** Extra guard, e.g. the round or award the caller acted on. */
+  guard?: SQL;
+  set?: PgUpdateSetSource<typeof tasks>;
+  event: { type: string; data?: Record<string, unknown>; agentId?: string | null };
+};
+
+/**
+ * The one way a task changes state: a guarded update whose `where` is derived from the state
+ * machine, plus one audit event, in the caller's transaction. Null when the guard did not hold
+ * (another manager, round or request got there first).
+ */
+export async function transitionTask(tx: Executor, t: Transition): Promise<TaskRow | null> {
+  const from = statesAllowing(t.action);
+  const to = nextState(from[0]!, t.action)!;
+  const now = new Date();
+  const [row] = await tx
+    .update(tasks)
+    .set({
+      ...t.set,
+      state: to,
+      updatedAt: now,
+      // A task that ends owes its client a callback: queued in the same transaction (outbox).
+      ...(to === 'completed' || to === 'failed' || to === 'cancelled'
+        ? {
+            completedAt: now,
+            callbackDueAt: sql`case when ${tasks.callbackUrl} is null then null else ${now.toISOString()}::timestamptz end`,
+            callbackAttempts: 0,
+          }
+        : { callbackDueAt: null }),
+    })
+    .where(and(eq(tasks.id, t.taskId), inArray(tasks.state, from), t.guard))
+    .returning();
+  if (!row) return null;
+  await recordEvent(tx, {
+    taskId: t.taskId,
+    agentId: t.event.agentId ?? null,
+    type: t.event.type,
+    data: { state: to, round: row.round, ...t.event.data },
+    capability: row.capability,
+    state: to,
+  });
+  return row;
+}
+
+export type SubmitResult = { row: TaskRow; created: boolean };
+
+/** Tasks: submission (idempotent by key), lookup, listing, audit trail and bids. */
+export class TaskStore {
+  constructor(
+    private readonly db: Db,
+    private readonly defaults: { bidWindowMs: number; backstopMs: number },
+  ) {}
+
+  /**
+   * Creates a pending task. With an idempotency key, the same key and body return the first
+   * task (created=false); the same key with another body is 409.
+   */
+  async submit(
+    body: TaskSubmission,
+    rawBody: unknown,
+    idempotencyKey?: string,
+    callbackKey: string | null = null,
+  ): Promise<SubmitResult> {
+    const requestHash = idempotencyKey
+      ? createHash('sha256').update(canonicalJson(rawBody)).digest('hex')
+      : null;
+    if (idempotencyKey) {
+      const existing = await this.findByKey(idempotencyKey, requestHash!);
+      if (existing) return { row: existing, created: false };
+    }
+    const id = uuidv7();
+    try {
+      const row = await this.db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(tasks)
+          .values({
+            id,
+            capability: body.capability,
+            input: body.input,
+            budget: body.budget ?? null,
+            deadline: body.deadline ? new Date(body.deadline) : null,
+            bidWindowMs: body.bidWindowMs ?? this.defaults.bidWindowMs,
+            maxAttempts: body.maxAttempts,
+            priority: body.priority,
+            weights: { cost: 1, time: 1, reputation: 1, ...body.weights },
+            callbackUrl: body.callbackUrl ?? null,
+            callbackKey,
+            idempotencyKey: idempotencyKey ?? null,
+            requestHash,
+            // The sweeper's backstop: if no round opens by then (the manager died), another one will.
+            nextAuctionAt: new Date(Date.now() + this.defaults.backstopMs),
+          })
+          .returning();
+        await recordEvent(tx, {
+          taskId: id,
+          type: 'task.submitted',
+          data: { state: 'pending', capability: body.capability },
+          capability: body.capability,
+          state: 'pending',
+        });
+        return row!;
+      });
+      return { row, created: true };
+    } catch (err) {
+      // A concurrent submission with the same key won the insert.
+      if (idempotencyKey && isUniqueViolation(err)) {
+        const existing = await this.findByKey(idempotencyKey, requestHash!);
+        if (existing) return { row: existing, created: false };
+      }
+      throw err;
+    }
+  }
+
+  private async findByKey(key: string, requestHash: string): Promise<TaskRow | null> {
+    const [row] = await this.db.select().from(tasks).where(eq(tasks.idempotencyKey, key));
+    if (!row) return null;
+    if (row.requestHash !== requestHash) {
+      throw new ApiError(
+        409,
+        'idempotency_conflict',
+        'this Idempotency-Key was used with a different body; use a new key for a new task',
+      );
+    }
+    return row;
+  }
+
+  async getRow(id: string, ex: Executor = this.db): Promise<TaskRow> {
+    const [row] = await ex.select().from(tasks).where(eq(tasks.id, id));
+    if (!row) throw notFound('task', id);
+    return row;
+  }
+
+  async getAward(awardId: string | null, ex: Executor = this.db): Promise<AwardRow | null> {
+    if (!awardId) return null;
+    const [row] = await ex.select().from(awards).where(eq(awards.id, awardId));
+    return row ?? null;
+  }
+
+  /** The wire Task; the current award is shown only while the task holds one or is completed. */
+  async view(id: string) {
+    const row = await this.getRow(id);
+    return this.viewOf(row);
+  }
+
+  async viewOf(row: TaskRow) {
+    const showAward = row.state === 'awarded' || row.state === 'completed';
+    return toTaskView(row, showAward ? await this.getAward(row.awardId) : null);
+  }
+
+  async list(opts: { limit: number; cursor?: string; state?: TaskState; capability?: string }) {
+    const rows = await this.db
+      .select({ task: tasks, award: awards })
+      .from(tasks)
+      .leftJoin(awards, eq(awards.id, tasks.awardId))
+      .where(
+        and(
+          opts.cursor ? lt(tasks.id, opts.cursor) : undefined,
+          opts.state ? eq(tasks.state, opts.state) : undefined,
+          opts.capability ? eq(tasks.capability, opts.capability) : undefined,
+        ),
+      )
+      .orderBy(desc(tasks.id))
+      .limit(opts.limit + 1);
+    const more = rows.length > opts.limit;
+    const page = rows.slice(0, opts.limit);
+    return {
+      items: page.map(({ task, award }) =>
+        toTaskView(task, task.state === 'awarded' || task.state === 'completed' ? award : null),
+      ),
+      nextCursor: more ? page.at(-1)!.task.id : null,
+    };
+  }
+
+  /** The audit trail, oldest first, after event `afterId`. */
+  async events(taskId: string, afterId = 0, limit = 1000) {
+    return this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.taskId, taskId), gt(events.id, afterId)))
+      .orderBy(asc(events.id))
+      .limit(limit);
+  }
+
+  async bids(taskId: string) {
+    return this.db
+      .select()
+      .from(bids)
+      .where(eq(bids.taskId, taskId))
+      .orderBy(asc(bids.round), asc(bids.receivedAt), asc(bids.id));
+  }
+}

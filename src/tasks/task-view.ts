@@ -1,0 +1,52 @@
+import type { awards, tasks } from '../db/schema.ts';
+import type { TaskSpec } from '../protocol/messages.ts';
+import type { Task } from '../protocol/task.ts';
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type AwardRow = typeof awards.$inferSelect;
+
+/** The wire form of a task with its current award. */
+export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
+  return {
+    id: row.id,
+    capability: row.capability,
+    input: row.input as Task['input'],
+    budget: row.budget,
+    deadline: row.deadline?.toISOString() ?? null,
+    bidWindowMs: row.bidWindowMs,
+    maxAttempts: row.maxAttempts,
+    attempts: row.attempts,
+    priority: row.priority,
+    weights: row.weights,
+    callbackUrl: row.callbackUrl,
+    state: row.state,
+    round: row.round,
+    award: award
+      ? {
+          id: award.id,
+          agentId: award.agentId,
+          cost: award.cost,
+          etaMs: award.etaMs,
+          awardedAt: award.awardedAt.toISOString(),
+          dueAt: award.dueAt.toISOString(),
+        }
+      : null,
+    output: (row.output ?? null) as Task['output'],
+    error: row.error ?? null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    completedAt: row.completedAt?.toISOString() ?? null,
+  };
+}
+
+/** The part of a task an agent sees, in a cfp, an award or a queue claim. */
+export function toTaskSpec(t: TaskRow): TaskSpec {
+  return {
+    id: t.id,
+    capability: t.capability,
+    input: t.input as TaskSpec['input'],
+    budget: t.budget,
+    deadline: t.deadline?.toISOString() ?? null,
+    priority: t.priority,
+  };
+}

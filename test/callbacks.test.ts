@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifySignature } from '../src/protocol/signature.ts';
+import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
+import { eventually, startManager, type TestManager } from './support/harness.ts';
+
+const SECRET = 'a-manager-secret-of-at-least-32-characters';
+
+describe('task callbacks', () => {
+  let m: TestManager | undefined;
+  let fleet: Fleet | undefined;
+  let hook: RawAgent | undefined;
+  afterEach(async () => {
+    await fleet?.stopAll();
+    await hook?.close();
+    await m?.stop();
+  });
+
+  it('posts the finished Task to callbackUrl, signed with the manager secret, retrying until it is taken', async () => {
+    m = await startManager({ MANAGER_SECRET: SECRET });
+    fleet = new Fleet(m.url);
+    await fleet.start({ ...fixedBidder('cb-worker', 1, 100), capabilities: ['cb.work'] });
+    let calls = 0;
+    hook = await RawAgent.start((_req, res) => {
+      calls++;
+      json(res, {}, calls === 1 ? 500 : 200); // the first delivery fails
+    });
+    const t = await m.call('POST', '/v1/tasks', {
+      capability: 'cb.work',
+      input: { n: 3 },
+      callbackUrl: `${hook.url}/done`,
+    });
+    await eventually(() => hook!.requests.length >= 2, 15_000, 'a second delivery');
+    const last = hook.requests.at(-1)!;
+    expect(last.path).toBe('/done');
+    expect(last.body).toMatchObject({
+      id: t.body.id,
+      state: 'completed',
+      output: { doubled: 6, by: 'cb-worker' },
+    });
+    expect(
+      verifySignature(SECRET, JSON.stringify(last.body), last.headers['x-cnp-signature'] as string),
+    ).toEqual({ ok: true });
+    const events = await eventually(async () => {
+      const items = (await m!.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items;
+      return items.some((e: { type: string }) => e.type === 'task.callback_delivered') ? items : null;
+    });
+    expect(events.at(-1).data.attempts).toBe(2);
+    // Delivered once: no further calls.
+    const n = hook.requests.length;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(hook.requests.length).toBe(n);
+  });
+
+  it('signs with the API key that submitted the task, and calls back on cancel too', async () => {
+    m = await startManager({ API_KEYS: 'client-key-one,client-key-two' });
+    hook = await RawAgent.start((_req, res) => json(res, {}));
+    const auth = { authorization: 'Bearer client-key-two' };
+    const t = await m.call(
+      'POST',
+      '/v1/tasks',
+      { capability: 'cb.none', input: 1, callbackUrl: hook.url },
+      auth,
+    );
+    await m.call('POST', `/v1/tasks/${t.body.id}/cancel`, undefined, auth);
+    await eventually(() => hook!.requests.length >= 1);
+    const req = hook.requests[0]!;
+    expect(req.body.state).toBe('cancelled');
+    expect(
+      verifySignature('client-key-two', JSON.stringify(req.body), req.headers['x-cnp-signature'] as string),
+    ).toEqual({ ok: true });
+    expect(
+      verifySignature('client-key-one', JSON.stringify(req.body), req.headers['x-cnp-signature'] as string)
+        .ok,
+    ).toBe(false);
+  });
+});

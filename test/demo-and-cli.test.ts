@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startManager, type TestManager } from './support/harness.ts';
+import { runTs } from './support/processes.ts';
+import { createTestDatabase } from './support/test-database.ts';
+
+const env = {
+  PATH: process.env.PATH ?? '',
+  ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+};
+
+async function demo(args: string[]) {
+  // On PostgreSQL the demo gets a database of its own; on PGlite it makes a fresh one itself.
+  const db = await createTestDatabase();
+  try {
+    const p = runTs('scripts/demo/main.ts', ['--json', ...args], {
+      ...env,
+      ...(db.env.DATABASE_URL ? { DATABASE_URL: db.env.DATABASE_URL } : {}),
+    });
+    const code = await p.exited;
+    return { code, summary: JSON.parse(p.stdout()), stderr: p.stderr() };
+  } finally {
+    await db.drop();
+  }
+}
+
+describe('npm run demo', () => {
+  it('runs 30 tasks end to end and ends them all', async () => {
+    const { code, summary } = await demo(['--tasks', '30']);
+    expect(code).toBe(0);
+    expect(summary).toMatchObject({ tasks: 30, terminal: 30 });
+    expect(summary.outcomes.completed).toBe(30);
+    const names = summary.agents.map((a: { agent: string }) => a.agent);
+    expect(names).toEqual(
+      expect.arrayContaining(['calculator', 'summarizer', 'statistician', 'queue-worker']),
+    );
+    // The over-budget tasks found no acceptable bid and were served from the fallback queue.
+    expect(summary.servedFromQueue).toBeGreaterThanOrEqual(3);
+    const done = summary.agents.reduce((s: number, a: { completions: number }) => s + a.completions, 0);
+    expect(done).toBe(30);
+  }, 120_000);
+
+  it('with --chaos, still ends every task while the misbehaving agents are cut off', async () => {
+    const { code, summary } = await demo(['--tasks', '30', '--chaos']);
+    expect(code).toBe(0);
+    expect(summary.terminal).toBe(30);
+    const byName = Object.fromEntries(summary.agents.map((a: { agent: string }) => [a.agent, a]));
+    expect(Object.keys(byName)).toEqual(
+      expect.arrayContaining(['calculator-flaky', 'summarizer-hung', 'hasher-garbage']),
+    );
+    // The hung agent never completes anything.
+    expect(byName['summarizer-hung'].completions).toBe(0);
+  }, 120_000);
+
+  it('rejects a bad flag before starting anything', async () => {
+    const p = runTs('scripts/demo/main.ts', ['--tasks', 'many'], env);
+    expect(await p.exited).toBe(1);
+    expect(p.stderr()).toMatch(/--tasks/);
+  });
+});
+
+describe('cnet CLI', () => {
+  let m: TestManager;
+  beforeAll(async () => {
+    m = await startManager();
+  });
+  afterAll(() => m.stop());
+
+  const cli = async (args: string[], input?: string) => {
+    const p = runTs('bin/cnet.js', ['--manager', m.url, ...args], env);
+    if (input !== undefined) {
+      p.child.stdin?.end(input);
+    }
+    return { code: await p.exited, out: p.stdout(), err: p.stderr() };
+  };
+
+  it('runs a sample agent, submits with --wait and prints the result', async () => {
+    const agent = runTs('bin/cnet.js', ['--manager', m.url, 'agent', 'calculator'], env);
+    try {
+      for (let i = 0; i < 200 && !agent.stdout().includes('listening'); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const res = await cli([
+        'submit',
+        '-c',
+        'math.evaluate',
+        '-i',
+        '{"expression": "6 * 7"}',
+        '--wait',
+        '20000',
+      ]);
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.out)).toEqual({ result: 42 });
+      const list = await cli(['tasks', '--json']);
+      expect(list.code).toBe(0);
+      const tasks = JSON.parse(list.out);
+      expect(tasks[0]).toMatchObject({
+        capability: 'math.evaluate',
+        state: 'completed',
+        output: { result: 42 },
+      });
+      const agents = await cli(['agents']);
+      expect(agents.out).toMatch(/calculator\s+active\s+closed/);
+      // A task nobody can do, with a short deadline: it fails, and the exit code says so.
+      const failed = await cli([
+        'submit',
+        '-c',
+        'nobody.here',
+        '--deadline',
+        new Date(Date.now() + 500).toISOString(),
+        '--wait',
+        '20000',
+      ]);
+      expect(failed.code).toBe(3);
+      expect(failed.err).toMatch(/deadline_exceeded/);
+    } finally {
+      agent.child.kill('SIGINT');
+      await agent.exited;
+    }
+  }, 60_000);
+
+  it('answers a bad flag with exit code 2 and one line, and a refused task with exit code 1', async () => {
+    const bad = await cli(['tasks', '--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    const refused = await cli(['submit', '-c', 'Not Valid']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/^cnet: 422 invalid_request: capability/);
+    const unreachable = runTs('bin/cnet.js', ['--manager', 'http://127.0.0.1:9', 'tasks'], env);
+    expect(await unreachable.exited).toBe(1);
+    expect(unreachable.stderr()).toMatch(/cannot reach the manager/);
+  });
+});

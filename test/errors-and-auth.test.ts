@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startManager, type TestManager } from './support/harness.ts';
+
+const task = { capability: 'text.summarize', input: { text: 'x' } };
+
+describe('bad input', () => {
+  let m: TestManager;
+  beforeAll(async () => {
+    m = await startManager({ BODY_LIMIT_BYTES: '2048' });
+  });
+  afterAll(() => m.stop());
+
+  const count = async () => (await m.call('GET', '/v1/tasks?limit=200')).body.items.length;
+
+  it.each([
+    ['malformed JSON', '{"capability": ', {}, 400, 'malformed_json', undefined],
+    [
+      'wrong content type',
+      'capability=x',
+      { 'content-type': 'text/plain' },
+      415,
+      'unsupported_media_type',
+      undefined,
+    ],
+    [
+      'form body',
+      'a=b',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      415,
+      'unsupported_media_type',
+      undefined,
+    ],
+    [
+      'body over the limit',
+      JSON.stringify({ ...task, input: 'x'.repeat(5000) }),
+      {},
+      413,
+      'body_too_large',
+      undefined,
+    ],
+    ['missing capability', { input: 1 }, {}, 422, 'invalid_request', 'capability'],
+    ['missing input', { capability: 'a.b' }, {}, 422, 'invalid_request', 'input'],
+    ['bad capability name', { ...task, capability: 'UPPER' }, {}, 422, 'invalid_request', 'capability'],
+    ['negative budget', { ...task, budget: -1 }, {}, 422, 'invalid_request', 'budget'],
+    ['deadline not a date', { ...task, deadline: 'tomorrow' }, {}, 422, 'invalid_request', 'deadline'],
+    ['bid window too short', { ...task, bidWindowMs: 1 }, {}, 422, 'invalid_request', 'bidWindowMs'],
+    ['fractional attempts', { ...task, maxAttempts: 1.5 }, {}, 422, 'invalid_request', 'maxAttempts'],
+    [
+      'all weights zero',
+      { ...task, weights: { cost: 0, time: 0, reputation: 0 } },
+      {},
+      422,
+      'invalid_request',
+      'weights',
+    ],
+    [
+      'callback not http',
+      { ...task, callbackUrl: 'file:///etc/passwd' },
+      {},
+      422,
+      'invalid_request',
+      'callbackUrl',
+    ],
+    ['body is an array', [1, 2], {}, 422, 'invalid_request', 'json'],
+    ['body is null', 'null', {}, 422, 'invalid_request', 'json'],
+  ] as const)(
+    'answers %s with %i naming the field, and stores nothing',
+    async (_n, body, headers, status, code, field) => {
+      const before = await count();
+      const res = await m.call('POST', '/v1/tasks', body, { 'content-type': 'application/json', ...headers });
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect(typeof res.body.error.message).toBe('string');
+      if (field) expect(res.body.error.details.map((d: { field: string }) => d.field)).toContain(field);
+      expect(await count()).toBe(before);
+    },
+  );
+
+  it('answers unknown routes and methods with 404 in the error shape', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/nope'],
+      ['PUT', '/v1/tasks'],
+      ['GET', '/'],
+    ]) {
+      const res = await m.call(method!, path!);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+    }
+  });
+
+  it('answers bad query parameters with 422 naming them', async () => {
+    const res = await m.call('GET', '/v1/tasks?limit=0&state=done');
+    expect(res.status).toBe(422);
+    const fields = res.body.error.details.map((d: { field: string }) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(['limit', 'state']));
+    expect((await m.call('GET', '/v1/tasks?cursor=xyz')).status).toBe(422);
+  });
+
+  it('rejects a wrong Idempotency-Key header', async () => {
+    const res = await m.call('POST', '/v1/tasks', task, { 'idempotency-key': 'x'.repeat(300) });
+    expect(res.status).toBe(422);
+    expect(res.body.error.details[0].field).toBe('idempotency-key');
+  });
+});
+
+describe('authentication when keys are configured', () => {
+  let m: TestManager;
+  beforeAll(async () => {
+    m = await startManager({
+      API_KEYS: 'client-key-1, client-key-2',
+      REGISTRATION_KEY: 'register-me-please',
+    });
+  });
+  afterAll(() => m.stop());
+
+  it('needs an API key on /v1/tasks: 401 without, 403 with a wrong one', async () => {
+    const none = await m.call('POST', '/v1/tasks', task);
+    expect(none.status).toBe(401);
+    expect(none.body.error.code).toBe('unauthorized');
+    expect((await m.call('POST', '/v1/tasks', task, { authorization: 'Bearer nope-nope' })).status).toBe(403);
+    expect((await m.call('GET', '/v1/tasks', undefined, { authorization: 'Bearer nope-nope' })).status).toBe(
+      403,
+    );
+    const ok = await m.call('POST', '/v1/tasks', task, { authorization: 'Bearer client-key-2' });
+    expect(ok.status).toBe(202);
+    expect((await m.call('GET', `/v1/tasks/${ok.body.id}`)).status).toBe(401);
+    expect(
+      (await m.call('GET', `/v1/tasks/${ok.body.id}`, undefined, { authorization: 'Bearer client-key-1' }))
+        .status,
+    ).toBe(200);
+  });
+
+  it('scopes idempotency keys to the API key', async () => {
+    const a = await m.call('POST', '/v1/tasks', task, {
+      authorization: 'Bearer client-key-1',
+      'idempotency-key': 'k',
+    });
+    const b = await m.call(
+      'POST',
+      '/v1/tasks',
+      { ...task, input: 2 },
+      { authorization: 'Bearer client-key-2', 'idempotency-key': 'k' },
+    );
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(a.body.id).not.toBe(b.body.id);
+  });
+
+  it('needs the registration key to register a new agent', async () => {
+    const agent = { name: 'keyed', endpoint: 'http://127.0.0.1:9100', capabilities: [{ name: 'a.b' }] };
+    expect((await m.call('POST', '/v1/agents', agent)).status).toBe(401);
+    expect(
+      (await m.call('POST', '/v1/agents', agent, { authorization: 'Bearer wrong-key-123' })).status,
+    ).toBe(403);
+    const ok = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
+    expect(ok.status).toBe(201);
+    // Re-registration needs only the agent's own token.
+    const again = await m.call('POST', '/v1/agents', agent, { authorization: `Bearer ${ok.body.token}` });
+    expect(again.status).toBe(200);
+  });
+});
+
+describe('authentication when keys are off', () => {
+  let m: TestManager;
+  beforeAll(async () => {
+    m = await startManager();
+  });
+  afterAll(() => m.stop());
+
+  it('needs no key and listens on loopback', async () => {
+    expect(new URL(m.url).hostname).toBe('127.0.0.1');
+    expect((await m.call('POST', '/v1/tasks', task)).status).toBe(202);
+  });
+});

@@ -1,0 +1,87 @@
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { Fleet, fixedBidder } from './support/agents.ts';
+import { client, eventually, sleep } from './support/harness.ts';
+import { startManagerProcess } from './support/processes.ts';
+import { createTestDatabase, onPostgres } from './support/test-database.ts';
+
+// Two processes on one embedded PGlite cannot be: this runs on PostgreSQL (CI's second pass).
+describe.skipIf(!onPostgres())('two manager processes on one PostgreSQL', () => {
+  it('share 1,000 tasks over 5 agents: every task completed exactly once', async () => {
+    const db = await createTestDatabase();
+    const env = { ...db.env, PORT: '0', PG_POOL_MAX: '8' };
+    const a = await startManagerProcess({ ...env, MANAGER_ID: 'manager-a' });
+    const b = await startManagerProcess({ ...env, MANAGER_ID: 'manager-b' });
+    const fleet = new Fleet(a.url);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await fleet.start({
+          ...fixedBidder(`shared-${i}`, 1 + i, 100 + 20 * i),
+          capabilities: ['shared.work'],
+          maxConcurrency: 32,
+          bid: (_cfp, ctx) => ({ type: 'propose', cost: 1 + i + ctx.running, etaMs: 200 }),
+          execute: async (input: { n: number }) => {
+            await sleep(2);
+            return { doubled: input.n * 2 };
+          },
+        });
+      }
+      const calls = [client(a.url), client(b.url)];
+      const ids: string[] = [];
+      for (let start = 0; start < 1000; start += 100) {
+        const batch = await Promise.all(
+          Array.from({ length: 100 }, (_, k) =>
+            calls[(start + k) % 2]!('POST', '/v1/tasks', {
+              capability: 'shared.work',
+              input: { n: start + k },
+              bidWindowMs: 1000,
+            }),
+          ),
+        );
+        ids.push(...batch.map((r) => r.body.id as string));
+      }
+      const sql = postgres(db.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+      const debug = process.env.DEBUG_MULTI
+        ? setInterval(async () => {
+            const s =
+              await sql`select state, count(*)::int as n, min(updated_at) as oldest from tasks where state <> 'completed' group by 1`;
+            console.log(new Date().toISOString().slice(11, 19), JSON.stringify(s));
+          }, 10_000)
+        : undefined;
+      try {
+        await eventually(
+          async () => {
+            const [row] = await sql`select count(*)::int as n from tasks where state = 'completed'`;
+            return row!.n === 1000;
+          },
+          240_000,
+          '1000 completed tasks',
+        );
+        const perTask = await sql`
+          select t.id, t.state, t.output, t.award_id,
+            (select count(*)::int from awards a where a.task_id = t.id and a.status = 'completed') as completed_awards,
+            (select count(*)::int from events e where e.task_id = t.id and e.type = 'task.completed') as completed_events
+          from tasks t`;
+        expect(perTask).toHaveLength(1000);
+        for (const t of perTask) {
+          expect(t.completed_awards).toBe(1);
+          expect(t.completed_events).toBe(1);
+        }
+        const expectedOutputs = new Map(ids.map((id, n) => [id, { doubled: n * 2 }]));
+        for (const t of perTask) expect(t.output).toEqual(expectedOutputs.get(t.id));
+        // Both managers ran rounds (the owner of a task's last round stays on it).
+        const owners = await sql`select distinct round_owner from tasks`;
+        expect(owners.map((o) => o.round_owner).sort()).toEqual(['manager-a', 'manager-b']);
+      } finally {
+        clearInterval(debug);
+        await sql.end();
+      }
+    } finally {
+      await fleet.stopAll();
+      a.proc.child.kill('SIGTERM');
+      b.proc.child.kill('SIGTERM');
+      await Promise.all([a.proc.exited, b.proc.exited]);
+      await db.drop();
+    }
+  }, 300_000);
+});

@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { client, startManager } from './support/harness.ts';
+import { runTs, waitForListening } from './support/processes.ts';
+import { createTestDatabase, onPostgres } from './support/test-database.ts';
+
+describe('operations', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('reports health, readiness, metrics, the OpenAPI document and docs page', async () => {
+    const m = await startManager();
+    try {
+      expect((await m.call('GET', '/healthz')).body).toEqual({ status: 'ok' });
+      const ready = await m.call('GET', '/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body.database).toBe(onPostgres() ? 'postgres' : 'pglite');
+      const doc = await m.call('GET', '/openapi.json');
+      expect(doc.body.openapi).toBe('3.1.0');
+      expect(Object.keys(doc.body.paths)).toEqual(
+        expect.arrayContaining(['/v1/tasks', '/v1/agents', '/v1/tasks/{id}']),
+      );
+      const docs = await fetch(`${m.url}/docs`);
+      expect(await docs.text()).toContain('/openapi.json');
+      const card = await m.call('GET', '/.well-known/agent-card.json');
+      expect(card.body.skills[0].id).toBe('contract-net.submit');
+    } finally {
+      await m.stop();
+    }
+  });
+
+  it('reports not ready once the database is gone', async () => {
+    const m = await startManager();
+    await m.manager.database.close();
+    const res = await m.call('GET', '/readyz');
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('not_ready');
+    await m.manager.stop().catch(() => {});
+    await m.db.drop();
+  });
+
+  it('keeps its data across a restart on the same database', async () => {
+    const db = await createTestDatabase();
+    const env: Record<string, string> = { ...db.env };
+    if (!onPostgres()) {
+      const dir = mkdtempSync(join(tmpdir(), 'cnp-restart-'));
+      dirs.push(dir);
+      env.PGLITE_DATA_DIR = dir;
+    }
+    const first = await startManager(env, db);
+    const agent = await first.call('POST', '/v1/agents', {
+      name: 'survivor',
+      endpoint: 'http://127.0.0.1:9999',
+      capabilities: [{ name: 'x.y' }],
+    });
+    const task = await first.call('POST', '/v1/tasks', { capability: 'nobody.here', input: { keep: true } });
+    await first.stop();
+
+    const second = await startManager(env, db);
+    try {
+      expect((await second.call('GET', `/v1/tasks/${task.body.id}`)).body.input).toEqual({ keep: true });
+      // The agent's token still works: the manager secret lives in the database.
+      const hb = await second.call(
+        'POST',
+        `/v1/agents/${agent.body.agent.id}/heartbeat`,
+        {},
+        {
+          authorization: `Bearer ${agent.body.token}`,
+        },
+      );
+      expect(hb.status).toBe(200);
+    } finally {
+      await second.stop();
+      await db.drop();
+    }
+  });
+
+  it('stops at startup on a bad setting, saying which variable and what is expected', async () => {
+    const p = runTs('src/server.ts', [], { PORT: 'eighty', PGLITE_DATA_DIR: 'memory://' });
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toMatch(/PORT="eighty"/);
+    expect(p.stderr().trim().split('\n')).toHaveLength(1);
+    const q = runTs('src/server.ts', [], { DATABASE_URL: 'mysql://x', PGLITE_DATA_DIR: 'memory://' });
+    expect(await q.exited).toBe(2);
+    expect(q.stderr()).toMatch(/DATABASE_URL/);
+  });
+
+  it('shuts down gracefully on SIGTERM, finishing an in-flight long-poll', async () => {
+    const db = await createTestDatabase();
+    const p = runTs('src/server.ts', [], { ...db.env, PORT: '0', SHUTDOWN_TIMEOUT_MS: '1000' });
+    try {
+      const url = await waitForListening(p);
+      const call = client(url);
+      const task = await call('POST', '/v1/tasks', { capability: 'nobody.here', input: 1 });
+      const poll = call('GET', `/v1/tasks/${task.body.id}?waitMs=30000`).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 200));
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      await poll;
+      expect(p.stdout()).toContain('shutting down');
+    } finally {
+      p.child.kill('SIGKILL');
+      await db.drop();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineAgent } from '../src/sdk/index.ts';
+import { fixedBidder } from './support/agents.ts';
+import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+
+describe('agent SDK lifecycle', () => {
+  let m: TestManager;
+  const dir = mkdtempSync(join(tmpdir(), 'cnp-sdk-'));
+  beforeAll(async () => {
+    m = await startManager();
+  });
+  afterAll(async () => {
+    await m.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps its id and token across restarts through its token file, and deregisters on stop', async () => {
+    const tokenFile = join(dir, 'agent.json');
+    const spec = fixedBidder('restarts', 1, 100);
+    const first = await defineAgent(spec).start({ manager: m.url, tokenFile });
+    const saved = JSON.parse(readFileSync(tokenFile, 'utf8'));
+    expect(saved).toMatchObject({ agentId: first.id, manager: m.url });
+    await first.stop({ deregister: false });
+
+    const second = await defineAgent(spec).start({ manager: m.url, tokenFile });
+    expect(second.id).toBe(first.id);
+    expect((await m.call('GET', `/v1/agents/${second.id}`)).body.endpoint).toBe(second.url);
+    await second.stop();
+    expect((await m.call('GET', `/v1/agents/${second.id}`)).body.status).toBe('deregistered');
+  });
+
+  it('explains a name clash when it has no token for the name', async () => {
+    const a = await defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url });
+    await expect(defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url })).rejects.toThrow(
+      /registered already/,
+    );
+    await a.stop();
+  });
+
+  it('sends heartbeats with its running count', async () => {
+    const a = await defineAgent(fixedBidder('beats', 1, 100)).start({ manager: m.url, heartbeatMs: 100 });
+    await eventually(async () => (await m.call('GET', `/v1/agents/${a.id}`)).body.lastHeartbeatAt);
+    await a.stop();
+  });
+
+  it('runs no more awarded tasks at once than its maxConcurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    const a = await defineAgent({
+      ...fixedBidder('bounded', 1, 100),
+      capabilities: ['bounded.work'],
+      maxConcurrency: 2,
+      execute: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(150);
+        running--;
+        return 'ok';
+      },
+    }).start({ manager: m.url });
+    const ids = await Promise.all(
+      Array.from(
+        { length: 6 },
+        async () =>
+          (await m.call('POST', '/v1/tasks', { capability: 'bounded.work', input: {}, bidWindowMs: 500 }))
+            .body.id,
+      ),
+    );
+    const ends = await Promise.all(
+      ids.map(async (id) => (await m.call('GET', `/v1/tasks/${id}?waitMs=20000`)).body.state),
+    );
+    expect(ends).toEqual(Array(6).fill('completed'));
+    expect(peak).toBe(2);
+    await a.stop();
+  });
+});

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signBody } from '../src/protocol/signature.ts';
+import { Fleet, fixedBidder } from './support/agents.ts';
+import { startManager, type TestManager } from './support/harness.ts';
+
+describe('agent SDK request signing', () => {
+  let m: TestManager;
+  let fleet: Fleet;
+  let url: string;
+  let token: string;
+  beforeAll(async () => {
+    m = await startManager();
+    fleet = new Fleet(m.url);
+    const agent = await fleet.start(fixedBidder('signed', 1, 100));
+    url = agent.url;
+    token = agent.manager.token!;
+  });
+  afterAll(async () => {
+    await fleet.stopAll();
+    await m.stop();
+  });
+
+  const cfp = JSON.stringify({
+    type: 'cfp',
+    conversationId: '0195a8d0-0000-7000-8000-000000000001',
+    round: 1,
+    replyBy: new Date(Date.now() + 60_000).toISOString(),
+    task: {
+      id: '0195a8d0-0000-7000-8000-000000000001',
+      capability: 'math.double',
+      input: { n: 1 },
+      budget: null,
+      deadline: null,
+      priority: 0,
+    },
+  });
+  const post = (headers: Record<string, string>, body = cfp) =>
+    fetch(`${url}/cfp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+
+  it('answers a correctly signed cfp', async () => {
+    const res = await post({ 'x-cnp-signature': signBody(token, cfp) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 'propose', cost: 1, etaMs: 100 });
+  });
+
+  it('rejects an unsigned request', async () => {
+    expect((await post({})).status).toBe(401);
+  });
+
+  it('rejects a request signed with another key or over another body', async () => {
+    expect((await post({ 'x-cnp-signature': signBody('cnp_not-the-token', cfp) })).status).toBe(401);
+    expect((await post({ 'x-cnp-signature': signBody(token, `${cfp} `) })).status).toBe(401);
+  });
+
+  it('rejects a stale timestamp and a replayed request', async () => {
+    const stale = signBody(token, cfp, Date.now() - 6 * 60_000);
+    expect((await post({ 'x-cnp-signature': stale })).status).toBe(401);
+    const sig = signBody(token, cfp);
+    expect((await post({ 'x-cnp-signature': sig })).status).toBe(200);
+    expect((await post({ 'x-cnp-signature': sig })).status).toBe(401);
+  });
+});

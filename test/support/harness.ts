@@ -1,0 +1,89 @@
+import { loadConfig } from '../../src/config.ts';
+import { createManager, type Manager } from '../../src/manager.ts';
+import { createTestDatabase } from './test-database.ts';
+
+export type Reply<T = any> = { status: number; body: T; headers: Headers };
+
+/** A small JSON client over real HTTP. */
+export function client(baseUrl: string, defaults: Record<string, string> = {}) {
+  return async function call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply<T>> {
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...defaults,
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  };
+}
+
+export type TestManager = {
+  url: string;
+  manager: Manager;
+  call: ReturnType<typeof client>;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+};
+
+/** Starts a real manager on a loopback port with its own database; `stop` also drops that database. */
+export async function startManager(
+  env: Record<string, string> = {},
+  db?: Awaited<ReturnType<typeof createTestDatabase>>,
+): Promise<TestManager & { db: Awaited<ReturnType<typeof createTestDatabase>> }> {
+  const database = db ?? (await createTestDatabase());
+  const fullEnv = {
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    SWEEP_INTERVAL_MS: '50',
+    ...database.env,
+    ...env,
+  };
+  const manager = await createManager(loadConfig(fullEnv));
+  const url = await manager.listen();
+  return {
+    url,
+    manager,
+    env: fullEnv,
+    db: database,
+    call: client(url),
+    async stop() {
+      await manager.stop();
+      if (!db) await database.drop();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `fn` returns a truthy value, or fails after `ms`. */
+export async function eventually<T>(
+  fn: () => Promise<T | null | undefined | false | 0 | ''> | T | null | undefined | false,
+  ms = 10_000,
+  what = 'condition',
+): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}

@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Every child a test starts; killed when the test worker exits, even after a timed-out test. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+export type Proc = {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+};
+
+/**
+ * Runs a TypeScript entry point of this repo as one child process (node with the tsx loader, no
+ * wrapper process, so signals reach it) with the given environment.
+ */
+export function runTs(script: string, args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Resolves with the URL a manager process logs once it listens. */
+export async function waitForListening(p: Proc, ms = 30_000): Promise<string> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const m = p.stdout().match(/manager listening on (http:\/\/\S+?)"/);
+    if (m) return m[1]!;
+    if (p.child.exitCode !== null) throw new Error(`manager exited ${p.child.exitCode}: ${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`manager did not start: ${p.stdout()} ${p.stderr()}`);
+}
+
+/** A loopback port that was free a moment ago (for a manager that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as import('node:net').AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A manager as its own process (`src/server.ts`), as users run it. */
+export async function startManagerProcess(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
+  const proc = runTs('src/server.ts', [], { LOG_LEVEL: 'info', SWEEP_INTERVAL_MS: '100', ...env });
+  const url = await waitForListening(proc);
+  return { url, proc };
+}
