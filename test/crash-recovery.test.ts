@@ -78,7 +78,10 @@ describe('a manager killed with SIGKILL during rounds', () => {
           const states = await Promise.all(
             ids.map(async (id) => (await call('GET', `/v1/tasks/${id}`)).body),
           );
-          return states.every((t) => ['completed', 'failed', 'cancelled'].includes(t.state)) ? states : null;
+          const open = states.filter((t) => !['completed', 'failed', 'cancelled'].includes(t.state));
+          if (!open.length) return states;
+          // What is left, for the timeout's message.
+          throw new Error(JSON.stringify(open.slice(0, 5).map((t) => [t.state, t.round, t.attempts, t.award?.dueAt, t.updatedAt])));
         },
         120_000,
         'every task to end',

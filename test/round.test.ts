@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { awards, tasks } from '../src/db/schema.ts';
+import { agentStatDeltas, agents, awards, bids, tasks } from '../src/db/schema.ts';
+import { rollUpAgentStats } from '../src/registry/agent-stats.ts';
 import { deferred } from '../src/sdk/index.ts';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
@@ -464,6 +465,29 @@ describe('load', () => {
       expect(task!.awardId).toBe(completed[0]!.id);
       expect(task!.output).toEqual({ doubled: i * 2 });
       expect(completed[0]!.output).toEqual({ doubled: i * 2 });
+    }
+    // Counters come from a ledger folded in by the sweeper: exact before and after folding.
+    const facts = async (agentId: string) => {
+      const b = await db.select().from(bids).where(eq(bids.agentId, agentId));
+      const a = await db.select().from(awards).where(eq(awards.agentId, agentId));
+      return {
+        cfps: b.length,
+        proposals: b.filter((x) => x.type === 'propose').length,
+        awards: a.length,
+        completions: a.filter((x) => x.status === 'completed').length,
+      };
+    };
+    const shown = async (agentId: string) => (await m.call('GET', `/v1/agents/${agentId}`)).body.stats;
+    for (const agent of fleet.agents) {
+      const id = agent.id;
+      expect(await shown(id)).toMatchObject(await facts(id));
+    }
+    while ((await rollUpAgentStats(db)) > 0) {}
+    expect(await db.select().from(agentStatDeltas)).toEqual([]);
+    for (const agent of fleet.agents) {
+      const id = agent.id;
+      const [row] = await db.select().from(agents).where(eq(agents.id, id));
+      expect(row).toMatchObject(await facts(id));
     }
   });
 });

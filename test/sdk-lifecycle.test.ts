@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,4 +78,76 @@ describe('agent SDK lifecycle', () => {
     expect(peak).toBe(2);
     await a.stop();
   });
+
+  it('frees a work slot when the work is done, not when the manager has taken its result', async () => {
+    const DELAY_MS = 3000;
+    // Between agent and manager: result reports take DELAY_MS to get through, as from a busy manager.
+    const proxy = await delayingProxy(
+      m.url,
+      (method, url) => method === 'POST' && url.endsWith('/result'),
+      DELAY_MS,
+    );
+    const started: number[] = [];
+    const a = await defineAgent({
+      ...fixedBidder('slot-free', 1, 100),
+      capabilities: ['slot.work'],
+      maxConcurrency: 1,
+      execute: async () => {
+        started.push(Date.now());
+        await sleep(20);
+        return 'ok';
+      },
+    }).start({ manager: proxy.url });
+    try {
+      const ids = await Promise.all(
+        Array.from(
+          { length: 3 },
+          async () =>
+            (await m.call('POST', '/v1/tasks', { capability: 'slot.work', input: {}, bidWindowMs: 500 })).body
+              .id,
+        ),
+      );
+      const ends = await Promise.all(
+        ids.map(async (id) => (await m.call('GET', `/v1/tasks/${id}?waitMs=30000`)).body.state),
+      );
+      expect(ends).toEqual(Array(3).fill('completed'));
+      expect(started).toHaveLength(3);
+      // Held until its report got through, each job would have waited DELAY_MS for the one before.
+      expect(Math.max(...started) - Math.min(...started)).toBeLessThan(DELAY_MS);
+    } finally {
+      await a.stop();
+      await proxy.close();
+    }
+  });
 });
+
+/** An HTTP proxy to `target` that holds requests matching `slow` for `delayMs` before forwarding them. */
+async function delayingProxy(
+  target: string,
+  slow: (method: string, url: string) => boolean,
+  delayMs: number,
+) {
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (slow(req.method!, req.url!)) await sleep(delayMs);
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+    ) as Record<string, string>;
+    const upstream = await fetch(target + req.url, {
+      method: req.method,
+      headers,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
+    res.writeHead(upstream.status, {
+      'content-type': upstream.headers.get('content-type') ?? 'application/json',
+    });
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -181,6 +181,27 @@ export const awards = pgTable(
   ],
 );
 
+/**
+ * Changes to agents' counters, appended by the transactions that cause them and folded into
+ * `agents` by the sweeper. Appending takes no lock on the agent's row, so concurrent rounds over
+ * the same agents never queue behind one another just to count (they did, under load).
+ */
+export const agentStatDeltas = pgTable(
+  'agent_stat_deltas',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    agentId: uuid('agent_id').notNull(),
+    cfps: integer('cfps').notNull().default(0),
+    proposals: integer('proposals').notNull().default(0),
+    refusals: integer('refusals').notNull().default(0),
+    noReplies: integer('no_replies').notNull().default(0),
+    awards: integer('awards').notNull().default(0),
+    completions: integer('completions').notNull().default(0),
+    failures: integer('failures').notNull().default(0),
+  },
+  (t) => [index('agent_stat_deltas_agent_idx').on(t.agentId)],
+);
+
 /** Append-only audit trail of every task change and every agent change. */
 export const events = pgTable(
   'events',

@@ -1,5 +1,5 @@
 import { bulkhead } from 'cockatiel';
-import { and, asc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.ts';
@@ -19,6 +19,7 @@ import type {
 } from '../protocol/messages.ts';
 import type { TaskState } from '../protocol/task.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
+import { addAgentStats, selectAgentsWithStats } from '../registry/agent-stats.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import { reputation } from '../registry/reputation.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
@@ -96,15 +97,9 @@ export class Market implements MarketPort {
   }
 
   private async eligibleAgents(task: TaskRow): Promise<Invitee[]> {
-    const rows = await this.d.db
-      .select({
-        id: agents.id,
-        endpoint: agents.endpoint,
-        completions: agents.completions,
-        failures: agents.failures,
-      })
-      .from(agents)
-      .where(and(eq(agents.status, 'active'), sql`${task.capability} = any(${agents.capabilityNames})`));
+    const rows = await selectAgentsWithStats(this.d.db).where(
+      and(eq(agents.status, 'active'), sql`${task.capability} = any(${agents.capabilityNames})`),
+    );
     const now = Date.now();
     return rows
       .filter((a) => !task.excludedAgents.includes(a.id) && this.d.client.mayInvite(a.id, now))
@@ -158,10 +153,6 @@ export class Market implements MarketPort {
         },
       });
       if (!row) return null;
-      await lockAgents(
-        tx,
-        invitees.map((i) => i.id),
-      );
       // The invitations: a deferred bid must find its row, and a round's bids stay listed.
       await tx.insert(bids).values(
         invitees.map((i) => ({
@@ -173,15 +164,10 @@ export class Market implements MarketPort {
           outcome: 'pending',
         })),
       );
-      await tx
-        .update(agents)
-        .set({ cfps: sql`${agents.cfps} + 1` })
-        .where(
-          inArray(
-            agents.id,
-            invitees.map((i) => i.id),
-          ),
-        );
+      await addAgentStats(
+        tx,
+        invitees.map((i) => ({ agentId: i.id, cfps: 1 })),
+      );
       return row;
     });
     if (!opened) return;
@@ -353,10 +339,7 @@ export class Market implements MarketPort {
       awardedAt: new Date(now),
       dueAt,
     });
-    await tx
-      .update(agents)
-      .set({ awards: sql`${agents.awards} + 1` })
-      .where(eq(agents.id, bid.agentId));
+    await addAgentStats(tx, [{ agentId: bid.agentId, awards: 1 }]);
     return { task: row, awardId, dueAt: new Date(workDue) };
   }
 
@@ -736,10 +719,6 @@ type FinalBid = {
 /** Writes a round's bid outcomes in one statement, whatever the number of bids. */
 async function writeBidOutcomes(tx: Tx, finals: FinalBid[]) {
   if (!finals.length) return;
-  await lockAgents(
-    tx,
-    finals.map((f) => f.agentId),
-  );
   const payload = JSON.stringify(
     finals.map((f) => ({
       ...f,
@@ -753,31 +732,15 @@ async function writeBidOutcomes(tx: Tx, finals: FinalBid[]) {
     from jsonb_to_recordset(${payload}::jsonb)
       as x(id uuid, type text, cost float8, "etaMs" int, confidence float8, reason text, outcome text, "receivedAt" timestamptz)
     where b.id = x.id`);
-  await tx.execute(sql`
-    update agents a set
-      proposals = a.proposals + s.proposals, refusals = a.refusals + s.refusals, no_replies = a.no_replies + s.no_replies
-    from (
-      select "agentId" as id,
-        count(*) filter (where type = 'propose') as proposals,
-        count(*) filter (where type = 'refuse') as refusals,
-        count(*) filter (where type in ('no_reply', 'invalid')) as no_replies
-      from jsonb_to_recordset(${payload}::jsonb) as x("agentId" uuid, type text)
-      group by "agentId"
-    ) s
-    where a.id = s.id`);
-}
-
-/**
- * Locks agent rows in id order before a statement updates several of them: concurrent rounds
- * over the same agents then queue behind each other instead of deadlocking.
- */
-async function lockAgents(tx: Tx, ids: string[]) {
-  await tx
-    .select({ id: agents.id })
-    .from(agents)
-    .where(inArray(agents.id, ids))
-    .orderBy(asc(agents.id))
-    .for('update');
+  await addAgentStats(
+    tx,
+    finals.map((f) => ({
+      agentId: f.agentId,
+      proposals: f.type === 'propose' ? 1 : 0,
+      refusals: f.type === 'refuse' ? 1 : 0,
+      noReplies: f.type === 'no_reply' || f.type === 'invalid' ? 1 : 0,
+    })),
+  );
 }
 
 function countBy(values: string[]): Record<string, number> {

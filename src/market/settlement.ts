@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { agents, awards, bids, tasks } from '../db/schema.ts';
+import { awards, bids, tasks } from '../db/schema.ts';
+import { addAgentStats } from '../registry/agent-stats.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
 import { reauctionDelay } from './backoff.ts';
@@ -34,10 +35,7 @@ export async function completeAward(tx: Tx, awardId: string, output: unknown): P
     .update(awards)
     .set({ status: 'completed', output: output ?? null, finishedAt: new Date() })
     .where(eq(awards.id, award.id));
-  await tx
-    .update(agents)
-    .set({ completions: sql`${agents.completions} + 1` })
-    .where(eq(agents.id, award.agentId));
+  await addAgentStats(tx, [{ agentId: award.agentId, completions: 1 }]);
   if (award.bidId) await tx.update(bids).set({ outcome: 'accepted' }).where(eq(bids.id, award.bidId));
   return row;
 }
@@ -58,10 +56,7 @@ export async function chargeAwardFailure(
   award: Pick<AwardRow, 'agentId' | 'bidId'>,
   outcome: 'award_failed' | 'award_refused',
 ): Promise<void> {
-  await tx
-    .update(agents)
-    .set({ failures: sql`${agents.failures} + 1` })
-    .where(eq(agents.id, award.agentId));
+  await addAgentStats(tx, [{ agentId: award.agentId, failures: 1 }]);
   if (award.bidId) await tx.update(bids).set({ outcome }).where(eq(bids.id, award.bidId));
 }
 

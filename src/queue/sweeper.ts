@@ -5,6 +5,7 @@ import type { Db } from '../db/client.ts';
 import { agents, awards, tasks } from '../db/schema.ts';
 import type { Market } from '../market/market.ts';
 import { LIVE_AWARD } from '../market/settlement.ts';
+import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { transitionTask } from '../tasks/task-store.ts';
@@ -26,7 +27,8 @@ export type SweeperDeps = {
 
 /**
  * The durable backstop for every timer: awards past `dueAt` (and claim leases), task
- * deadlines, rounds whose owner died, and queued tasks due for re-auction. Each batch is taken
+ * deadlines, rounds whose owner died, and queued tasks due for re-auction; it also folds the
+ * agent-counter ledger into `agents`. Each batch is taken
  * with FOR UPDATE SKIP LOCKED, so managers sharing a database never sweep the same row twice.
  */
 export class Sweeper {
@@ -55,6 +57,7 @@ export class Sweeper {
       this.takeOverRounds,
       this.reauction,
       this.deliverCallbacks,
+      this.foldAgentStats,
     ]) {
       try {
         await step.call(this);
@@ -180,5 +183,10 @@ export class Sweeper {
     if (!agent) return;
     const address: AgentAddress = { ...agent, token: this.d.tokenOf(agentId) };
     await this.d.client.notify(address, '/cancel', { type: 'cancel', conversationId: taskId, awardId });
+  }
+
+  /** Keeps the ledger short, so reads that add its pending rows stay cheap. */
+  private async foldAgentStats() {
+    while ((await rollUpAgentStats(this.d.db, 5000)) === 5000) {}
   }
 }

@@ -1,10 +1,11 @@
 import { and, asc, desc, eq, inArray, not, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/client.ts';
-import { agents, awards, tasks } from '../db/schema.ts';
+import { awards, tasks } from '../db/schema.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
+import { addAgentStats } from '../registry/agent-stats.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
@@ -110,12 +111,7 @@ export class WorkQueue {
         });
         out.push({ task: toTaskSpec(task), awardId, leaseUntil: leaseUntil.toISOString() });
       }
-      if (out.length) {
-        await tx
-          .update(agents)
-          .set({ awards: sql`${agents.awards} + ${out.length}` })
-          .where(eq(agents.id, agent.id));
-      }
+      await addAgentStats(tx, [{ agentId: agent.id, awards: out.length }]);
       return out;
     });
   }

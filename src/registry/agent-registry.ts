@@ -7,6 +7,7 @@ import { agents, awards } from '../db/schema.ts';
 import { recordEvent } from '../events/event-log.ts';
 import { ApiError, notFound } from '../http/api-error.ts';
 import type { AgentRegistration } from '../protocol/agent.ts';
+import { selectAgentsWithStats } from './agent-stats.ts';
 import { deriveAgentToken, hashToken } from './agent-token.ts';
 import type { AgentRow } from './agent-view.ts';
 
@@ -50,7 +51,9 @@ export class AgentRegistry {
   ): Promise<Registration> {
     this.checkEndpointHost(body.endpoint);
     try {
-      return await this.upsert(body, credentials);
+      const reg = await this.upsert(body, credentials);
+      // Shown with its counters, ledger included (a re-registering agent has a record).
+      return reg.created ? reg : { ...reg, agent: await this.get(reg.agent.id) };
     } catch (err) {
       // Two registrations of one new name at once: the loser sees the name taken.
       if (isUniqueViolation(err)) throw nameTaken(body.name);
@@ -127,15 +130,13 @@ export class AgentRegistry {
   }
 
   async get(id: string): Promise<AgentRow> {
-    const [row] = await this.db.select().from(agents).where(eq(agents.id, id));
+    const [row] = await selectAgentsWithStats(this.db).where(eq(agents.id, id));
     if (!row) throw notFound('agent', id);
     return row;
   }
 
   async list(opts: { limit: number; cursor?: string; capability?: string; status?: AgentRow['status'] }) {
-    const rows = await this.db
-      .select()
-      .from(agents)
+    const rows = await selectAgentsWithStats(this.db)
       .where(
         and(
           opts.cursor ? lt(agents.id, opts.cursor) : undefined,
@@ -155,9 +156,9 @@ export class AgentRegistry {
       .update(agents)
       .set({ lastHeartbeatAt: new Date(), ...(running === undefined ? {} : { running }) })
       .where(eq(agents.id, id))
-      .returning();
+      .returning({ id: agents.id });
     if (!row) throw notFound('agent', id);
-    return row;
+    return this.get(id);
   }
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */

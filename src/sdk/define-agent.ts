@@ -90,7 +90,8 @@ type Job<Input> = {
   /** The task input, already validated. */
   input: Input;
   controller: AbortController;
-  state: 'waiting' | 'running' | 'done';
+  /** `reporting`: the work is done and its slot free; the result is still on its way. */
+  state: 'waiting' | 'running' | 'reporting' | 'done';
 };
 
 /**
@@ -104,6 +105,8 @@ export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<I
   const jobs = new Map<string, Job<Input>>();
   const waiting: Job<Input>[] = [];
   let running = 0;
+  /** Finished jobs whose result report is still being sent (with retries). */
+  let reporting = 0;
   let accepting = true;
   let token: string | undefined;
   let manager: ManagerClient | undefined;
@@ -250,6 +253,9 @@ export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<I
     job: Job<Input>,
     result: { type: 'inform-result'; output: unknown } | { type: 'failure'; reason: string },
   ) {
+    // The slot is for work, not for the network: a manager slow to take results must not
+    // hold the next jobs back (they would miss their dueAt waiting for a slot).
+    release(job);
     try {
       // A cancelled award's result would only be refused as stale.
       if (!job.controller.signal.aborted) {
@@ -262,18 +268,27 @@ export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<I
     }
   }
 
+  /** The work is over: frees its slot for the next job while the result is reported. */
+  function release(job: Job<Input>) {
+    if (job.state !== 'running') return;
+    running--;
+    reporting++;
+    job.state = 'reporting';
+    pump();
+    for (const f of slot) f();
+  }
+
   function finish(job: Job<Input>) {
-    if (job.state === 'running') running--;
+    release(job);
+    if (job.state === 'reporting') reporting--;
     job.state = 'done';
     // Keep the award id a while so a retried award is still recognised, then forget it.
     setTimeout(() => jobs.delete(job.award.awardId), 10 * 60_000).unref();
-    pump();
-    for (const f of slot) f();
     notifyIdle();
   }
 
   function notifyIdle() {
-    if (running === 0 && waiting.length === 0) for (const f of idle) f();
+    if (running === 0 && waiting.length === 0 && reporting === 0) for (const f of idle) f();
   }
 
   async function start(opts: StartOptions): Promise<RunningAgent> {
@@ -342,7 +357,7 @@ export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<I
         accepting = false;
         pulling.abort();
         clearInterval(heartbeat);
-        if (running || waiting.length) {
+        if (running || waiting.length || reporting) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               for (const j of jobs.values()) j.controller.abort(new Error('agent shutting down'));
