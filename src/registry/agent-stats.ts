@@ -68,14 +68,14 @@ export async function rollUpAgentStats(db: Db, limit = 10_000): Promise<number> 
 
 /**
  * `select` of agents whose counters include the ledger rows not yet folded in: one statement,
- * so a roll-up committing meanwhile can neither hide a count nor show it twice.
+ * so a roll-up committing meanwhile can neither hide a count nor show it twice. A lateral join
+ * sums only each listed agent's own rows (by index), not the whole ledger.
  */
 export function selectAgentsWithStats(ex: Executor) {
   const d = agentStatDeltas;
-  const sum = (c: (typeof d)[StatField], as: string) => sql<number>`sum(${c})`.as(as);
+  const sum = (c: (typeof d)[StatField], as: string) => sql<number>`coalesce(sum(${c}), 0)`.as(as);
   const pending = ex
     .select({
-      agentId: d.agentId,
       cfps: sum(d.cfps, 'pending_cfps'),
       proposals: sum(d.proposals, 'pending_proposals'),
       refusals: sum(d.refusals, 'pending_refusals'),
@@ -85,9 +85,9 @@ export function selectAgentsWithStats(ex: Executor) {
       failures: sum(d.failures, 'pending_failures'),
     })
     .from(d)
-    .groupBy(d.agentId)
+    .where(eq(d.agentId, agents.id))
     .as('pending');
-  const total = (f: StatField) => sql<number>`${agents[f]} + coalesce(${pending[f]}, 0)`.mapWith(Number);
+  const total = (f: StatField) => sql<number>`${agents[f]} + ${pending[f]}`.mapWith(Number);
   return ex
     .select({
       ...getTableColumns(agents),
@@ -100,6 +100,6 @@ export function selectAgentsWithStats(ex: Executor) {
       failures: total('failures'),
     })
     .from(agents)
-    .leftJoin(pending, eq(pending.agentId, agents.id))
+    .leftJoinLateral(pending, sql`true`)
     .$dynamic();
 }
