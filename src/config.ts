@@ -45,6 +45,8 @@ const Env = z.object({
   MAX_CONCURRENT_ROUNDS: int(1, 100_000).default(64),
   /** A cfp is not sent with less than this left of the window: the agent could not answer in time. */
   MIN_CFP_MS: int(0, 60_000).default(25),
+  /** A cfp timeout counts against the agent's circuit only if it had at least this long to answer. */
+  CFP_FAIR_WINDOW_MS: int(0, 60_000).default(250),
   /** dueAt = awardedAt + etaMs * DUE_GRACE_FACTOR + DUE_GRACE_MS, capped by the task's deadline. */
   DUE_GRACE_FACTOR: z.coerce.number().min(1).max(100).default(2),
   DUE_GRACE_MS: int(0, 3_600_000).default(5000),

@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
+import { and, eq, like } from 'drizzle-orm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { bids } from '../src/db/schema.ts';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
 
@@ -49,6 +51,59 @@ describe('circuit breaker per agent', () => {
     );
     const metrics = await fetch(`${m.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/cnp_circuit_transitions_total\{state="open"\} 1/);
+  });
+});
+
+describe('cfp timeouts and the circuit', () => {
+  let m: TestManager;
+  afterEach(() => m?.stop());
+
+  it('does not hold against an agent the cfps that this manager left no time to answer', async () => {
+    // One cfp at a time to the agent, 150 ms each: of 20 rounds at once, the later cfps wait
+    // for the slot until their window is spent. That is the manager's congestion, not a fault.
+    m = await startManager({
+      BULKHEAD_LIMIT: '1',
+      BREAKER_THRESHOLD: '3',
+      CFP_FAIR_WINDOW_MS: '400',
+      REAUCTION_BASE_MS: '100',
+      REAUCTION_CAP_MS: '300',
+    });
+    fleet = new Fleet(m.url);
+    const slow = await fleet.start({
+      ...fixedBidder('slow-bidder', 1, 100),
+      capabilities: ['fair.cap'],
+      maxConcurrency: 20,
+      bid: async () => {
+        await sleep(150);
+        return { type: 'propose', cost: 1, etaMs: 100 };
+      },
+    });
+    const ends = await Promise.all(Array.from({ length: 20 }, () => run(m, 'fair.cap')));
+    expect(ends.map((t) => t.state)).toEqual(Array(20).fill('completed'));
+    // The congestion happened: some cfps were never sent, for lack of time.
+    const db = m.manager.database.db;
+    const unsent = await db
+      .select()
+      .from(bids)
+      .where(and(eq(bids.agentId, slow.id), like(bids.reason, 'not sent%')));
+    expect(unsent.length).toBeGreaterThan(0);
+    const types = (await m.call('GET', `/v1/events?agent=${slow.id}`)).body.items.map(
+      (e: { type: string }) => e.type,
+    );
+    expect(types).not.toContain('agent.circuit_opened');
+    expect((await m.call('GET', `/v1/agents/${slow.id}`)).body.circuit).toBe('closed');
+  });
+
+  it('still opens the circuit of an agent that lets fair windows pass unanswered', async () => {
+    m = await startManager({ BREAKER_THRESHOLD: '3', CFP_FAIR_WINDOW_MS: '200' });
+    fleet = new Fleet(m.url);
+    const mute = await fleet.raw('mute', 'mute.cap', () => {}); // never answers
+    await fleet.start({ ...fixedBidder('steady-2', 5, 100), capabilities: ['mute.cap'] });
+    for (let i = 0; i < 3; i++) {
+      expect((await run(m, 'mute.cap', { bidWindowMs: 500 })).state).toBe('completed');
+    }
+    expect(mute.count('/cfp')).toBe(3);
+    expect((await m.call('GET', `/v1/agents/${mute.id}`)).body.circuit).toBe('open');
   });
 });
 

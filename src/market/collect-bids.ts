@@ -16,7 +16,6 @@ export function collectBids(
   cfp: Cfp,
   invitees: Invitee[],
   address: (i: Invitee) => AgentAddress,
-  minCfpMs = 0,
 ): Promise<Map<string, CfpAnswer>> {
   const answers = new Map<string, CfpAnswer>();
   const awaitingBid = new Set<string>();
@@ -44,12 +43,9 @@ export function collectBids(
     });
     const timer = setTimeout(finish, Math.max(0, replyBy - Date.now()));
     for (const invitee of invitees) {
-      // Too late to be answered: not sent, and not held against the agent's circuit.
-      const send =
-        replyBy - Date.now() >= minCfpMs
-          ? client.cfp(address(invitee), cfp, replyBy)
-          : Promise.reject(new Error('the round closed before the cfp could be sent'));
-      send
+      // The client does not send a cfp whose window is spent, nor hold it against the agent.
+      client
+        .cfp(address(invitee), cfp, replyBy)
         .then(
           (reply): CfpAnswer => {
             if (reply.type === 'deferred' && !bidArrived.has(invitee.id)) awaitingBid.add(invitee.id);

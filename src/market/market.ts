@@ -178,14 +178,7 @@ export class Market implements MarketPort {
       replyBy: replyBy.toISOString(),
       task: toTaskSpec(opened),
     };
-    const answers = await collectBids(
-      this.d.client,
-      this.d.hub,
-      cfp,
-      invitees,
-      (i) => this.address(i),
-      this.d.config.MIN_CFP_MS,
-    );
+    const answers = await collectBids(this.d.client, this.d.hub, cfp, invitees, (i) => this.address(i));
     return this.closeRound(opened, invitees, answers);
   }
 

@@ -8,7 +8,6 @@ import {
   ConsecutiveBreaker,
   circuitBreaker,
   ExponentialBackoff,
-  handleAll,
   handleWhen,
   type RetryPolicy,
   retry,
@@ -30,7 +29,7 @@ import {
   type RejectProposal,
 } from '../protocol/messages.ts';
 import { signBody } from '../protocol/signature.ts';
-import { AgentHttpError, InvalidAgentReplyError } from './agent-errors.ts';
+import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyError } from './agent-errors.ts';
 
 /** Who to call and how to sign. */
 export type AgentAddress = { id: string; endpoint: string; token: string };
@@ -73,6 +72,8 @@ export class AgentClient {
       | 'BULKHEAD_LIMIT'
       | 'BULKHEAD_QUEUE'
       | 'AGENT_CONNECTIONS'
+      | 'MIN_CFP_MS'
+      | 'CFP_FAIR_WINDOW_MS'
     >,
     private readonly logger: Logger,
     private readonly onCircuit: CircuitListener = () => {},
@@ -88,17 +89,21 @@ export class AgentClient {
   private policiesOf(agentId: string): AgentPolicies {
     const p = this.policies.get(agentId);
     if (p) return p;
-    const breaker = circuitBreaker(handleAll, {
-      halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
-      breaker:
-        this.cfg.BREAKER_KIND === 'sampling'
-          ? new SamplingBreaker({
-              threshold: this.cfg.BREAKER_SAMPLING_RATE,
-              duration: this.cfg.BREAKER_SAMPLING_WINDOW_MS,
-              minimumRps: this.cfg.BREAKER_SAMPLING_MIN_RPS,
-            })
-          : new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
-    });
+    // Everything counts against the agent except what the manager's own congestion caused.
+    const breaker = circuitBreaker(
+      handleWhen((err) => !(err instanceof CfpWindowError)),
+      {
+        halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
+        breaker:
+          this.cfg.BREAKER_KIND === 'sampling'
+            ? new SamplingBreaker({
+                threshold: this.cfg.BREAKER_SAMPLING_RATE,
+                duration: this.cfg.BREAKER_SAMPLING_WINDOW_MS,
+                minimumRps: this.cfg.BREAKER_SAMPLING_MIN_RPS,
+              })
+            : new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
+      },
+    );
     const awardRetry = retry(
       // Only transport failures, timeouts and 5xx: never a 4xx, an open circuit or a full bulkhead.
       handleWhen(
@@ -122,9 +127,10 @@ export class AgentClient {
       awardRetry,
       openedAt: null,
     };
-    breaker.onBreak(() => {
+    breaker.onBreak((reason) => {
       policies.openedAt = Date.now();
-      this.logger.warn({ agentId }, 'circuit opened');
+      const last = 'error' in reason ? String(reason.error?.message ?? reason.error) : 'isolated';
+      this.logger.warn({ agentId, last }, 'circuit opened');
       this.onCircuit(agentId, 'open');
     });
     breaker.onHalfOpen(() => {
@@ -166,20 +172,35 @@ export class AgentClient {
     return p.openedAt !== null && now - p.openedAt >= this.cfg.BREAKER_HALF_OPEN_MS;
   }
 
-  /** cfp: one try, timed out with what is left of the round when the call really starts. */
+  /**
+   * cfp: one try, timed out with what is left of the round once a slot in the agent's bulkhead
+   * is free. The wait for the slot is the manager's doing: a cfp left with less than
+   * `MIN_CFP_MS` is not sent, and a timeout after less than `CFP_FAIR_WINDOW_MS` is not held
+   * against the agent's circuit (nor may such a call be its half-open probe).
+   */
   cfp(agent: AgentAddress, msg: Cfp, replyBy: number): Promise<CfpReply> {
     const p = this.policiesOf(agent.id);
-    return p.breaker.execute(() =>
-      p.bulkhead.execute(() => this.post(agent, '/cfp', msg, Math.max(1, replyBy - Date.now()), CfpReply)),
-    );
+    return p.bulkhead.execute(() => {
+      const left = replyBy - Date.now();
+      if (left < Math.max(1, this.cfg.MIN_CFP_MS)) throw new CfpWindowError(left, false);
+      const fair = left >= this.cfg.CFP_FAIR_WINDOW_MS;
+      if (!fair && p.breaker.state !== CircuitState.Closed) throw new CfpWindowError(left, false);
+      return p.breaker.execute(() =>
+        this.post(agent, '/cfp', msg, left, CfpReply).catch((err: unknown) => {
+          throw !fair && err instanceof AgentTimeoutError ? new CfpWindowError(left, true) : err;
+        }),
+      );
+    });
   }
 
   /** accept-proposal: retried with backoff on transport errors and 5xx (idempotent by awardId). */
   award(agent: AgentAddress, msg: AcceptProposal): Promise<AwardReply> {
     const p = this.policiesOf(agent.id);
+    // The bulkhead outside the breaker: a full bulkhead is this manager's congestion, not a
+    // fault of the agent's.
     return p.awardRetry.execute(() =>
-      p.breaker.execute(() =>
-        p.bulkhead.execute(() => this.post(agent, '/award', msg, this.cfg.AWARD_TIMEOUT_MS, AwardReply)),
+      p.bulkhead.execute(() =>
+        p.breaker.execute(() => this.post(agent, '/award', msg, this.cfg.AWARD_TIMEOUT_MS, AwardReply)),
       ),
     );
   }
@@ -218,30 +239,35 @@ export class AgentClient {
     // the bulkhead slot is freed only once the socket is really released. The body is read inside.
     return timeout(timeoutMs, TimeoutStrategy.Cooperative)
       .execute(async ({ signal }) => {
-        const res = await request(`${agent.endpoint.replace(/\/+$/, '')}${path}`, {
-          method: 'POST',
-          body,
-          signal,
-          dispatcher: this.dispatcher,
-          headers: { 'content-type': 'application/json', 'x-cnp-signature': signBody(agent.token, body) },
-        });
-        const text = await readCapped(res.body, MAX_REPLY_BYTES);
-        log(String(res.statusCode));
-        if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));
-        if (!schema) return undefined as T;
-        let json: unknown;
         try {
-          json = JSON.parse(text);
-        } catch {
-          throw new InvalidAgentReplyError(`agent answered ${path} with non-JSON: ${text.slice(0, 80)}`);
+          const res = await request(`${agent.endpoint.replace(/\/+$/, '')}${path}`, {
+            method: 'POST',
+            body,
+            signal,
+            dispatcher: this.dispatcher,
+            headers: { 'content-type': 'application/json', 'x-cnp-signature': signBody(agent.token, body) },
+          });
+          const text = await readCapped(res.body, MAX_REPLY_BYTES);
+          log(String(res.statusCode));
+          if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));
+          if (!schema) return undefined as T;
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            throw new InvalidAgentReplyError(`agent answered ${path} with non-JSON: ${text.slice(0, 80)}`);
+          }
+          const parsed = schema.safeParse(json);
+          if (!parsed.success) {
+            throw new InvalidAgentReplyError(
+              `agent answered ${path} with an invalid message: ${parsed.error.message}`,
+            );
+          }
+          return parsed.data;
+        } catch (err) {
+          // undici reports the timeout's abort as its own AbortError: name it for what it is.
+          throw signal.aborted ? new AgentTimeoutError(timeoutMs) : err;
         }
-        const parsed = schema.safeParse(json);
-        if (!parsed.success) {
-          throw new InvalidAgentReplyError(
-            `agent answered ${path} with an invalid message: ${parsed.error.message}`,
-          );
-        }
-        return parsed.data;
       })
       .catch((err: unknown) => {
         log(err instanceof Error ? err.name : 'error');

@@ -12,6 +12,33 @@ export class AgentHttpError extends Error {
   }
 }
 
+/** The agent did not answer within the call's timeout. */
+export class AgentTimeoutError extends Error {
+  override name = 'AgentTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * A cfp that says nothing about the agent: its window ran out while it waited for a slot in
+ * the agent's bulkhead (not sent), or it timed out after less than `CFP_FAIR_WINDOW_MS`. Both are
+ * the manager's congestion, so neither counts against the agent's circuit.
+ */
+export class CfpWindowError extends Error {
+  override name = 'CfpWindowError';
+  constructor(
+    readonly windowMs: number,
+    readonly sent: boolean,
+  ) {
+    super(
+      sent
+        ? `no answer within the ${windowMs} ms left of the round`
+        : `not sent: ${windowMs} ms left of the round once a connection to the agent was free`,
+    );
+  }
+}
+
 /** The agent answered 2xx with something that is not a valid protocol message. */
 export class InvalidAgentReplyError extends Error {
   override name = 'InvalidAgentReplyError';
