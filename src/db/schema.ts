@@ -15,6 +15,17 @@ import {
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
+/** An agent's outcome counters: totals on `agents`, increments in `agent_stat_deltas`. */
+const agentCounters = () => ({
+  cfps: integer('cfps').notNull().default(0),
+  proposals: integer('proposals').notNull().default(0),
+  refusals: integer('refusals').notNull().default(0),
+  noReplies: integer('no_replies').notNull().default(0),
+  awards: integer('awards').notNull().default(0),
+  completions: integer('completions').notNull().default(0),
+  failures: integer('failures').notNull().default(0),
+});
+
 export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered']);
 export const taskState = pgEnum('task_state', [
   'pending',
@@ -53,13 +64,7 @@ export const agents = pgTable(
     tokenHash: text('token_hash').notNull(),
     running: integer('running').notNull().default(0),
     lastHeartbeatAt: ts('last_heartbeat_at'),
-    cfps: integer('cfps').notNull().default(0),
-    proposals: integer('proposals').notNull().default(0),
-    refusals: integer('refusals').notNull().default(0),
-    noReplies: integer('no_replies').notNull().default(0),
-    awards: integer('awards').notNull().default(0),
-    completions: integer('completions').notNull().default(0),
-    failures: integer('failures').notNull().default(0),
+    ...agentCounters(),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
@@ -191,13 +196,7 @@ export const agentStatDeltas = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     agentId: uuid('agent_id').notNull(),
-    cfps: integer('cfps').notNull().default(0),
-    proposals: integer('proposals').notNull().default(0),
-    refusals: integer('refusals').notNull().default(0),
-    noReplies: integer('no_replies').notNull().default(0),
-    awards: integer('awards').notNull().default(0),
-    completions: integer('completions').notNull().default(0),
-    failures: integer('failures').notNull().default(0),
+    ...agentCounters(),
   },
   (t) => [index('agent_stat_deltas_agent_idx').on(t.agentId)],
 );
