@@ -63,10 +63,16 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     registrationKey: config.REGISTRATION_KEY,
     allowedHosts: config.AGENT_HOSTS,
   });
-  const client = new AgentClient(config, logger, (agentId, state) => {
+  const client = new AgentClient(config, logger, (agentId, state, lastFailure) => {
     metrics.circuitTransitions.inc({ state });
     void db
-      .transaction((tx) => recordEvent(tx, { agentId, type: CIRCUIT_EVENTS[state], data: { manager: id } }))
+      .transaction((tx) =>
+        recordEvent(tx, {
+          agentId,
+          type: CIRCUIT_EVENTS[state],
+          data: { manager: id, ...(lastFailure ? { lastFailure } : {}) },
+        }),
+      )
       .catch((err) => logger.warn({ err }, 'could not record circuit event'));
   });
   const tasks = new TaskStore(db, {

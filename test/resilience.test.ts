@@ -49,6 +49,11 @@ describe('circuit breaker per agent', () => {
     expect(types).toEqual(
       expect.arrayContaining(['agent.circuit_opened', 'agent.circuit_half_open', 'agent.circuit_closed']),
     );
+    // The event says why: the failure that tripped it.
+    const opened = (await m.call('GET', `/v1/events?agent=${flaky.id}`)).body.items.find(
+      (e: { type: string }) => e.type === 'agent.circuit_opened',
+    );
+    expect(opened.data.lastFailure).toMatch(/HTTP 500/);
     const metrics = await fetch(`${m.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/cnp_circuit_transitions_total\{state="open"\} 1/);
   });

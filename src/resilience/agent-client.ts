@@ -42,7 +42,7 @@ type AgentPolicies = {
 };
 
 /** Breaker transitions, reported to the audit trail and metrics by the manager. */
-export type CircuitListener = (agentId: string, state: WireCircuitState) => void;
+export type CircuitListener = (agentId: string, state: WireCircuitState, lastFailure?: string) => void;
 
 const MAX_REPLY_BYTES = 1024 * 1024;
 
@@ -131,7 +131,7 @@ export class AgentClient {
       policies.openedAt = Date.now();
       const last = 'error' in reason ? String(reason.error?.message ?? reason.error) : 'isolated';
       this.logger.warn({ agentId, last }, 'circuit opened');
-      this.onCircuit(agentId, 'open');
+      this.onCircuit(agentId, 'open', last);
     });
     breaker.onHalfOpen(() => {
       this.logger.info({ agentId }, 'circuit half-open: probing');
