@@ -19,7 +19,7 @@ import type {
 } from '../protocol/messages.ts';
 import type { TaskState } from '../protocol/task.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
-import { addAgentStats, selectAgentsWithStats } from '../registry/agent-stats.ts';
+import { addAgentStats, selectAgentRecords } from '../registry/agent-stats.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import { reputation } from '../registry/reputation.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
@@ -97,7 +97,7 @@ export class Market implements MarketPort {
   }
 
   private async eligibleAgents(task: TaskRow): Promise<Invitee[]> {
-    const rows = await selectAgentsWithStats(this.d.db).where(
+    const rows = await selectAgentRecords(this.d.db).where(
       and(eq(agents.status, 'active'), sql`${task.capability} = any(${agents.capabilityNames})`),
     );
     const now = Date.now();

@@ -1,4 +1,4 @@
-import { eq, getTableColumns, sql } from 'drizzle-orm';
+import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { agentStatDeltas, agents } from '../db/schema.ts';
@@ -58,7 +58,6 @@ export async function rollUpAgentStats(db: Db, limit = 10_000): Promise<number> 
           awards = a.awards + s.awards, completions = a.completions + s.completions,
           failures = a.failures + s.failures
         from sums s where a.id = s.agent_id
-        returning a.id
       )
       select coalesce(sum(n), 0)::int as n from sums`,
     );
@@ -67,38 +66,39 @@ export async function rollUpAgentStats(db: Db, limit = 10_000): Promise<number> 
 }
 
 /**
+ * Each agent's ledger rows not yet folded in, summed per field, for a lateral join on `agents`:
+ * it sums only that agent's own rows (by index), not the whole ledger.
+ */
+function pendingStats<F extends StatField>(ex: Executor, fields: readonly F[]) {
+  const d = agentStatDeltas;
+  const sums = Object.fromEntries(
+    fields.map((f) => [f, sql<number>`coalesce(sum(${d[f]}), 0)`.as(`pending_${f}`)]),
+  ) as Record<F, SQL.Aliased<number>>;
+  const pending = ex.select(sums).from(d).where(eq(d.agentId, agents.id)).as('pending');
+  const totals = Object.fromEntries(
+    fields.map((f) => [f, sql<number>`${agents[f]} + ${pending[f]}`.mapWith(Number)]),
+  ) as Record<F, SQL<number>>;
+  return { pending, totals };
+}
+
+/**
  * `select` of agents whose counters include the ledger rows not yet folded in: one statement,
- * so a roll-up committing meanwhile can neither hide a count nor show it twice. A lateral join
- * sums only each listed agent's own rows (by index), not the whole ledger.
+ * so a roll-up committing meanwhile can neither hide a count nor show it twice.
  */
 export function selectAgentsWithStats(ex: Executor) {
-  const d = agentStatDeltas;
-  const sum = (c: (typeof d)[StatField], as: string) => sql<number>`coalesce(sum(${c}), 0)`.as(as);
-  const pending = ex
-    .select({
-      cfps: sum(d.cfps, 'pending_cfps'),
-      proposals: sum(d.proposals, 'pending_proposals'),
-      refusals: sum(d.refusals, 'pending_refusals'),
-      noReplies: sum(d.noReplies, 'pending_no_replies'),
-      awards: sum(d.awards, 'pending_awards'),
-      completions: sum(d.completions, 'pending_completions'),
-      failures: sum(d.failures, 'pending_failures'),
-    })
-    .from(d)
-    .where(eq(d.agentId, agents.id))
-    .as('pending');
-  const total = (f: StatField) => sql<number>`${agents[f]} + ${pending[f]}`.mapWith(Number);
+  const { pending, totals } = pendingStats(ex, STAT_FIELDS);
   return ex
-    .select({
-      ...getTableColumns(agents),
-      cfps: total('cfps'),
-      proposals: total('proposals'),
-      refusals: total('refusals'),
-      noReplies: total('noReplies'),
-      awards: total('awards'),
-      completions: total('completions'),
-      failures: total('failures'),
-    })
+    .select({ ...getTableColumns(agents), ...totals })
+    .from(agents)
+    .leftJoinLateral(pending, sql`true`)
+    .$dynamic();
+}
+
+/** What a round needs of its candidates: address and record (for reputation), nothing more. */
+export function selectAgentRecords(ex: Executor) {
+  const { pending, totals } = pendingStats(ex, ['completions', 'failures'] as const);
+  return ex
+    .select({ id: agents.id, endpoint: agents.endpoint, ...totals })
     .from(agents)
     .leftJoinLateral(pending, sql`true`)
     .$dynamic();
