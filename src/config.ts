@@ -50,6 +50,8 @@ const Env = z.object({
   /** dueAt = awardedAt + etaMs * DUE_GRACE_FACTOR + DUE_GRACE_MS, capped by the task's deadline. */
   DUE_GRACE_FACTOR: z.coerce.number().min(1).max(100).default(2),
   DUE_GRACE_MS: int(0, 3_600_000).default(5000),
+  /** Awards that fell due while this manager was down wait this long after it starts. */
+  RESTART_GRACE_MS: int(0, 3_600_000).default(10_000),
   AWARD_TIMEOUT_MS: int(10, 600_000).default(2000),
   AWARD_RETRIES: int(0, 10).default(2),
   RETRY_BASE_MS: int(1, 60_000).default(50),

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { client, startManager } from './support/harness.ts';
+import { Fleet, json } from './support/agents.ts';
+import { client, eventually, sleep, startManager } from './support/harness.ts';
 import { runTs, waitForListening } from './support/processes.ts';
 import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
@@ -75,6 +76,57 @@ describe('operations', () => {
       expect(hb.status).toBe(200);
     } finally {
       await second.stop();
+      await db.drop();
+    }
+  });
+
+  it('after a restart, lets an agent deliver a result whose dueAt passed while the manager was down', async () => {
+    const db = await createTestDatabase();
+    const env: Record<string, string> = {
+      ...db.env,
+      DUE_GRACE_FACTOR: '1',
+      DUE_GRACE_MS: '0',
+      RESTART_GRACE_MS: '5000',
+    };
+    if (!onPostgres()) {
+      const dir = mkdtempSync(join(tmpdir(), 'cnp-restart-grace-'));
+      dirs.push(dir);
+      env.PGLITE_DATA_DIR = dir;
+    }
+    const first = await startManager(env, db);
+    const fleet = new Fleet(first.url);
+    // Agrees to the award and keeps the result, as if the manager died before it could report.
+    const holder = await fleet.raw('holder', 'hold.work', (req, res) =>
+      req.path === '/cfp'
+        ? json(res, { type: 'propose', cost: 1, etaMs: 200 })
+        : json(res, req.path === '/award' ? { type: 'agree' } : { ok: true }),
+    );
+    try {
+      const id = (
+        await first.call('POST', '/v1/tasks', { capability: 'hold.work', input: {}, bidWindowMs: 500 })
+      ).body.id;
+      const events = async () =>
+        (await first.call('GET', `/v1/tasks/${id}/events`)).body.items as { type: string; data: any }[];
+      const agreed = await eventually(async () => (await events()).find((e) => e.type === 'award.agreed'));
+      await first.stop();
+      await sleep(Math.max(0, Date.parse(agreed.data.dueAt) - Date.now()) + 300);
+
+      const second = await startManager(env, db);
+      try {
+        await sleep(300); // several sweeps
+        const res = await second.call(
+          'POST',
+          `/v1/tasks/${id}/result`,
+          { awardId: agreed.data.awardId, type: 'inform-result', output: { late: true } },
+          { authorization: `Bearer ${holder.token}` },
+        );
+        expect(res.status).toBe(200);
+        expect(res.body.state).toBe('completed');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await fleet.stopAll();
       await db.drop();
     }
   });

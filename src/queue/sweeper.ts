@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, lt, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
@@ -34,6 +34,7 @@ export type SweeperDeps = {
 export class Sweeper {
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly d: SweeperDeps) {}
 
@@ -74,7 +75,7 @@ export class Sweeper {
         const [due] = await tx
           .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
           .from(awards)
-          .where(and(inArray(awards.status, [...LIVE_AWARD]), lt(awards.dueAt, new Date())))
+          .where(and(inArray(awards.status, [...LIVE_AWARD]), this.pastDue()))
           .orderBy(asc(awards.dueAt))
           .limit(1)
           .for('update', { skipLocked: true });
@@ -94,6 +95,19 @@ export class Sweeper {
       if (!expired) return;
       void this.notifyCancel(expired.agentId, expired.taskId, expired.id);
     }
+  }
+
+  /**
+   * Awards past `dueAt`. Those that fell due before this manager started wait until
+   * `RESTART_GRACE_MS` after its start: their agents may be holding results, retrying against a
+   * manager that was down, and would otherwise find their work thrown away on arrival.
+   */
+  private pastDue() {
+    const now = Date.now();
+    const due = lt(awards.dueAt, new Date(now));
+    return now >= this.startedAt + this.d.config.RESTART_GRACE_MS
+      ? due
+      : and(due, gte(awards.dueAt, new Date(this.startedAt)));
   }
 
   /** Unfinished tasks past their deadline fail with deadline_exceeded; a holder gets cancel. */
