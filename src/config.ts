@@ -57,6 +57,8 @@ const Env = z.object({
   RETRY_BASE_MS: int(1, 60_000).default(50),
   RETRY_MAX_MS: int(1, 600_000).default(1000),
   NOTIFY_TIMEOUT_MS: int(10, 600_000).default(2000),
+  /** How long the hot path's event notices gather before one NOTIFY tells the other managers. */
+  NOTIFY_BATCH_MS: int(0, 1000).default(10),
   /** consecutive: open after BREAKER_THRESHOLD failures in a row; sampling: failure rate over a window. */
   BREAKER_KIND: z.enum(['consecutive', 'sampling']).default('consecutive'),
   BREAKER_THRESHOLD: int(1, 1000).default(5),
@@ -71,6 +73,8 @@ const Env = z.object({
   REAUCTION_BASE_MS: int(10, 3_600_000).default(500),
   REAUCTION_CAP_MS: int(10, 86_400_000).default(30_000),
   ROUND_LEASE_SLACK_MS: int(100, 600_000).default(5000),
+  /** A task whose rounds outlive their managers this often fails (round_takeovers_exhausted). */
+  MAX_ROUND_TAKEOVERS: int(1, 1000).default(5),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 

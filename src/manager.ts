@@ -4,22 +4,24 @@ import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { MarketService } from './app/market-service.ts';
+import { sendCancel } from './awards/notify-holder.ts';
 import { type Config, databaseTarget } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { EventHub } from './events/event-hub.ts';
 import { recordEvent } from './events/event-log.ts';
+import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
-import { registerAgentMessageRoutes } from './http/routes/agent-messages.ts';
-import { registerQueueRoutes } from './http/routes/queue.ts';
 import { createLogger } from './logger.ts';
-import { Market } from './market/market.ts';
 import { createMetrics } from './metrics.ts';
-import { Sweeper } from './queue/sweeper.ts';
+import { cleanText } from './protocol/common.ts';
 import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { loadManagerSecret } from './registry/agent-token.ts';
 import { AgentClient } from './resilience/agent-client.ts';
+import { RoundRunner } from './rounds/round-runner.ts';
+import { Sweeper } from './sweeper/sweeper.ts';
 import { CallbackOutbox } from './tasks/callback-outbox.ts';
 import { TaskStore } from './tasks/task-store.ts';
 
@@ -31,7 +33,8 @@ export type Manager = {
   logger: Logger;
   registry: AgentRegistry;
   tasks: TaskStore;
-  market: Market;
+  market: MarketService;
+  rounds: RoundRunner;
   client: AgentClient;
   sweeper: Sweeper;
   /** Starts listening on HOST:PORT; resolves to the bound URL. */
@@ -51,12 +54,15 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const id = config.MANAGER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const logger = (opts.logger ?? createLogger(config.LOG_LEVEL)).child({ manager: id });
   const target = databaseTarget(config);
-  const database = await openDatabase(target);
+  const applicationName = `contract-net/${id}`.slice(0, 63);
+  const database = await openDatabase(target, { applicationName });
   await migrateDatabase(database, target);
   const db = database.db;
   const secret = await loadManagerSecret(db, config.MANAGER_SECRET);
-  const hub = new EventHub();
+  const hub = new EventHub(id);
   await hub.start(database);
+  const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
+  await events.hello();
   const metrics = createMetrics(db);
   const registry = new AgentRegistry(db, {
     secret,
@@ -70,16 +76,45 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         recordEvent(tx, {
           agentId,
           type: CIRCUIT_EVENTS[state],
-          data: { manager: id, ...(lastFailure ? { lastFailure } : {}) },
+          data: {
+            manager: id,
+            ...(lastFailure ? { lastFailure: cleanText(lastFailure).slice(0, 500) } : {}),
+          },
         }),
       )
       .catch((err) => logger.warn({ err }, 'could not record circuit event'));
   });
-  const tasks = new TaskStore(db, {
-    bidWindowMs: config.DEFAULT_BID_WINDOW_MS,
-    backstopMs: config.ROUND_LEASE_SLACK_MS,
+  const tasks = new TaskStore(database, db);
+  let boundPort: number | undefined;
+  const publicUrl = () => config.PUBLIC_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}`;
+  const book = { addressOf: (agentId: string) => registry.addressOf(agentId) };
+  let market: MarketService | undefined;
+  const rounds = new RoundRunner({
+    database,
+    events,
+    client,
+    hub,
+    logger,
+    config,
+    managerId: id,
+    book,
+    tokenOf: (a) => registry.tokenOf(a),
+    resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
+    onCompleted: (task, award) => market?.rememberEnded(task, award),
   });
-  const market = new Market({ db, store: tasks, registry, client, hub, logger, config, managerId: id });
+  market = new MarketService({
+    database,
+    events,
+    store: tasks,
+    runner: rounds,
+    queue: new WorkQueue(database, events, hub),
+    client,
+    book,
+    hub,
+    logger,
+    config,
+  });
+  const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {
     apiKeys: config.API_KEYS,
     managerSecret: secret,
@@ -88,13 +123,17 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   });
   const sweeper = new Sweeper({
     callbacks,
-    db,
-    market,
-    client,
+    database,
     config,
     logger,
     managerId: id,
-    tokenOf: (a) => registry.tokenOf(a),
+    applicationName,
+    port: {
+      startRound: (taskId, from) => rounds.startRound(taskId, from),
+      afterAwardEnded: (ended) => service.afterEnd(ended),
+      sendCancel: (award) => void sendCancel(client, book, logger, award),
+      peersPresent: (present) => events.peersPresent(present),
+    },
   });
   const app = createApp({
     config,
@@ -103,9 +142,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     registry,
     tasks,
     hub,
-    market,
+    market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
-    extraRoutes: [registerAgentMessageRoutes(market), registerQueueRoutes(new WorkQueue(db, hub))],
     metrics: metrics.text,
   });
 
@@ -119,13 +157,14 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     logger,
     registry,
     tasks,
-    market,
+    market: service,
+    rounds,
     client,
     sweeper,
     listen() {
       return new Promise((resolve) => {
         server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-          market.boundPort = info.port;
+          boundPort = info.port;
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
           sweeper.start();
           resolve(`http://${host}:${info.port}`);
@@ -148,7 +187,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         await closed;
         clearTimeout(timer);
       }
-      await market.drain();
+      await rounds.drain();
+      await events.stop();
       await hub.stop();
       await client.close();
       await database.close();

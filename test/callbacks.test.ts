@@ -31,6 +31,10 @@ describe('task callbacks', () => {
     });
     await eventually(() => hook!.requests.length >= 2, 15_000, 'a second delivery');
     const last = hook.requests.at(-1)!;
+    // One ending, one delivery id, the same on the retry: the client can deduplicate.
+    const ids = hook.requests.map((r) => r.headers['x-cnp-delivery']);
+    expect(ids[0]).toMatch(new RegExp(`^${t.body.id}\\.\\d+$`));
+    expect(new Set(ids).size).toBe(1);
     expect(last.path).toBe('/done');
     expect(last.body).toMatchObject({
       id: t.body.id,

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManager, type TestManager } from './support/harness.ts';
 
@@ -11,6 +12,32 @@ describe('bad input', () => {
   afterAll(() => m.stop());
 
   const count = async () => (await m.call('GET', '/v1/tasks?limit=200')).body.items.length;
+
+  it('answers a body over the limit with Connection: close, so a keep-alive client can go on', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (body: string) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = http.request(
+          `${m.url}/v1/tasks`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const big = await post(JSON.stringify({ ...task, input: 'x'.repeat(50_000) }));
+      expect(big).toEqual({ status: 413, connection: 'close' });
+      // The same client's next request: on the closed socket it failed with "other side closed".
+      const next = await post(JSON.stringify(task));
+      expect(next.status).toBe(202);
+    } finally {
+      agent.destroy();
+    }
+  });
 
   it.each([
     ['malformed JSON', '{"capability": ', {}, 400, 'malformed_json', undefined],

@@ -327,6 +327,25 @@ describe('results', () => {
     expect(agent.stats.reputation).toBeLessThan(0.5);
   });
 
+  it('gives a failed task back to the agent that failed it when no other can take it', async () => {
+    fleet = new Fleet(m.url);
+    const cap = freshCap();
+    let calls = 0;
+    const only = await fleet.start({
+      ...fixedBidder('only-one', 1, 100),
+      capabilities: [cap],
+      execute: (input: { n: number }) => {
+        if (++calls === 1) throw new Error('transient');
+        return { doubled: input.n * 2 };
+      },
+    });
+    const id = await submit({ capability: cap, input: { n: 3 }, maxAttempts: 3 });
+    const done = await waitEnd(id);
+    expect(done.state).toBe('completed');
+    expect(done.award.agentId).toBe(only.id);
+    expect(done.attempts).toBe(2);
+  });
+
   it('fails the task with attempts_exhausted after maxAttempts', async () => {
     fleet = new Fleet(m.url);
     const cap = freshCap();
@@ -489,5 +508,45 @@ describe('load', () => {
       const [row] = await db.select().from(agents).where(eq(agents.id, id));
       expect(row).toMatchObject(await facts(id));
     }
+  });
+});
+
+describe('rounds that keep losing their manager', () => {
+  let mm: TestManager;
+  let agents: Fleet;
+  beforeAll(async () => {
+    mm = await startManager({ MAX_ROUND_TAKEOVERS: '2', ROUND_LEASE_SLACK_MS: '100' });
+  });
+  afterAll(async () => {
+    await agents?.stopAll();
+    await mm.stop();
+  });
+
+  it('fails the task with round_takeovers_exhausted instead of taking it over for ever', async () => {
+    agents = new Fleet(mm.url);
+    // Never answers its cfp: each round stays open until its lease is taken from it.
+    await agents.raw('mute', 'takeover.work', () => {});
+    const t = await mm.call('POST', '/v1/tasks', {
+      capability: 'takeover.work',
+      input: 1,
+      bidWindowMs: 60_000,
+    });
+    const id = t.body.id as string;
+    // Its owner "dies" again and again: the lease is made to run out under it.
+    const ended = await eventually(
+      async () => {
+        await mm.manager.database.query(
+          `update tasks set round_owner = 'a-dead-manager', round_lease_until = now() - interval '1 second'
+           where id = $1 and state = 'bidding'`,
+          [id],
+        );
+        const task = (await mm.call('GET', `/v1/tasks/${id}`)).body;
+        return task.state === 'failed' ? task : null;
+      },
+      15_000,
+      'the task to be given up',
+    );
+    expect(ended.error.code).toBe('round_takeovers_exhausted');
+    expect(ended.round).toBe(3); // the first round and two takeovers
   });
 });

@@ -42,6 +42,27 @@ describe('agent SDK lifecycle', () => {
     await a.stop();
   });
 
+  it('runs pull-only: registered without endpoint, never sent a cfp, takes queued work by claim', async () => {
+    const a = await defineAgent({
+      ...fixedBidder('puller', 1, 100),
+      capabilities: ['pull.only'],
+      bid: () => {
+        throw new Error('a pull-only agent is never asked to bid');
+      },
+    }).start({ manager: m.url, pullOnly: true });
+    try {
+      expect(a.url).toBeNull();
+      expect((await m.call('GET', `/v1/agents/${a.id}`)).body.endpoint).toBeNull();
+      const t = await m.call('POST', '/v1/tasks', { capability: 'pull.only', input: { n: 5 } });
+      expect(t.body.state).toBe('queued');
+      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+      expect(done).toMatchObject({ state: 'completed', output: { doubled: 10, by: 'puller' } });
+      expect(done.award.agentId).toBe(a.id);
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('sends heartbeats with its running count', async () => {
     const a = await defineAgent(fixedBidder('beats', 1, 100)).start({ manager: m.url, heartbeatMs: 100 });
     await eventually(async () => (await m.call('GET', `/v1/agents/${a.id}`)).body.lastHeartbeatAt);

@@ -12,7 +12,7 @@ describe('agent SDK request signing', () => {
     m = await startManager();
     fleet = new Fleet(m.url);
     const agent = await fleet.start(fixedBidder('signed', 1, 100));
-    url = agent.url;
+    url = agent.url as string;
     token = agent.manager.token!;
   });
   afterAll(async () => {

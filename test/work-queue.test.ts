@@ -25,6 +25,28 @@ const claim = (token: string, body: Record<string, unknown>) =>
   m.call('POST', '/v1/queue/claim', body, { authorization: `Bearer ${token}` });
 
 describe('fallback work queue', () => {
+  it('never sends a cfp to a pull-only agent (registered without endpoint); it claims instead', async () => {
+    fleet = new Fleet(m.url);
+    const reg = await m.call('POST', '/v1/agents', { name: 'pull-only', capabilities: [{ name: 'q.pull' }] });
+    expect(reg.status).toBe(201);
+    expect(reg.body.agent.endpoint).toBeNull();
+    const t = await m.call('POST', '/v1/tasks', { capability: 'q.pull', input: { n: 1 } });
+    // Nobody can be invited: queued at once, not after a bid window.
+    expect(t.body.state).toBe('queued');
+    expect(await reasonOf(t.body.id)).toBe('no_eligible_agents');
+    const res = await claim(reg.body.token, { capabilities: ['q.pull'], limit: 50 });
+    expect(res.body.tasks.map((c: { task: { id: string } }) => c.task.id)).toEqual([t.body.id]);
+    const done = await m.call(
+      'POST',
+      `/v1/tasks/${t.body.id}/result`,
+      { awardId: res.body.tasks[0].awardId, type: 'inform-result', output: 2 },
+      { authorization: `Bearer ${reg.body.token}` },
+    );
+    expect(done.body).toMatchObject({ state: 'completed', output: 2, attempts: 1 });
+    const events = (await m.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items;
+    expect(events.map((e: { type: string }) => e.type)).toContain('task.claimed');
+  });
+
   it('queues a task whose bidding timed out, and a pull claim gets it', async () => {
     fleet = new Fleet(m.url);
     const agent = await silentBidder('puller', 'q.one');

@@ -105,8 +105,13 @@ export function buildProgram() {
         tokenFile: o.tokenFile ?? `.data/agents/${o.as ?? name}.json`,
         registrationKey: o.registrationKey,
         pull: o.pull || sample.pullOnly ? { leaseMs: 30_000, waitMs: 20_000 } : undefined,
+        pullOnly: sample.pullOnly,
       });
-      console.log(`agent ${o.as ?? name} ${running.id} listening on ${running.url}`);
+      console.log(
+        running.url
+          ? `agent ${o.as ?? name} ${running.id} listening on ${running.url}`
+          : `agent ${o.as ?? name} ${running.id} pulling from the queue (pull-only: no cfps)`,
+      );
       const stop = () => void running.stop({ graceMs: 5000 }).then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

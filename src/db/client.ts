@@ -13,6 +13,9 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
 export type Executor = Db | Tx;
 
+/** A statement parameter: JSON, arrays and times are passed as text and cast in the SQL. */
+export type Param = string | number | boolean | null;
+
 export type DatabaseTarget =
   | { kind: 'postgres'; url: string; poolMax: number }
   | { kind: 'pglite'; dataDir: string };
@@ -21,6 +24,12 @@ export type DatabaseTarget =
 export interface Database {
   readonly db: Db;
   readonly driver: 'pglite' | 'postgres';
+  /**
+   * Runs one statement outside any transaction (it commits on its own) and answers its rows as
+   * the driver gives them. For the hot path: each protocol step is one statement, prepared by
+   * text once per connection (postgres.js) instead of being rebuilt by the query builder per call.
+   */
+  query<T = Record<string, unknown>>(text: string, params: readonly Param[]): Promise<T[]>;
   /** Subscribes to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -28,17 +37,26 @@ export interface Database {
   readonly pglite?: PGlite;
 }
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+/**
+ * `applicationName` names every connection in pg_stat_activity; managers name theirs
+ * `contract-net/<manager id>` so each can see whether others share the database.
+ */
+export async function openDatabase(
+  target: DatabaseTarget,
+  opts: { applicationName?: string } = {},
+): Promise<Database> {
   if (target.kind === 'postgres') {
     const client = postgres(target.url, {
       max: target.poolMax,
       onnotice: () => {},
-      connection: { application_name: 'contract-net' },
+      connection: { application_name: (opts.applicationName ?? 'contract-net').slice(0, 63) },
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
       db,
       driver: 'postgres',
+      query: <T>(text: string, params: readonly Param[]) =>
+        client.unsafe(text, params as Param[], { prepare: true }) as unknown as Promise<T[]>,
       async listen(channel, onPayload) {
         const sub = await client.listen(channel, onPayload);
         return async () => sub.unlisten();
@@ -53,6 +71,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     db,
     driver: 'pglite',
     pglite: pg,
+    query: async <T>(text: string, params: readonly Param[]) =>
+      (await pg.query<T>(text, params as Param[])).rows,
     async listen(channel, onPayload) {
       const unsub = await pg.listen(channel, onPayload);
       return async () => {

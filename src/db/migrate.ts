@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -5,7 +7,19 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { Database, DatabaseTarget } from './client.ts';
 
-const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+/** The package's drizzle/ folder, found upwards from here: src/db in development, dist/src/db built. */
+function findMigrationsFolder(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'drizzle');
+    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir)
+      throw new Error(`drizzle/ migrations folder not found above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+const migrationsFolder = findMigrationsFolder();
 
 /** Arbitrary but fixed: every manager takes this advisory lock around its migrations. */
 const MIGRATION_LOCK_KEY = 7_310_405_221;

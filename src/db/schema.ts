@@ -52,7 +52,8 @@ export const agents = pgTable(
   {
     id: uuid('id').primaryKey(),
     name: text('name').notNull(),
-    endpoint: text('endpoint').notNull(),
+    /** Null for a pull-only agent: never invited to a round. */
+    endpoint: text('endpoint'),
     capabilities: jsonb('capabilities')
       .notNull()
       .$type<{ name: string; description?: string; tags?: string[] }[]>(),
@@ -105,6 +106,8 @@ export const tasks = pgTable(
     excludedAgents: uuid('excluded_agents').array().notNull().default(sql`'{}'::uuid[]`),
     queuedReason: text('queued_reason'),
     requeues: integer('requeues').notNull().default(0),
+    /** Rounds of this task taken over from a manager that stopped: bounded by MAX_ROUND_TAKEOVERS. */
+    takeovers: integer('takeovers').notNull().default(0),
     nextAuctionAt: ts('next_auction_at'),
     output: jsonb('output'),
     error: jsonb('error').$type<{ code: string; message: string }>(),
@@ -121,6 +124,8 @@ export const tasks = pgTable(
     index('tasks_queue_idx')
       .on(t.capability, t.priority.desc(), t.createdAt)
       .where(sql`${t.state} = 'queued'`),
+    // The sweeper's probe and re-auction look for due tasks by time alone.
+    index('tasks_next_auction_idx').on(t.nextAuctionAt).where(sql`${t.state} in ('queued','pending')`),
     index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.state} = 'bidding'`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
     index('tasks_deadline_idx')

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Database } from '../db/client.ts';
 import { EVENTS_CHANNEL, type EventNotice } from './event-log.ts';
+import type { NoticeBatch } from './event-publisher.ts';
 
 /**
  * Fans out the event notifications this manager hears (from itself or any other manager on the
@@ -10,21 +11,35 @@ export class EventHub {
   private readonly emitter = new EventEmitter();
   private unlisten?: () => Promise<void>;
 
-  constructor() {
+  /** `origin`: this manager's id; its own batched notices were delivered when published. */
+  constructor(private readonly origin: string) {
     this.emitter.setMaxListeners(0);
   }
 
   async start(database: Database): Promise<void> {
     this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
-      let notice: EventNotice;
+      let parsed: EventNotice | Partial<NoticeBatch>;
       try {
-        notice = JSON.parse(payload) as EventNotice;
+        parsed = JSON.parse(payload) as EventNotice | Partial<NoticeBatch>;
       } catch {
         return;
       }
-      this.emitter.emit('event', notice);
-      if (notice.taskId) this.emitter.emit(`task:${notice.taskId}`, notice);
+      if (!('notices' in parsed)) return this.deliver(parsed as EventNotice);
+      if (parsed.origin === this.origin || !Array.isArray(parsed.notices)) return;
+      this.emitter.emit('peer');
+      for (const n of parsed.notices) this.deliver(n);
     });
+  }
+
+  /** Calls `fn` whenever another manager's batch (or hello) arrives. */
+  onPeerNotice(fn: () => void): void {
+    this.emitter.on('peer', fn);
+  }
+
+  /** Hands one event to this manager's listeners. */
+  deliver(notice: EventNotice): void {
+    this.emitter.emit('event', notice);
+    if (notice.taskId) this.emitter.emit(`task:${notice.taskId}`, notice);
   }
 
   async stop(): Promise<void> {

@@ -2,12 +2,14 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
-import { ApiError } from './api-error.ts';
+import { AppError } from '../errors/app-error.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
+import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerQueueRoutes } from './routes/queue.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -21,7 +23,7 @@ const requireJsonBody: MiddlewareHandler = async (c, next) => {
       (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
     if (hasBody && !JSON_TYPE.test(type)) {
-      throw new ApiError(
+      throw new AppError(
         415,
         'unsupported_media_type',
         'send the body as JSON with "Content-Type: application/json"',
@@ -62,7 +64,7 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: deps.config.BODY_LIMIT_BYTES,
       onError: () => {
-        throw new ApiError(413, 'body_too_large', `the body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
+        throw new AppError(413, 'body_too_large', `the body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
       },
     }),
   );
@@ -76,7 +78,8 @@ export function createApp(deps: AppDeps) {
   registerAgentRoutes(app, deps);
   registerTaskRoutes(app, deps);
   registerEventRoutes(app, deps);
-  for (const add of deps.extraRoutes ?? []) add(app, deps);
+  registerAgentMessageRoutes(app, deps);
+  registerQueueRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
+import { AppError } from '../errors/app-error.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
-import { ApiError } from './api-error.ts';
 
 /** The bearer token of a request, if any. */
 export function bearerOf(c: Context): string | undefined {
@@ -21,14 +21,14 @@ export function requireClient(c: Context, apiKeys: string[] | undefined): string
   if (!apiKeys?.length) return 'anonymous';
   const token = bearerOf(c);
   if (!token)
-    throw new ApiError(
+    throw new AppError(
       401,
       'unauthorized',
       'this manager needs an API key: send "Authorization: Bearer <key>"',
     );
   const given = digest(token);
   if (!apiKeys.some((k) => timingSafeEqual(digest(k), given))) {
-    throw new ApiError(403, 'forbidden', 'the API key is not valid for this manager');
+    throw new AppError(403, 'forbidden', 'the API key is not valid for this manager');
   }
   return given.toString('hex').slice(0, 16);
 }
@@ -37,14 +37,27 @@ export function requireClient(c: Context, apiKeys: string[] | undefined): string
 export async function requireAgent(c: Context, registry: AgentRegistry): Promise<AgentRow> {
   const token = bearerOf(c);
   if (!token)
-    throw new ApiError(401, 'unauthorized', 'agent calls need "Authorization: Bearer <agent token>"');
+    throw new AppError(401, 'unauthorized', 'agent calls need "Authorization: Bearer <agent token>"');
   const agent = await registry.authenticate(token);
-  if (!agent) throw new ApiError(403, 'forbidden', 'the agent token is not valid; register again to get one');
+  if (!agent) throw new AppError(403, 'forbidden', 'the agent token is not valid; register again to get one');
   return agent;
+}
+
+/**
+ * The id of the agent whose token the request carries, without reading the agent once its token
+ * is known: for calls whose statement is itself guarded by the agent (results, deferred bids).
+ */
+export async function requireAgentId(c: Context, registry: AgentRegistry): Promise<string> {
+  const token = bearerOf(c);
+  if (!token)
+    throw new AppError(401, 'unauthorized', 'agent calls need "Authorization: Bearer <agent token>"');
+  const id = await registry.agentIdOf(token);
+  if (!id) throw new AppError(403, 'forbidden', 'the agent token is not valid; register again to get one');
+  return id;
 }
 
 /** 403 unless the authenticated agent is `agentId`: an agent acts only on its own registration. */
 export function requireSelf(agent: AgentRow, agentId: string) {
   if (agent.id !== agentId)
-    throw new ApiError(403, 'forbidden', 'an agent may act only on its own registration');
+    throw new AppError(403, 'forbidden', 'an agent may act only on its own registration');
 }

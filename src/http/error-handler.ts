@@ -2,15 +2,15 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { ApiError } from './api-error.ts';
+import { AppError } from '../errors/app-error.ts';
 
 /** Maps a zod validation failure to 422 naming each field (or 400 when the body is not JSON at all). */
-export function validationError(error: ZodError, target: string): ApiError {
+export function validationError(error: ZodError, target: string): AppError {
   const details = error.issues.map((i) => ({
     field: i.path.length ? i.path.join('.') : target,
     message: i.message,
   }));
-  return new ApiError(
+  return new AppError(
     422,
     'invalid_request',
     `invalid ${target}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
@@ -21,7 +21,11 @@ export function validationError(error: ZodError, target: string): ApiError {
 /** The single error mapper: expected errors keep their status; anything else is logged and 500. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context) => {
-    if (err instanceof ApiError) return c.json(err.toBody(), err.status);
+    // The rest of a body too large was not read: the connection cannot carry another request,
+    // so say it closes (a keep-alive client would otherwise send its next request into it).
+    if ((err instanceof AppError || err instanceof HTTPException) && err.status === 413)
+      c.header('Connection', 'close');
+    if (err instanceof AppError) return c.json(err.toBody(), err.status);
     if (err instanceof HTTPException) {
       const status = err.status;
       const code =

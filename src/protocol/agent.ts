@@ -1,10 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import { CapabilityName, Id, Timestamp } from './common.ts';
+import { CapabilityName, Id, Int32, Text, Timestamp } from './common.ts';
 
 export const Capability = z.object({
   name: CapabilityName,
-  description: z.string().max(1000).optional(),
-  tags: z.array(z.string().max(64)).max(32).optional(),
+  description: Text(1000).optional(),
+  tags: z.array(Text(64)).max(32).optional(),
 });
 export type Capability = z.infer<typeof Capability>;
 
@@ -20,11 +20,12 @@ export const Endpoint = z
 
 export const AgentRegistration = z
   .object({
-    name: z.string().min(1).max(128),
-    endpoint: Endpoint,
+    name: Text(128).pipe(z.string().min(1)),
+    /** Absent: a pull-only agent, never sent a cfp; it takes work with POST /v1/queue/claim. */
+    endpoint: Endpoint.optional(),
     capabilities: z.array(Capability).min(1).max(256),
     maxConcurrency: z.number().int().min(1).max(10_000).default(1),
-    description: z.string().max(2000).optional(),
+    description: Text(2000).optional(),
   })
   .openapi('AgentRegistration');
 export type AgentRegistration = z.infer<typeof AgentRegistration>;
@@ -51,7 +52,7 @@ export const Agent = z
   .object({
     id: Id,
     name: z.string(),
-    endpoint: z.string(),
+    endpoint: z.string().nullable(),
     capabilities: z.array(Capability),
     maxConcurrency: z.number().int(),
     description: z.string().nullable(),
@@ -69,5 +70,5 @@ export type Agent = z.infer<typeof Agent>;
 export const RegistrationResult = z.object({ agent: Agent, token: z.string().optional() });
 export type RegistrationResult = z.infer<typeof RegistrationResult>;
 
-export const Heartbeat = z.object({ running: z.number().int().min(0).optional() });
+export const Heartbeat = z.object({ running: Int32.min(0).optional() });
 export type Heartbeat = z.infer<typeof Heartbeat>;

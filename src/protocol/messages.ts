@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { Id, JsonValue, Timestamp } from './common.ts';
+import { AgentText, Id, JsonValue, MAX_INT32, Timestamp } from './common.ts';
 
 /** The part of a task an agent sees in a cfp and an award. */
 export const TaskSpec = z.object({
@@ -34,7 +34,7 @@ export const Proposal = z.object({
 });
 export type Proposal = z.infer<typeof Proposal>;
 
-export const Refusal = z.object({ type: z.literal('refuse'), reason: z.string().max(500).optional() });
+export const Refusal = z.object({ type: z.literal('refuse'), reason: AgentText(500).optional() });
 export type Refusal = z.infer<typeof Refusal>;
 
 export const Deferred = z.object({ type: z.literal('deferred') });
@@ -47,8 +47,8 @@ export type CfpReply = z.infer<typeof CfpReply>;
 /** A deferred bid posted to `POST /v1/tasks/{id}/bids` before `replyBy`. */
 export const DeferredBid = z
   .discriminatedUnion('type', [
-    Proposal.extend({ round: z.number().int().min(1) }),
-    Refusal.extend({ round: z.number().int().min(1) }),
+    Proposal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
+    Refusal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
   ])
   .openapi('DeferredBid');
 export type DeferredBid = z.infer<typeof DeferredBid>;
@@ -93,7 +93,7 @@ export type Cancel = z.infer<typeof Cancel>;
 export const ResultReport = z
   .discriminatedUnion('type', [
     z.object({ awardId: Id, type: z.literal('inform-result'), output: JsonValue }),
-    z.object({ awardId: Id, type: z.literal('failure'), reason: z.string().max(2000) }),
+    z.object({ awardId: Id, type: z.literal('failure'), reason: AgentText(2000) }),
   ])
   .openapi('ResultReport');
 export type ResultReport = z.infer<typeof ResultReport>;

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { agents, awards } from '../db/schema.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
-import { ApiError, notFound } from '../http/api-error.ts';
 import type { AgentRegistration } from '../protocol/agent.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
 import { deriveAgentToken, hashToken } from './agent-token.ts';
@@ -23,7 +23,7 @@ const safeEqual = (a: string, b: string) =>
   a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 const nameTaken = (name: string) =>
-  new ApiError(
+  new AppError(
     409,
     'name_taken',
     `an agent named "${name}" is already registered; send its token as "Authorization: Bearer <token>" to update it, or pick another name`,
@@ -38,8 +38,16 @@ export class AgentRegistry {
 
   /** The token every manager sharing the secret derives for an agent: the key of its signatures. */
   tokenOf(agentId: string): string {
-    return deriveAgentToken(this.opts.secret, agentId);
+    let token = this.tokens.get(agentId);
+    if (token === undefined) {
+      token = deriveAgentToken(this.opts.secret, agentId);
+      if (this.tokens.size >= 100_000) this.tokens.clear();
+      this.tokens.set(agentId, token);
+    }
+    return token;
   }
+  /** Derived tokens by agent id: an HMAC per agent call otherwise. */
+  private readonly tokens = new Map<string, string>();
 
   /**
    * Registers a new agent (201 with a one-time token) or, with that agent's token, updates the
@@ -49,7 +57,7 @@ export class AgentRegistry {
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
   ): Promise<Registration> {
-    this.checkEndpointHost(body.endpoint);
+    if (body.endpoint) this.checkEndpointHost(body.endpoint);
     try {
       const reg = await this.upsert(body, credentials);
       // Shown with its counters, ledger included (a re-registering agent has a record).
@@ -63,7 +71,7 @@ export class AgentRegistry {
 
   private upsert(body: AgentRegistration, credentials: { bearer?: string; registrationKey?: string }) {
     const profile = {
-      endpoint: body.endpoint,
+      endpoint: body.endpoint ?? null,
       capabilities: body.capabilities,
       capabilityNames: [...new Set(body.capabilities.map((c) => c.name))],
       maxConcurrency: body.maxConcurrency,
@@ -100,13 +108,13 @@ export class AgentRegistry {
     if (!key) return;
     const given = c.registrationKey ?? c.bearer;
     if (!given) {
-      throw new ApiError(
+      throw new AppError(
         401,
         'unauthorized',
         'registration needs the registration key: send "Authorization: Bearer <key>"',
       );
     }
-    if (!safeEqual(given, key)) throw new ApiError(403, 'forbidden', 'the registration key is wrong');
+    if (!safeEqual(given, key)) throw new AppError(403, 'forbidden', 'the registration key is wrong');
   }
 
   private checkEndpointHost(endpoint: string) {
@@ -114,10 +122,38 @@ export class AgentRegistry {
     if (!hosts?.length) return;
     const host = new URL(endpoint).hostname.toLowerCase();
     if (!hosts.includes(host)) {
-      throw new ApiError(422, 'invalid_request', 'endpoint host is not allowed', [
+      throw new AppError(422, 'invalid_request', 'endpoint host is not allowed', [
         { field: 'endpoint', message: `host must be one of: ${hosts.join(', ')}` },
       ]);
     }
+  }
+
+  /** Token hash -> agent id. The mapping never changes (tokens derive from the id), so it is cached. */
+  private readonly idByTokenHash = new Map<string, string>();
+
+  /**
+   * The id of the agent a token belongs to, or null; without a database read once known. For
+   * calls whose own statement checks what matters (a result report is guarded by the award).
+   */
+  async agentIdOf(token: string): Promise<string | null> {
+    const hash = hashToken(token);
+    const known = this.idByTokenHash.get(hash);
+    if (known) return known;
+    const agent = await this.authenticate(token);
+    if (!agent) return null;
+    if (this.idByTokenHash.size >= 100_000) this.idByTokenHash.clear();
+    this.idByTokenHash.set(hash, agent.id);
+    return agent.id;
+  }
+
+  /** Where an agent is and the token that signs calls to it; null if it is unknown. */
+  async addressOf(agentId: string): Promise<{ id: string; endpoint: string; token: string } | null> {
+    const [row] = await this.db
+      .select({ id: agents.id, endpoint: agents.endpoint })
+      .from(agents)
+      .where(eq(agents.id, agentId));
+    // A pull-only agent has no address: nothing can be sent to it.
+    return row?.endpoint ? { id: row.id, endpoint: row.endpoint, token: this.tokenOf(row.id) } : null;
   }
 
   /** The agent a bearer token belongs to, or null. */
@@ -162,20 +198,18 @@ export class AgentRegistry {
   }
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
-  async deregister(id: string): Promise<string[]> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(agents)
-        .set({ status: 'deregistered', running: 0, updatedAt: new Date() })
-        .where(eq(agents.id, id))
-        .returning();
-      if (!row) throw notFound('agent', id);
-      await recordEvent(tx, { agentId: id, type: 'agent.deregistered', data: { name: row.name } });
-      const held = await tx
-        .select({ taskId: awards.taskId })
-        .from(awards)
-        .where(and(eq(awards.agentId, id), inArray(awards.status, ['offered', 'agreed'])));
-      return held.map((h) => h.taskId);
-    });
+  async deregister(tx: Tx, id: string): Promise<string[]> {
+    const [row] = await tx
+      .update(agents)
+      .set({ status: 'deregistered', running: 0, updatedAt: new Date() })
+      .where(eq(agents.id, id))
+      .returning();
+    if (!row) throw notFound('agent', id);
+    await recordEvent(tx, { agentId: id, type: 'agent.deregistered', data: { name: row.name } });
+    const held = await tx
+      .select({ id: awards.id })
+      .from(awards)
+      .where(and(eq(awards.agentId, id), inArray(awards.status, ['offered', 'agreed'])));
+    return held.map((h) => h.id);
   }
 }

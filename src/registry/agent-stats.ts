@@ -93,13 +93,3 @@ export function selectAgentsWithStats(ex: Executor) {
     .leftJoinLateral(pending, sql`true`)
     .$dynamic();
 }
-
-/** What a round needs of its candidates: address and record (for reputation), nothing more. */
-export function selectAgentRecords(ex: Executor) {
-  const { pending, totals } = pendingStats(ex, ['completions', 'failures'] as const);
-  return ex
-    .select({ id: agents.id, endpoint: agents.endpoint, ...totals })
-    .from(agents)
-    .leftJoinLateral(pending, sql`true`)
-    .$dynamic();
-}

@@ -5,10 +5,16 @@ import { request } from 'undici';
 import type { Db } from '../db/client.ts';
 import { tasks } from '../db/schema.ts';
 import { recordEvent } from '../events/event-log.ts';
-import { reauctionDelay } from '../market/backoff.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
-import { claimTasks } from '../queue/claim-tasks.ts';
+import { reauctionDelay } from '../rounds/backoff.ts';
+import { claimTasks } from './claim-tasks.ts';
 import type { TaskStore } from './task-store.ts';
+
+/** Names one ending of a task, for a callback receiver to deduplicate deliveries. */
+export const DELIVERY_HEADER = 'x-cnp-delivery';
+
+export const deliveryId = (taskId: string, completedAt: Date | null): string =>
+  `${taskId}.${completedAt?.getTime() ?? 0}`;
 
 /** After this many failed deliveries the callback is given up (an event says so). */
 export const MAX_CALLBACK_ATTEMPTS = 8;
@@ -64,6 +70,9 @@ export class CallbackOutbox {
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signBody(this.keyFor(row.callbackKey), body),
+          // The same on every retry of one ending: delivery is at least once, and a client
+          // deduplicates by it. A retried task that ends again is a new delivery.
+          [DELIVERY_HEADER]: deliveryId(row.id, row.completedAt),
         },
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });

@@ -1,15 +1,16 @@
-import { createHash } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import { v7 as uuidv7 } from 'uuid';
-import type { Db, Executor } from '../db/client.ts';
-import { isUniqueViolation } from '../db/errors.ts';
+import type { Database, Db, Executor } from '../db/client.ts';
 import { awards, bids, events, tasks } from '../db/schema.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
-import { ApiError, notFound } from '../http/api-error.ts';
-import type { TaskState, TaskSubmission } from '../protocol/task.ts';
+import type { Task, TaskState } from '../protocol/task.ts';
 import { nextState, statesAllowing, type TaskAction } from './state-machine.ts';
+import { awardColumnsPrefixed, awardOf, taskColumns, toTaskRow } from './task-rows.ts';
 import { type AwardRow, type TaskRow, toTaskView } from './task-view.ts';
+
+const VIEW_SQL = `select ${taskColumns('t')}, ${awardColumnsPrefixed('a')} from tasks t
+  left join awards a on a.id = t.award_id and t.state in ('awarded', 'completed') where t.id = $1`;
 
 /** JSON with sorted keys, so that equal bodies hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -67,80 +68,19 @@ export async function transitionTask(tx: Executor, t: Transition): Promise<TaskR
   return row;
 }
 
-export type SubmitResult = { row: TaskRow; created: boolean };
-
 /** Tasks: submission (idempotent by key), lookup, listing, audit trail and bids. */
 export class TaskStore {
   constructor(
+    private readonly database: Database,
     private readonly db: Db,
-    private readonly defaults: { bidWindowMs: number; backstopMs: number },
   ) {}
 
-  /**
-   * Creates a pending task. With an idempotency key, the same key and body return the first
-   * task (created=false); the same key with another body is 409.
-   */
-  async submit(
-    body: TaskSubmission,
-    rawBody: unknown,
-    idempotencyKey?: string,
-    callbackKey: string | null = null,
-  ): Promise<SubmitResult> {
-    const requestHash = idempotencyKey
-      ? createHash('sha256').update(canonicalJson(rawBody)).digest('hex')
-      : null;
-    if (idempotencyKey) {
-      const existing = await this.findByKey(idempotencyKey, requestHash!);
-      if (existing) return { row: existing, created: false };
-    }
-    const id = uuidv7();
-    try {
-      const row = await this.db.transaction(async (tx) => {
-        const [row] = await tx
-          .insert(tasks)
-          .values({
-            id,
-            capability: body.capability,
-            input: body.input,
-            budget: body.budget ?? null,
-            deadline: body.deadline ? new Date(body.deadline) : null,
-            bidWindowMs: body.bidWindowMs ?? this.defaults.bidWindowMs,
-            maxAttempts: body.maxAttempts,
-            priority: body.priority,
-            weights: { cost: 1, time: 1, reputation: 1, ...body.weights },
-            callbackUrl: body.callbackUrl ?? null,
-            callbackKey,
-            idempotencyKey: idempotencyKey ?? null,
-            requestHash,
-            // The sweeper's backstop: if no round opens by then (the manager died), another one will.
-            nextAuctionAt: new Date(Date.now() + this.defaults.backstopMs),
-          })
-          .returning();
-        await recordEvent(tx, {
-          taskId: id,
-          type: 'task.submitted',
-          data: { state: 'pending', capability: body.capability },
-          capability: body.capability,
-          state: 'pending',
-        });
-        return row!;
-      });
-      return { row, created: true };
-    } catch (err) {
-      // A concurrent submission with the same key won the insert.
-      if (idempotencyKey && isUniqueViolation(err)) {
-        const existing = await this.findByKey(idempotencyKey, requestHash!);
-        if (existing) return { row: existing, created: false };
-      }
-      throw err;
-    }
-  }
-
-  private async findByKey(key: string, requestHash: string): Promise<TaskRow | null> {
+  /** The task an idempotency key created; 409 if it was created from another body. */
+  async findByKey(key: string, requestHash: string): Promise<TaskRow | null> {
     const [row] = await this.db.select().from(tasks).where(eq(tasks.idempotencyKey, key));
     if (!row) return null;
     if (row.requestHash !== requestHash) {
-      throw new ApiError(
+      throw new AppError(
         409,
         'idempotency_conflict',
         'this Idempotency-Key was used with a different body; use a new key for a new task',
@@ -159,6 +99,16 @@ export class TaskStore {
     if (!awardId) return null;
     const [row] = await ex.select().from(awards).where(eq(awards.id, awardId));
     return row ?? null;
+  }
+
+  /**
+   * The wire Task in one prepared statement (task and current award); the award is shown only
+   * while the task holds one or is completed.
+   */
+  async readView(id: string): Promise<Task> {
+    const [raw] = await this.database.query(VIEW_SQL, [id]);
+    if (!raw) throw notFound('task', id);
+    return toTaskView(toTaskRow(raw), awardOf(raw));
   }
 
   /** The wire Task; the current award is shown only while the task holds one or is completed. */

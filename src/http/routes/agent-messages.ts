@@ -1,9 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import type { Market } from '../../market/market.ts';
 import { DeferredBid, ResultReport } from '../../protocol/messages.ts';
 import { Task } from '../../protocol/task.ts';
-import { requireAgent } from '../auth.ts';
+import { requireAgentId } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json } from '../openapi-helpers.ts';
 
@@ -34,18 +33,15 @@ const result = createRoute({
 });
 
 /** The calls agents make about tasks: deferred bids and results. */
-export function registerAgentMessageRoutes(market: Market) {
-  return (app: OpenAPIHono<AppEnv>, deps: AppDeps) => {
-    app.openapi(bid, async (c) => {
-      const agent = await requireAgent(c, deps.registry);
-      await market.submitDeferredBid(agent, c.req.valid('param').id, c.req.valid('json'));
-      return c.json({ status: 'received' as const }, 202);
-    });
+export function registerAgentMessageRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  app.openapi(bid, async (c) => {
+    const agentId = await requireAgentId(c, deps.registry);
+    await deps.market.submitDeferredBid(agentId, c.req.valid('param').id, c.req.valid('json'));
+    return c.json({ status: 'received' as const }, 202);
+  });
 
-    app.openapi(result, async (c) => {
-      const agent = await requireAgent(c, deps.registry);
-      const row = await market.reportResult(agent, c.req.valid('param').id, c.req.valid('json'));
-      return c.json(await deps.tasks.viewOf(row), 200);
-    });
-  };
+  app.openapi(result, async (c) => {
+    const agentId = await requireAgentId(c, deps.registry);
+    return c.json(await deps.market.reportResult(agentId, c.req.valid('param').id, c.req.valid('json')), 200);
+  });
 }

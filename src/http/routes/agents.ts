@@ -74,7 +74,8 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       bearer: bearerOf(c),
       registrationKey: c.req.header('x-registration-key'),
     });
-    await deps.market.wakeQueued(reg.agent.capabilityNames);
+    // A pull-only agent cannot be invited: a new round would find nobody new.
+    if (reg.agent.endpoint) await deps.market.wakeQueued(reg.agent.capabilityNames);
     const out = { agent: view(reg.agent), ...(reg.token ? { token: reg.token } : {}) };
     return reg.created ? c.json(out, 201) : c.json(out, 200);
   });
@@ -99,8 +100,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const { id } = c.req.valid('param');
     const agent = await requireAgent(c, deps.registry);
     requireSelf(agent, id);
-    const held = await deps.registry.deregister(id);
-    await deps.market.releaseAgent(id, held);
+    await deps.market.deregister((tx) => deps.registry.deregister(tx, id));
     return c.json(view(await deps.registry.get(id)), 200);
   });
 }

@@ -1,6 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ClaimRequest, ClaimResponse } from '../../protocol/queue.ts';
-import type { WorkQueue } from '../../queue/work-queue.ts';
 import { requireAgent } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, json } from '../openapi-helpers.ts';
@@ -25,12 +24,10 @@ const claim = createRoute({
 });
 
 /** The fallback work queue's pull endpoint. */
-export function registerQueueRoutes(queue: WorkQueue) {
-  return (app: OpenAPIHono<AppEnv>, deps: AppDeps) => {
-    app.openapi(claim, async (c) => {
-      const agent = await requireAgent(c, deps.registry);
-      const tasks = await queue.claim(agent, c.req.valid('json'), c.req.raw.signal);
-      return c.json({ tasks }, 200);
-    });
-  };
+export function registerQueueRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  app.openapi(claim, async (c) => {
+    const agent = await requireAgent(c, deps.registry);
+    const tasks = await deps.market.claim(agent, c.req.valid('json'), c.req.raw.signal);
+    return c.json({ tasks }, 200);
+  });
 }

@@ -108,42 +108,20 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const body = c.req.valid('json');
     const key = c.req.valid('header')['idempotency-key'];
     const raw = await c.req.json();
-    const res = await deps.tasks.submit(
+    const res = await deps.market.submit(
       body,
       raw,
       key ? `${principal}:${key}` : undefined,
       principal === 'anonymous' ? null : principal,
     );
-    if (res.created) deps.market.announce(res.row.id);
-    const view = await deps.tasks.viewOf(res.row);
-    return res.created ? c.json(view, 202) : c.json(view, 200);
+    return res.created ? c.json(res.view, 202) : c.json(res.view, 200);
   });
 
   app.openapi(get, async (c) => {
     client(c);
     const { id } = c.req.valid('param');
     const { waitMs } = c.req.valid('query');
-    let row = await deps.tasks.getRow(id);
-    if (waitMs > 0 && !isTerminal(row.state)) {
-      // Subscribe before re-reading, so an end between the two reads is not missed.
-      const stop = new AbortController();
-      const onClose = () => stop.abort();
-      c.req.raw.signal.addEventListener('abort', onClose, { once: true });
-      const ended = deps.hub.waitForTask(
-        id,
-        waitMs,
-        (n) => !!n.state && isTerminal(n.state as never),
-        stop.signal,
-      );
-      row = await deps.tasks.getRow(id);
-      if (!isTerminal(row.state)) {
-        await ended;
-        row = await deps.tasks.getRow(id);
-      }
-      stop.abort();
-      c.req.raw.signal.removeEventListener('abort', onClose);
-    }
-    return c.json(await deps.tasks.viewOf(row), 200);
+    return c.json(await deps.market.getTask(id, waitMs, c.req.raw.signal), 200);
   });
 
   app.openapi(list, async (c) => {
@@ -153,14 +131,12 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   app.openapi(cancel, async (c) => {
     client(c);
-    const row = await deps.market.cancel(c.req.valid('param').id);
-    return c.json(await deps.tasks.viewOf(row), 200);
+    return c.json(await deps.market.cancel(c.req.valid('param').id), 200);
   });
 
   app.openapi(retry, async (c) => {
     client(c);
-    const row = await deps.market.retry(c.req.valid('param').id);
-    return c.json(await deps.tasks.viewOf(row), 200);
+    return c.json(await deps.market.retry(c.req.valid('param').id), 200);
   });
 
   app.openapi(events, async (c) => {

@@ -1,5 +1,10 @@
 /** An agent invited to a round, with what ranking needs to know about it. */
-export type Invitee = { id: string; endpoint: string; reputation: number };
+export type Invitee = {
+  id: string;
+  endpoint: string;
+  reputation: number /** Its invitation row in `bids`. */;
+  bidId: string;
+};
 
 /** What an invited agent answered to a cfp, as the round owner saw it. */
 export type CfpAnswer =

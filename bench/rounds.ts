@@ -1,0 +1,76 @@
+/**
+ * Rounds beside their network: for each agent count, the bare HTTP exchanges of a round (plain
+ * keep-alive node:http, no manager, no database) and then the same rounds through a manager
+ * process, agents in a process of their own, `clients` clients at once; the ratio is printed.
+ *
+ * Usage: node --import tsx bench/rounds.ts [--agents 1,5,25,100] [--tasks 1000] [--clients 64]
+ *        [--db pglite|postgres|both] [--profile DIR] [--env KEY=VALUE ...]
+ * PostgreSQL runs use DATABASE_URL's server (a fresh database per run).
+ */
+import { parseArgs } from 'node:util';
+import { runBareRounds } from './support/bare-rounds.ts';
+import { percentile } from './support/http.ts';
+import { type DbKind, fmtPct, runManagerRounds } from './support/manager-rounds.ts';
+import { spawnTs, stopChild, waitReady } from './support/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '1,5,25,100' },
+    tasks: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '64' },
+    db: { type: 'string', default: process.env.DATABASE_URL ? 'both' : 'pglite' },
+    profile: { type: 'string' },
+    /** Manager settings for this run, e.g. --env NOTIFY_BATCH_MS=20 (repeatable). */
+    env: { type: 'string', multiple: true, default: [] },
+  },
+});
+const managerEnv = Object.fromEntries(
+  values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const agentCounts = values.agents.split(',').map(Number);
+const clients = Number(values.clients);
+const dbs: DbKind[] = values.db === 'both' ? ['pglite', 'postgres'] : [values.db as DbKind];
+if (dbs.includes('postgres') && !process.env.DATABASE_URL) {
+  console.error('--db postgres needs DATABASE_URL (a server where this user may create databases)');
+  process.exit(2);
+}
+/** Fewer tasks where each round costs many exchanges, so every configuration takes similar time. */
+const tasksFor = (agents: number) =>
+  Math.max(100, Math.round(Number(values.tasks) / Math.max(1, agents / 5)));
+
+console.log(
+  `# rounds: ${clients} clients, tasks per run ${agentCounts.map((a) => `${a} agents: ${tasksFor(a)}`).join(', ')}`,
+);
+console.log(`# command: npm run bench:rounds -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+console.log(
+  '| db | agents | bare rounds/s | manager rounds/s | ratio | bare p50 ms | submit->award p50/p95/p99 ms | submit->completed p50/p95/p99 ms | p50 vs bare | commits/task | manager RSS MiB | completed |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+let failed = false;
+for (const db of dbs) {
+  for (const agents of agentCounts) {
+    const tasks = tasksFor(agents);
+    const bareAgents = spawnTs('bench/support/agents-process.ts', ['--count', String(agents)], {});
+    const { endpoints } = await waitReady<{ endpoints: string[] }>(bareAgents);
+    await runBareRounds(endpoints, 50, clients); // warm-up
+    const bare = await runBareRounds(endpoints, tasks, clients);
+    await stopChild(bareAgents);
+    const m = await runManagerRounds({
+      db,
+      adminUrl: process.env.DATABASE_URL,
+      agents,
+      tasks,
+      clients,
+      profileDir: values.profile,
+      env: managerEnv,
+    });
+    const bareRate = tasks / bare.seconds;
+    const rate = tasks / m.seconds;
+    const bareP50 = percentile(bare.latencies, 50);
+    if (m.completed !== tasks) failed = true;
+    console.log(
+      `| ${db} | ${agents} | ${bareRate.toFixed(0)} | ${rate.toFixed(1)} | ${(rate / bareRate).toFixed(3)}x | ${bareP50.toFixed(0)} | ${fmtPct(m.toAward)} | ${fmtPct(m.latencies)} | ${(percentile(m.latencies, 50) / bareP50).toFixed(1)}x | ${m.commitsPerTask === null ? 'n/a' : m.commitsPerTask.toFixed(2)} | ${m.rssMiB.toFixed(0)} | ${m.completed}/${tasks} |`,
+    );
+  }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,183 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { keepAlivePool, percentile, requestJson } from './http.ts';
+import { type Child, freePort, ROOT, rssMiB, spawnTs, stopChild, waitReady } from './processes.ts';
+
+export type DbKind = 'pglite' | 'postgres';
+
+/** A fresh database on the server of `adminUrl`, dropped by `drop()`: pg_stat_database counts it alone. */
+export async function freshDatabase(adminUrl: string, name: string) {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${name}`);
+  await admin.unsafe(`create database ${name}`);
+  // For finding where commits go: every statement of this database in the server's log.
+  if (process.env.BENCH_LOG_STATEMENTS)
+    await admin.unsafe(`alter database ${name} set log_statement = 'all'`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    /** Committed transactions of that database so far (server-wide statistics). */
+    async commits(): Promise<number> {
+      const [row] = await admin`select xact_commit::int8 as n from pg_stat_database where datname = ${name}`;
+      return Number(row?.n ?? 0);
+    },
+    async drop() {
+      await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+      await admin.end();
+    },
+  };
+}
+
+export type ManagerHandle = { url: string; proc: Child; stop(): Promise<void> };
+
+/** Starts the manager as its own process (src/server.ts) and waits until it is ready. */
+export async function startManager(
+  db: { kind: DbKind; url?: string },
+  opts: { profileDir?: string; env?: Record<string, string> } = {},
+): Promise<ManagerHandle> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    MANAGER_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
+    ...(db.kind === 'postgres' ? { DATABASE_URL: db.url! } : { PGLITE_DATA_DIR: 'memory://' }),
+    ...opts.env,
+  };
+  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+  // The manager as deployed, from compiled JavaScript (npm run build), if it has been built.
+  const compiled = existsSync(join(ROOT, 'dist/src/server.js'));
+  const proc = spawnTs(compiled ? 'dist/src/server.js' : 'src/server.ts', [], env, nodeArgs);
+  const url = `http://127.0.0.1:${port}`;
+  const pool = keepAlivePool(4);
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await requestJson(pool, 'GET', `${url}/readyz`);
+      if (r.status === 200) break;
+    } catch {}
+    if (proc.child.exitCode !== null || Date.now() > until)
+      throw new Error(`manager did not start: ${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  pool.destroy();
+  return { url, proc, stop: () => stopChild(proc) };
+}
+
+export type ManagerRoundsResult = {
+  seconds: number;
+  completed: number;
+  tasks: number;
+  latencies: number[];
+  toAward: number[];
+  commitsPerTask: number | null;
+  rssMiB: number;
+};
+
+type TaskView = { state: string; createdAt: string; award: { awardedAt: string } | null };
+
+/**
+ * `tasks` tasks through a manager process with `agents` agents in another process, `clients` at
+ * once, each submitting a task and long-polling it to its end (what a user's client does).
+ */
+export async function runManagerRounds(opts: {
+  db: DbKind;
+  adminUrl?: string;
+  agents: number;
+  tasks: number;
+  clients: number;
+  profileDir?: string;
+  env?: Record<string, string>;
+}): Promise<ManagerRoundsResult> {
+  const database =
+    opts.db === 'postgres'
+      ? await freshDatabase(opts.adminUrl!, `cnet_bench_${process.pid}_${opts.agents}`)
+      : null;
+  const manager = await startManager(
+    { kind: opts.db, url: database?.url },
+    { profileDir: opts.profileDir, env: opts.env },
+  );
+  const agentsProc = spawnTs(
+    'bench/support/agents-process.ts',
+    [
+      '--count',
+      String(opts.agents),
+      '--manager',
+      manager.url,
+      '--capability',
+      'bench.work',
+      '--run',
+      String(process.pid),
+    ],
+    {},
+  );
+  try {
+    await waitReady(agentsProc);
+    const pool = keepAlivePool(opts.clients + 8);
+    const one = async (n: number) => {
+      const t0 = performance.now();
+      const sub = await requestJson<{ id: string }>(pool, 'POST', `${manager.url}/v1/tasks`, {
+        capability: 'bench.work',
+        input: { n },
+        bidWindowMs: 2000,
+      });
+      if (sub.status !== 202) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.body)}`);
+      let view: TaskView;
+      do {
+        view = (
+          await requestJson<TaskView>(pool, 'GET', `${manager.url}/v1/tasks/${sub.body.id}?waitMs=60000`)
+        ).body;
+      } while (!['completed', 'failed', 'cancelled'].includes(view.state));
+      return { ms: performance.now() - t0, view };
+    };
+    // Warm up (JIT, connection pools, prepared statements), then let every backend flush its statistics.
+    await Promise.all(Array.from({ length: 16 }, (_, i) => one(-i)));
+    if (database) await new Promise((r) => setTimeout(r, 11_000));
+    const before = database ? await database.commits() : 0;
+
+    const latencies: number[] = [];
+    const toAward: number[] = [];
+    let completed = 0;
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: opts.clients }, async () => {
+        while (next < opts.tasks) {
+          const r = await one(next++);
+          latencies.push(r.ms);
+          if (r.view.state === 'completed') completed++;
+          if (r.view.award) toAward.push(Date.parse(r.view.award.awardedAt) - Date.parse(r.view.createdAt));
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const rss = rssMiB(manager.proc.child.pid!);
+    pool.destroy();
+    await stopChild(agentsProc);
+    await manager.stop();
+    // Backends flush their statistics when they exit; the manager's have all exited now.
+    let commitsPerTask: number | null = null;
+    if (database) {
+      await new Promise((r) => setTimeout(r, 500));
+      commitsPerTask = ((await database.commits()) - before) / opts.tasks;
+    }
+    return {
+      seconds,
+      completed,
+      tasks: opts.tasks,
+      latencies: latencies.sort((a, b) => a - b),
+      toAward: toAward.sort((a, b) => a - b),
+      commitsPerTask,
+      rssMiB: rss,
+    };
+  } finally {
+    await stopChild(agentsProc);
+    await manager.stop();
+    await database?.drop();
+  }
+}
+
+export const fmtPct = (xs: number[]) =>
+  `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 95).toFixed(0)} / ${percentile(xs, 99).toFixed(0)}`;

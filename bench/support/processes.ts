@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** A free TCP port on loopback (asked of the kernel, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export type Child = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+/**
+ * Runs a file of this repo in its own node process: TypeScript through the tsx loader, or
+ * JavaScript (the compiled manager in dist/, as deployed) as it is.
+ */
+export function spawnTs(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  void exited.then(() => children.delete(child));
+  return { child, output: () => out, exited };
+}
+
+/** Resolves with the first stdout line that parses as JSON with `ready: true`. */
+export async function waitReady<T>(c: Child, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const line of c.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const v = JSON.parse(line) as T & { ready?: boolean };
+        if (v.ready) return v;
+      } catch {}
+    }
+    if (c.child.exitCode !== null) throw new Error(`child exited: ${c.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`child not ready after ${timeoutMs} ms: ${c.output()}`);
+}
+
+/** Resident set size of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** Stops a child with SIGTERM (so a CPU profile is written), SIGKILL after `ms`. */
+export async function stopChild(c: Child, ms = 15_000): Promise<void> {
+  if (c.child.exitCode !== null) return;
+  c.child.kill('SIGTERM');
+  const t = setTimeout(() => c.child.kill('SIGKILL'), ms);
+  await c.exited;
+  clearTimeout(t);
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_next_auction_idx" ON "tasks" USING btree ("next_auction_at") WHERE "tasks"."state" in ('queued','pending');

@@ -1,0 +1,1 @@
+ALTER TABLE "agents" ALTER COLUMN "endpoint" DROP NOT NULL;

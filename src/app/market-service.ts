@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { LIVE_AWARD } from '../awards/award-state.ts';
+import { completeAward } from '../awards/complete-award.ts';
+import { type AwardEnd, cancelLiveAward, endAward, lockLiveAwardOf } from '../awards/end-award.ts';
+import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
+import type { Config } from '../config.ts';
+import type { Database, Tx } from '../db/client.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { tasks as tasksTable } from '../db/schema.ts';
+import { AppError } from '../errors/app-error.ts';
+import type { EventHub } from '../events/event-hub.ts';
+import type { EventSink } from '../events/event-publisher.ts';
+import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
+import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
+import type { Task, TaskSubmission } from '../protocol/task.ts';
+import type { WorkQueue } from '../queue/work-queue.ts';
+import type { AgentRow } from '../registry/agent-view.ts';
+import type { AgentClient } from '../resilience/agent-client.ts';
+import { sendReject } from '../rounds/award-negotiation.ts';
+import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
+import { insertTask } from '../rounds/open-round.ts';
+import type { RoundRunner } from '../rounds/round-runner.ts';
+import { isTerminal } from '../tasks/state-machine.ts';
+import { canonicalJson, type TaskStore, transitionTask } from '../tasks/task-store.ts';
+import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
+import { EndedViews } from './ended-views.ts';
+import { SubmittedHere } from './submitted-here.ts';
+
+export type MarketServiceDeps = {
+  database: Database;
+  events: EventSink;
+  store: TaskStore;
+  runner: RoundRunner;
+  queue: WorkQueue;
+  client: AgentClient;
+  book: AddressBook;
+  hub: EventHub;
+  logger: Logger;
+  config: Config;
+};
+
+/**
+ * The application layer: what clients and agents ask of the marketplace, as the HTTP routes call
+ * it. Each use case is a few statements over the round, award, task and queue modules.
+ */
+export class MarketService {
+  readonly ended = new EndedViews();
+  private readonly submittedHere = new SubmittedHere();
+
+  constructor(private readonly d: MarketServiceDeps) {
+    d.hub.onAny((n) => {
+      if (!n.taskId) return;
+      if (n.type === 'task.retried') this.ended.forget(n.taskId);
+      if (n.state && isTerminal(n.state as never)) this.submittedHere.ended(n.taskId);
+    });
+  }
+
+  private get db() {
+    return this.d.database.db;
+  }
+
+  /** A task completed or ended here: waiting clients get its view without another read. */
+  rememberEnded(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task {
+    const view = toTaskView(row, award);
+    this.ended.remember(view);
+    return view;
+  }
+
+  /**
+   * Submits a task: one statement that inserts it and, when a round slot is free, opens its
+   * first round. The same idempotency key and body answer the first task (created=false).
+   */
+  async submit(
+    body: TaskSubmission,
+    rawBody: unknown,
+    idempotencyKey: string | undefined,
+    callbackKey: string | null,
+  ): Promise<{ view: Task; created: boolean }> {
+    const requestHash = idempotencyKey
+      ? createHash('sha256').update(canonicalJson(rawBody)).digest('hex')
+      : null;
+    if (idempotencyKey) {
+      const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
+      if (existing) return { view: await this.d.store.viewOf(existing), created: false };
+    }
+    const open = this.d.runner.hasFreeSlot();
+    let opening: Awaited<ReturnType<typeof insertTask>>;
+    try {
+      opening = await insertTask(
+        this.d.database,
+        this.d.events,
+        {
+          id: uuidv7(),
+          body,
+          bidWindowMs: body.bidWindowMs ?? this.d.config.DEFAULT_BID_WINDOW_MS,
+          callbackKey,
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash,
+        },
+        open,
+        { ...this.d.runner.openPolicy(), backstopMs: this.d.config.ROUND_LEASE_SLACK_MS },
+      );
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      opening = { kind: 'skipped' };
+    }
+    if (opening.kind === 'skipped') {
+      // A concurrent (or earlier) submission with this key won the insert.
+      const existing = idempotencyKey
+        ? await this.d.store.findByKey(idempotencyKey, requestHash ?? '')
+        : null;
+      if (!existing) throw new AppError(409, 'conflict', 'the task could not be stored; submit it again');
+      return { view: await this.d.store.viewOf(existing), created: false };
+    }
+    if (!isTerminal(opening.task.state)) this.submittedHere.add(opening.task.id);
+    if (opening.kind === 'opened') this.d.runner.continueOpened(opening);
+    else if (opening.kind === 'pending')
+      this.d.runner.startRound(opening.task.id, { state: 'pending', round: 0 });
+    return { view: toTaskView(opening.task, null), created: true };
+  }
+
+  /**
+   * The task; with `waitMs`, answers as soon as it is terminal. It listens before it reads, so an
+   * end between the two is not missed, and an end this manager wrote is answered from memory.
+   */
+  async getTask(id: string, waitMs: number, signal?: AbortSignal): Promise<Task> {
+    const known = this.ended.get(id);
+    if (known) return known;
+    if (waitMs <= 0) return this.d.store.readView(id);
+    const stop = new AbortController();
+    const onClose = () => stop.abort();
+    signal?.addEventListener('abort', onClose, { once: true });
+    try {
+      const ended = this.d.hub.waitForTask(
+        id,
+        waitMs,
+        (n) => !!n.state && isTerminal(n.state as never),
+        stop.signal,
+      );
+      if (!this.submittedHere.has(id)) {
+        const view = await this.d.store.readView(id);
+        if (isTerminal(view.state)) return view;
+      }
+      const notice = await ended;
+      if (!notice) return this.d.store.readView(id);
+      // An end this manager wrote is published before its writer remembers the view; let it.
+      const view = this.ended.get(id) ?? (await nextTurn(() => this.ended.get(id)));
+      return view ?? this.d.store.readView(id);
+    } finally {
+      stop.abort();
+      signal?.removeEventListener('abort', onClose);
+    }
+  }
+
+  /**
+   * The award holder's result. A repeat of an accepted result is 200 and changes nothing; an
+   * award that is no longer the task's is 409 stale_award; another agent's award is 403.
+   */
+  async reportResult(agentId: string, taskId: string, report: ResultReport): Promise<Task> {
+    const stale = (status: string) =>
+      new AppError(
+        409,
+        'stale_award',
+        `award ${report.awardId} is no longer the current award of task ${taskId} (${status}); the result was not kept`,
+      );
+    if (report.type === 'inform-result') {
+      const done = await completeAward(
+        this.d.database,
+        this.d.events,
+        taskId,
+        report.awardId,
+        agentId,
+        report.output,
+      );
+      if (done.done) return this.rememberEnded(done.task, done.award);
+      const award = done.award;
+      if (!award || award.taskId !== taskId)
+        throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
+      if (award.agentId !== agentId)
+        throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+      if (award.status === 'completed') return this.d.store.readView(taskId);
+      throw stale(award.status);
+    }
+    const award = await this.d.store.getAward(report.awardId);
+    if (!award || award.taskId !== taskId)
+      throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
+    if (award.agentId !== agentId)
+      throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+    if (award.status === 'failed' && award.reason === report.reason) return this.d.store.readView(taskId);
+    if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
+    const ended = await this.endAward(award.id, {
+      action: 'fail',
+      reason: report.reason,
+      blame: true,
+      countsAttempt: true,
+    });
+    if (!ended) throw stale(award.status);
+    return this.d.store.viewOf(ended.task);
+  }
+
+  /**
+   * Ends an award and, when its task went back to the queue, auctions it again once the
+   * transaction has committed. With `tx`, the caller commits and then calls `afterCommit`.
+   */
+  async endAward(awardId: string, end: AwardEnd) {
+    const ended = await this.db.transaction((tx) => endAward(tx, awardId, end));
+    this.afterEnd(ended);
+    return ended;
+  }
+
+  /** What follows an award's end once it has committed: a new round for a requeued task. */
+  afterEnd(ended: Awaited<ReturnType<typeof endAward>>): void {
+    if (ended?.next === 'requeued')
+      this.d.runner.startRound(ended.task.id, { state: 'queued', round: ended.task.round });
+  }
+
+  /** A deferred bid before replyBy; a late one is kept as `late` and its agent is sent a reject. */
+  async submitDeferredBid(agentId: string, taskId: string, bid: DeferredBid): Promise<void> {
+    try {
+      await submitDeferredBid(this.db, agentId, taskId, bid);
+    } catch (err) {
+      if (err instanceof LateBidError && err.wasProposal) {
+        const address = await this.d.book.addressOf(agentId);
+        if (address)
+          sendReject(
+            { client: this.d.client, address: () => address },
+            { ...address, reputation: 0, bidId: '' },
+            taskId,
+            bid.round,
+            'late',
+          );
+      }
+      throw err;
+    }
+  }
+
+  /** Cancels a task that has not ended (409 if it has); its holder is sent `cancel`. */
+  async cancel(taskId: string): Promise<Task> {
+    const result = await this.db.transaction(async (tx) => {
+      await lockLiveAwardOf(tx, taskId);
+      const row = await transitionTask(tx, { taskId, action: 'cancel', event: { type: 'task.cancelled' } });
+      if (!row) return null;
+      return { row, holder: await cancelLiveAward(tx, row.awardId, 'task cancelled') };
+    });
+    if (!result) {
+      const current = await this.d.store.getRow(taskId);
+      throw new AppError(
+        409,
+        'task_ended',
+        `task ${taskId} has already ended (${current.state}); nothing to cancel`,
+      );
+    }
+    if (result.holder) void sendCancel(this.d.client, this.d.book, this.d.logger, result.holder);
+    return this.rememberEnded(result.row, null);
+  }
+
+  /** Puts a failed task back with fresh attempts (409 unless failed). */
+  async retry(taskId: string): Promise<Task> {
+    const row = await this.db.transaction((tx) =>
+      transitionTask(tx, {
+        taskId,
+        action: 'retry',
+        set: {
+          attempts: 0,
+          error: null,
+          completedAt: null,
+          excludedAgents: [],
+          requeues: 0,
+          awardId: null,
+          output: null,
+        },
+        event: { type: 'task.retried' },
+      }),
+    );
+    if (!row) {
+      const current = await this.d.store.getRow(taskId);
+      throw new AppError(
+        409,
+        'task_not_failed',
+        `only a failed task can be retried; task ${taskId} is ${current.state}`,
+      );
+    }
+    this.ended.forget(taskId);
+    this.d.runner.startRound(taskId, { state: 'pending', round: row.round });
+    return toTaskView(row, null);
+  }
+
+  /** A deregistered agent's live awards end without blame; their tasks go back to bidding. */
+  /**
+   * Deregisters an agent and, in the same transaction, ends its live awards without blame; their
+   * tasks go back to bidding once it has committed.
+   */
+  async deregister(deregisterIn: (tx: Tx) => Promise<string[]>): Promise<void> {
+    const ended = await this.db.transaction(async (tx) => {
+      const results = [];
+      for (const awardId of await deregisterIn(tx))
+        results.push(
+          await endAward(tx, awardId, {
+            action: 'cancel',
+            reason: 'agent deregistered',
+            blame: false,
+            countsAttempt: false,
+          }),
+        );
+      return results;
+    });
+    for (const e of ended) this.afterEnd(e);
+  }
+
+  /** Tasks queued with no eligible agent that this agent could serve: auction them now. */
+  async wakeQueued(capabilities: string[]): Promise<void> {
+    await this.db
+      .update(tasksTable)
+      .set({ nextAuctionAt: new Date() })
+      .where(and(eq(tasksTable.state, 'queued'), inArray(tasksTable.capability, capabilities)));
+  }
+
+  /** Pulls queued tasks for an agent (a long-poll with `waitMs`). */
+  claim(
+    agent: AgentRow,
+    req: ClaimRequest & { waitMs?: number },
+    signal?: AbortSignal,
+  ): Promise<ClaimedTask[]> {
+    return this.d.queue.claim(agent, req, signal);
+  }
+}
+
+export type { Tx };
+
+/** `read()` after the current turn of the event loop, when pending continuations have run. */
+function nextTurn<T>(read: () => T): Promise<T> {
+  return new Promise((resolve) => setImmediate(() => resolve(read())));
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { awardStatusesAllowing, LIVE_AWARD, nextAwardStatus } from './award-state.ts';
+
+describe('the award state machine', () => {
+  it('lets only an offered award be agreed or refused', () => {
+    expect(awardStatusesAllowing('agree')).toEqual(['offered']);
+    expect(awardStatusesAllowing('refuse')).toEqual(['offered']);
+  });
+
+  it('lets a live award (offered or agreed) complete, fail, expire or be cancelled', () => {
+    for (const action of ['complete', 'fail', 'expire', 'cancel'] as const)
+      expect(awardStatusesAllowing(action)).toEqual([...LIVE_AWARD]);
+  });
+
+  it('counts an inform-result answered to the offer itself as completion', () => {
+    expect(nextAwardStatus('offered', 'complete')).toBe('completed');
+  });
+
+  it('never changes an award that has ended', () => {
+    for (const ended of ['completed', 'failed', 'refused', 'expired', 'cancelled'] as const)
+      for (const action of ['agree', 'complete', 'refuse', 'fail', 'expire', 'cancel'] as const)
+        expect(nextAwardStatus(ended, action)).toBeNull();
+  });
+});

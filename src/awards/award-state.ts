@@ -1,0 +1,62 @@
+/** An award's life: offered to the winner, agreed (or claimed from the queue), then one end. */
+export type AwardStatus = 'offered' | 'agreed' | 'completed' | 'failed' | 'refused' | 'expired' | 'cancelled';
+
+/** Everything that can happen to an award. */
+export type AwardAction =
+  | 'agree' // the winner answered agree
+  | 'complete' // its holder informed a result
+  | 'refuse' // the winner refused the offer
+  | 'fail' // the holder reported failure, or the award call failed after its retries
+  | 'expire' // no result by dueAt, or a claim lease ran out
+  | 'cancel'; // the task was cancelled, passed its deadline, or the holder deregistered
+
+/** The statuses in which an award is the task's live award (at most one per task, by index). */
+export const LIVE_AWARD = ['offered', 'agreed'] as const satisfies readonly AwardStatus[];
+
+/** The next status, or null if `action` is not allowed from `status`. Pure. */
+export function nextAwardStatus(status: AwardStatus, action: AwardAction): AwardStatus | null {
+  switch (status) {
+    case 'offered':
+      return {
+        agree: 'agreed',
+        complete: 'completed',
+        refuse: 'refused',
+        fail: 'failed',
+        expire: 'expired',
+        cancel: 'cancelled',
+      }[action] as AwardStatus;
+    case 'agreed':
+      return action === 'agree' || action === 'refuse'
+        ? null
+        : ({ complete: 'completed', fail: 'failed', expire: 'expired', cancel: 'cancelled' }[
+            action
+          ] as AwardStatus);
+    case 'completed':
+    case 'failed':
+    case 'refused':
+    case 'expired':
+    case 'cancelled':
+      return null;
+  }
+}
+
+const ALL: readonly AwardStatus[] = [
+  'offered',
+  'agreed',
+  'completed',
+  'failed',
+  'refused',
+  'expired',
+  'cancelled',
+];
+
+/** The statuses from which `action` is allowed: the guard of every award write. */
+export function awardStatusesAllowing(action: AwardAction): AwardStatus[] {
+  return ALL.filter((s) => nextAwardStatus(s, action) !== null);
+}
+
+/** `'offered','agreed'`: the guard as SQL literal list. */
+export const awardGuard = (action: AwardAction): string =>
+  awardStatusesAllowing(action)
+    .map((s) => `'${s}'`)
+    .join(',');

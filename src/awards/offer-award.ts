@@ -1,0 +1,87 @@
+import type { and } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import type { Tx } from '../db/client.ts';
+import { awards } from '../db/schema.ts';
+import { addAgentStats } from '../registry/agent-stats.ts';
+import { transitionTask } from '../tasks/task-store.ts';
+import type { TaskRow } from '../tasks/task-view.ts';
+import { type AwardTiming, offerDueTimes } from './award-timing.ts';
+
+/** A bid the award may go to. */
+export type NextBid = { id: string; agentId: string; cost: number; etaMs: number };
+
+/**
+ * The award row a round's close offers to its best bid, as CTEs for the close statement:
+ * `w` holds the offer (JSON parameter `param`, or no row), `aw` inserts it once task CTE `t`
+ * has become `awarded`, and the winner's award is counted.
+ */
+export const offerAwardCtes = (param: string, t: string) => `w as (
+  select * from jsonb_to_record(${param}::jsonb)
+    as x(award_id uuid, agent_id uuid, bid_id uuid, cost float8, eta_ms int, due_at timestamptz, work_due text)
+  where ${param} is not null
+), aw as (
+  insert into awards (id, task_id, agent_id, round, bid_id, kind, cost, eta_ms, awarded_at, due_at)
+  select w.award_id, ${t}.id, w.agent_id, ${t}.round, w.bid_id, 'bid', w.cost, w.eta_ms, now(), w.due_at
+  from w, ${t} where ${t}.state = 'awarded'
+), aw_st as (
+  insert into agent_stat_deltas (agent_id, awards) select w.agent_id, 1 from w, ${t} where ${t}.state = 'awarded'
+)`;
+
+/** The JSON parameter of `offerAwardCtes` for awarding `bid` now. */
+export function offerParam(bid: NextBid, deadline: Date | null, timing: AwardTiming) {
+  const awardId = uuidv7();
+  const { workDue, rowDue } = offerDueTimes(Date.now(), bid.etaMs, deadline?.getTime() ?? null, timing);
+  return {
+    awardId,
+    workDue,
+    json: JSON.stringify({
+      award_id: awardId,
+      agent_id: bid.agentId,
+      bid_id: bid.id,
+      cost: bid.cost,
+      eta_ms: bid.etaMs,
+      due_at: rowDue.toISOString(),
+      work_due: workDue.toISOString(),
+    }),
+  };
+}
+
+/** Offers the award to `bid` in the caller's transaction: the guarded transition and the award row. */
+export async function offerAward(
+  tx: Tx,
+  task: TaskRow,
+  bid: NextBid,
+  guard: ReturnType<typeof and>,
+  timing: AwardTiming,
+  eventType: 'award.moved' | 'task.awarded',
+) {
+  const awardId = uuidv7();
+  const now = Date.now();
+  const { workDue, rowDue } = offerDueTimes(now, bid.etaMs, task.deadline?.getTime() ?? null, timing);
+  const row = await transitionTask(tx, {
+    taskId: task.id,
+    action: 'award',
+    guard,
+    set: { awardId, roundLeaseUntil: null },
+    event: {
+      type: eventType,
+      agentId: bid.agentId,
+      data: { awardId, cost: bid.cost, etaMs: bid.etaMs, dueAt: workDue.toISOString() },
+    },
+  });
+  if (!row) return null;
+  await tx.insert(awards).values({
+    id: awardId,
+    taskId: task.id,
+    agentId: bid.agentId,
+    round: task.round,
+    bidId: bid.id,
+    kind: 'bid',
+    cost: bid.cost,
+    etaMs: bid.etaMs,
+    awardedAt: new Date(now),
+    dueAt: rowDue,
+  });
+  await addAgentStats(tx, [{ agentId: bid.agentId, awards: 1 }]);
+  return { awardId, workDue };
+}

@@ -1,0 +1,61 @@
+import { statesAllowing, type TaskAction } from '../tasks/state-machine.ts';
+
+/**
+ * Pieces of the hot statements, written once at module load so every call sends the same text
+ * (postgres.js then prepares each statement once per connection).
+ */
+
+/** `'a','b'`: the states a task may be in for `action`, from the pure state machine. */
+export const fromStates = (action: TaskAction): string =>
+  statesAllowing(action)
+    .map((s) => `'${s}'`)
+    .join(',');
+
+/** The `set` items every transition to a terminal state carries: its end, and its callback outbox. */
+export const TERMINAL_SET = `completed_at = now(), callback_attempts = 0,
+  callback_due_at = case when callback_url is null then null else now() end`;
+
+/**
+ * Two CTEs: `name` appends events (rows of `select`, which yields task_id, agent_id, type, data)
+ * and `name_n` gathers their notices (json array column `notices`) for the EventPublisher, which
+ * delivers them once the statement has committed. The statement selects
+ * `(select notices from name_n) as notices`.
+ */
+export function eventCtes(name: string, select: string, capability: string): string {
+  return `${name} as (
+    insert into events (task_id, agent_id, type, data) ${select}
+    returning id, task_id, agent_id, type, data
+  ), ${name}_n as (
+    select coalesce(json_agg(json_build_object('id', e.id, 'taskId', e.task_id, 'agentId', e.agent_id,
+      'type', e.type, 'capability', ${capability}, 'state', e.data->>'state') order by e.id), '[]'::json) as notices
+    from ${name} e
+  )`;
+}
+
+/**
+ * The agents a round may invite for task capability `cap` (SQL expression): active, reachable
+ * (not pull-only), not in `blocked` (a uuid[] expression: open circuits), and not in `failed`
+ * (agents that failed this task) while anyone else can be invited: with no one else, a task
+ * goes back to the agents that failed it rather than wait for ever (PROTOCOL.md, round step 1).
+ * With their completions and failures, the ledger rows not yet folded included (reputation).
+ */
+export function eligibleAgentsCte(
+  name: string,
+  cap: string,
+  blocked: string,
+  failed = "'{}'::uuid[]",
+): string {
+  return `${name}_all as (
+    select a.id, a.endpoint, a.completions + coalesce(p.completions, 0) as completions,
+      a.failures + coalesce(p.failures, 0) as failures
+    from agents a left join lateral (
+      select sum(d.completions)::int as completions, sum(d.failures)::int as failures
+      from agent_stat_deltas d where d.agent_id = a.id
+    ) p on true
+    where a.status = 'active' and a.endpoint is not null and a.capability_names @> array[${cap}]::text[]
+      and not (a.id = any(${blocked}))
+  ), ${name} as (
+    select * from ${name}_all x where not (x.id = any(${failed}))
+      or not exists (select 1 from ${name}_all y where not (y.id = any(${failed})))
+  )`;
+}

@@ -1,0 +1,119 @@
+import type { Logger } from 'pino';
+import { agreeAward } from '../awards/agree-award.ts';
+import type { AwardTiming } from '../awards/award-timing.ts';
+import { completeAward } from '../awards/complete-award.ts';
+import { moveAward, type RequeuePolicy } from '../awards/end-award.ts';
+import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
+import type { Database, Db } from '../db/client.ts';
+import type { EventSink } from '../events/event-publisher.ts';
+import type { AcceptProposal, AwardReply, RejectReason } from '../protocol/messages.ts';
+import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
+import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
+import { toTaskSpec } from '../tasks/task-view.ts';
+import { awardDueAt } from './backoff.ts';
+import type { Invitee } from './round-types.ts';
+import type { RankedBid } from './scoring.ts';
+
+export type NegotiationDeps = {
+  database: Database;
+  events: EventSink;
+  db: Db;
+  client: AgentClient;
+  logger: Logger;
+  timing: AwardTiming;
+  requeue: RequeuePolicy;
+  address(i: { id: string; endpoint: string }): AgentAddress;
+  book: AddressBook;
+  resultUrl(taskId: string): string;
+  /** A task completed by an inline inform-result: its view may be handed to waiting clients. */
+  onCompleted(task: TaskRow, award: AwardRow): void;
+};
+
+/** reject-proposal to a bidder, best effort, off the hot path. */
+export function sendReject(
+  d: Pick<NegotiationDeps, 'client' | 'address'>,
+  invitee: Invitee | undefined,
+  taskId: string,
+  round: number,
+  reason: RejectReason,
+) {
+  if (!invitee) return;
+  void d.client.notify(d.address(invitee), '/reject', {
+    type: 'reject-proposal',
+    conversationId: taskId,
+    round,
+    reason,
+  });
+}
+
+/**
+ * Sends accept-proposal to the current winner. `agree`: recorded (the losers' bids become
+ * rejected in the same statement) and the losers are told; `inform-result`: the task completes;
+ * refusal, error or timeout: the award moves to the next-ranked bid in the transaction that ends
+ * the failed one, and with none left the task is queued.
+ */
+export async function negotiateAward(
+  d: NegotiationDeps,
+  task: TaskRow,
+  first: { awardId: string; workDue: Date },
+  ranked: RankedBid[],
+  invitees: Map<string, Invitee>,
+): Promise<void> {
+  let { awardId, workDue } = first;
+  const rejectFrom = (i: number) => {
+    for (const l of ranked.slice(i + 1))
+      sendReject(d, invitees.get(l.agentId), task.id, task.round, 'another_bid_accepted');
+  };
+  for (let i = 0; i < ranked.length; i++) {
+    const bid = ranked[i];
+    const invitee = bid && invitees.get(bid.agentId);
+    if (!bid || !invitee) return;
+    const msg: AcceptProposal = {
+      type: 'accept-proposal',
+      conversationId: task.id,
+      round: task.round,
+      awardId,
+      task: toTaskSpec(task),
+      dueAt: workDue.toISOString(),
+      resultUrl: d.resultUrl(task.id),
+    };
+    let reply: AwardReply | { type: 'error'; reason: string };
+    try {
+      reply = await d.client.award(d.address(invitee), msg);
+    } catch (err) {
+      reply = { type: 'error', reason: err instanceof Error ? err.message : String(err) };
+    }
+    if (reply.type === 'agree') {
+      // The agent's estimate runs from its agreement, not from when the award was offered.
+      const due = new Date(
+        awardDueAt(Date.now(), bid.etaMs, d.timing.grace, task.deadline?.getTime() ?? null),
+      );
+      const agreement = await agreeAward(d.database, d.events, awardId, due);
+      // Not agreed and not completed by the winner's own result: tell the agent to stop.
+      if (!agreement.agreed && agreement.status !== 'completed')
+        void sendCancel(d.client, d.book, d.logger, { id: awardId, agentId: bid.agentId, taskId: task.id });
+      rejectFrom(i);
+      return;
+    }
+    if (reply.type === 'inform-result') {
+      const done = await completeAward(d.database, d.events, task.id, awardId, null, reply.output);
+      if (done.done) {
+        d.onCompleted(done.task, done.award);
+        rejectFrom(i);
+      }
+      return;
+    }
+    const reason = reply.type === 'refuse' ? `refused: ${reply.reason ?? 'no reason'}` : reply.reason;
+    // It may have got the award before the call failed.
+    if (reply.type === 'error')
+      void sendCancel(d.client, d.book, d.logger, { id: awardId, agentId: bid.agentId, taskId: task.id });
+    const moved = await d.db.transaction((tx) =>
+      moveAward(tx, task, awardId, { refused: reply.type === 'refuse', reason }, ranked[i + 1], {
+        requeue: d.requeue,
+        timing: d.timing,
+      }),
+    );
+    if (!moved) return;
+    ({ awardId, workDue } = moved);
+  }
+}

@@ -1,0 +1,235 @@
+import type { Database } from '../db/client.ts';
+import { eligibleAgentsCte, eventCtes, fromStates } from '../db/sql-fragments.ts';
+import type { EventSink } from '../events/event-publisher.ts';
+import type { TaskSubmission } from '../protocol/task.ts';
+import { reputation } from '../registry/reputation.ts';
+import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
+import type { TaskRow } from '../tasks/task-view.ts';
+import type { Invitee } from './round-types.ts';
+
+/** How a round may be opened: from the state (and round) the caller saw. */
+export type RoundStart = { state: 'pending' | 'queued' | 'bidding'; round: number };
+
+/** What opening a round did: invited agents, queued the task (no one eligible), or nothing. */
+export type Opening =
+  | { kind: 'opened'; task: TaskRow; invitees: Invitee[] }
+  | { kind: 'queued'; task: TaskRow }
+  | { kind: 'pending'; task: TaskRow }
+  | { kind: 'skipped' };
+
+/** What the statements need besides the task: who we are and the timing policy. */
+export type OpenPolicy = {
+  managerId: string;
+  /** Agents this manager's breakers will not invite now (open circuits). */
+  uninvitable: string[];
+  leaseSlackMs: number;
+  requeueBaseMs: number;
+  requeueCapMs: number;
+};
+
+const pgArray = (ids: string[]) => `{${ids.join(',')}}`;
+
+/** Re-auction backoff in SQL, the same law as `reauctionDelay`: exponential, capped, equal jitter. */
+const delayMs = (requeues: string, base: string, cap: string) =>
+  `(least(${cap}::float8, ${base}::float8 * power(2, least(${requeues}, 30))) * (0.5 + random() * 0.5))::int`;
+
+/** The invitees a statement returns, joined to their invitation rows. */
+const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpoint', e.endpoint,
+    'completions', e.completions, 'failures', e.failures, 'bidId', i.id)), '[]')::text
+  from inv i join elig e on e.id = i.agent_id) as invitees`;
+
+const BIDDING_DATA = (t: string) => `jsonb_build_object('state', 'bidding', 'round', ${t}.round,
+  'invited', (select coalesce(jsonb_agg(id), '[]') from elig), 'replyBy',
+  to_char(${t}.reply_by at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+
+/**
+ * Opens a round on an existing task in one statement: picks the eligible agents, moves the task
+ * to `bidding` (round + 1, reply_by, round lease) with an invitation row per agent, counts their
+ * cfps and writes `round.opened`; with no one eligible it queues the task instead (from pending
+ * or bidding; a queued task simply waits for its next auction). The guard is the state and
+ * round the caller saw (and, taking over, that this manager holds the lease).
+ */
+const OPEN_SQL = `
+with cur as (
+  select id, capability, excluded_agents, requeues from tasks
+  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
+), d as (select ${delayMs('requeues', '$7', '$8')} as ms from cur),
+${eligibleAgentsCte('elig', '(select capability from cur)', '$5::uuid[]', '(select excluded_agents from cur)::uuid[]')},
+t as (
+  update tasks set
+    state = case when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state,
+    round = round + case when exists (select 1 from elig) then 1 else 0 end,
+    reply_by = case when exists (select 1 from elig) then now() + bid_window_ms * interval '1 millisecond' else reply_by end,
+    round_owner = case when exists (select 1 from elig) then $4 end,
+    round_lease_until = case when exists (select 1 from elig)
+      then now() + (bid_window_ms + $6::int) * interval '1 millisecond' end,
+    queued_reason = case when exists (select 1 from elig) then null else 'no_eligible_agents' end,
+    next_auction_at = case when exists (select 1 from elig) then null
+      else now() + (select ms from d) * interval '1 millisecond' end,
+    requeues = requeues + case when exists (select 1 from elig) then 0 else 1 end,
+    updated_at = now(), callback_due_at = null
+  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
+    and state in (${fromStates('announce')})
+    and (exists (select 1 from elig) or $2 <> 'queued')
+  returning *
+), inv as (
+  insert into bids (id, task_id, round, agent_id, type, outcome)
+  select gen_random_uuid(), t.id, t.round, elig.id, 'no_reply', 'pending' from t, elig where t.state = 'bidding'
+  returning id, agent_id
+), st as (
+  insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
+), ${eventCtes(
+  'ev',
+  `select t.id, null::uuid,
+     case when t.state = 'bidding' then 'round.opened' else 'task.queued' end,
+     case when t.state = 'bidding' then ${BIDDING_DATA('t')}
+       else jsonb_build_object('state', 'queued', 'round', t.round, 'reason', 'no_eligible_agents',
+         'retryInMs', (select ms from d)) end
+   from t`,
+  '(select capability from t)',
+)}
+select ${taskColumns('t')}, ${INVITEES}, (select notices from ev_n) as notices from t`;
+
+/**
+ * Submission and, when a round slot is free, its first round in one statement: the task is
+ * inserted straight into `bidding` with its invitations (or `queued`, no one eligible), with
+ * both events. Without a slot it is inserted `pending` and the round opens when one frees.
+ * An idempotency key already used answers no row (the caller looks the first task up).
+ */
+const SUBMIT_SQL = `
+with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]')},
+elig as (select * from elig0 where $19::boolean),
+x as (
+  select case when not $19::boolean then 'pending' when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state as state,
+    ${delayMs('0', '$17', '$18')} as ms
+), ins as (
+  insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
+    callback_url, callback_key, idempotency_key, request_hash, state, round, reply_by, round_owner,
+    round_lease_until, queued_reason, next_auction_at, requeues)
+  select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13,
+    x.state, case when x.state = 'bidding' then 1 else 0 end,
+    case when x.state = 'bidding' then now() + $6::int * interval '1 millisecond' end,
+    case when x.state = 'bidding' then $14 end,
+    case when x.state = 'bidding' then now() + ($6::int + $16::int) * interval '1 millisecond' end,
+    case when x.state = 'queued' then 'no_eligible_agents' end,
+    case x.state when 'pending' then now() + $20::int * interval '1 millisecond'
+      when 'queued' then now() + x.ms * interval '1 millisecond' end,
+    case when x.state = 'queued' then 1 else 0 end
+  from x
+  on conflict do nothing
+  returning *
+), inv as (
+  insert into bids (id, task_id, round, agent_id, type, outcome)
+  select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = 'bidding'
+  returning id, agent_id
+), st as (
+  insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
+), ${eventCtes(
+  'ev',
+  `select ins.id, null::uuid, v.type, v.data from ins cross join lateral (values
+     (1, 'task.submitted', jsonb_build_object('state', 'pending', 'capability', ins.capability)),
+     (2, case when ins.state = 'bidding' then 'round.opened' else 'task.queued' end,
+      case when ins.state = 'bidding' then ${BIDDING_DATA('ins')}
+        else jsonb_build_object('state', 'queued', 'round', 0, 'reason', 'no_eligible_agents',
+          'retryInMs', (select ms from x)) end)
+   ) as v(ord, type, data)
+   where v.ord = 1 or ins.state <> 'pending'
+   order by v.ord`,
+  '(select capability from ins)',
+)}
+select ${taskColumns('ins')}, ${INVITEES}, (select notices from ev_n) as notices from ins`;
+
+function openingOf(rows: Record<string, unknown>[]): Opening {
+  const raw = rows[0];
+  if (!raw) return { kind: 'skipped' };
+  const task = toTaskRow(raw);
+  if (task.state === 'queued') return { kind: 'queued', task };
+  if (task.state === 'pending') return { kind: 'pending', task };
+  const invited = JSON.parse(String(raw.invitees)) as {
+    id: string;
+    endpoint: string;
+    completions: number;
+    failures: number;
+    bidId: string;
+  }[];
+  return {
+    kind: 'opened',
+    task,
+    invitees: invited.map((i) => ({
+      id: i.id,
+      endpoint: i.endpoint,
+      bidId: i.bidId,
+      reputation: reputation(i.completions, i.failures),
+    })),
+  };
+}
+
+/** Opens the next round of an existing task from where the caller saw it (one statement). */
+export async function openRound(
+  database: Database,
+  events: EventSink,
+  taskId: string,
+  from: RoundStart,
+  policy: OpenPolicy,
+): Promise<Opening> {
+  const rows = await database.query(OPEN_SQL, [
+    taskId,
+    from.state,
+    from.round,
+    policy.managerId,
+    pgArray(policy.uninvitable),
+    policy.leaseSlackMs,
+    policy.requeueBaseMs,
+    policy.requeueCapMs,
+  ]);
+  events.published(rows[0]?.notices);
+  return openingOf(rows);
+}
+
+/** A submission as stored: the defaults filled in, the idempotency key and body hash. */
+export type NewTask = {
+  id: string;
+  body: TaskSubmission;
+  bidWindowMs: number;
+  callbackKey: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+};
+
+/**
+ * Inserts a submitted task and, if `open`, opens its first round in the same statement.
+ * `skipped` means the idempotency key was taken by an earlier task.
+ */
+export async function insertTask(
+  database: Database,
+  events: EventSink,
+  t: NewTask,
+  open: boolean,
+  policy: OpenPolicy & { backstopMs: number },
+): Promise<Opening> {
+  const b = t.body;
+  const rows = await database.query(SUBMIT_SQL, [
+    t.id,
+    b.capability,
+    JSON.stringify(b.input),
+    b.budget ?? null,
+    b.deadline ? new Date(b.deadline).toISOString() : null,
+    t.bidWindowMs,
+    b.maxAttempts,
+    b.priority,
+    JSON.stringify({ cost: 1, time: 1, reputation: 1, ...b.weights }),
+    b.callbackUrl ?? null,
+    t.callbackKey,
+    t.idempotencyKey,
+    t.requestHash,
+    policy.managerId,
+    pgArray(policy.uninvitable),
+    policy.leaseSlackMs,
+    policy.requeueBaseMs,
+    policy.requeueCapMs,
+    open,
+    policy.backstopMs,
+  ]);
+  events.published(rows[0]?.notices);
+  return openingOf(rows);
+}

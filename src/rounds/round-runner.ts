@@ -1,0 +1,158 @@
+import { bulkhead } from 'cockatiel';
+import type { Logger } from 'pino';
+import type { AwardTiming } from '../awards/award-timing.ts';
+import type { RequeuePolicy } from '../awards/end-award.ts';
+import type { AddressBook } from '../awards/notify-holder.ts';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import type { EventHub } from '../events/event-hub.ts';
+import type { EventSink } from '../events/event-publisher.ts';
+import type { Cfp } from '../protocol/messages.ts';
+import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
+import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
+import { toTaskSpec } from '../tasks/task-view.ts';
+import { negotiateAward, sendReject } from './award-negotiation.ts';
+import { closeRound, readPostedBids } from './close-round.ts';
+import { collectBids } from './collect-bids.ts';
+import { finaliseBids } from './finalise-bids.ts';
+import { type Opening, type OpenPolicy, openRound, type RoundStart } from './open-round.ts';
+import type { Invitee } from './round-types.ts';
+
+export type RoundRunnerDeps = {
+  database: Database;
+  events: EventSink;
+  client: AgentClient;
+  hub: EventHub;
+  logger: Logger;
+  config: Config;
+  managerId: string;
+  book: AddressBook;
+  tokenOf(agentId: string): string;
+  resultUrl(taskId: string): string;
+  onCompleted(task: TaskRow, award: AwardRow): void;
+};
+
+/**
+ * Runs contract-net rounds: open (one statement) -> cfp to every invitee and collect -> close and
+ * rank (one statement) -> award negotiation. Only the bidding phase holds one of
+ * `MAX_CONCURRENT_ROUNDS` slots; awarding, which may wait on retries, does not.
+ */
+export class RoundRunner {
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly slots;
+  readonly timing: AwardTiming;
+  readonly requeue: RequeuePolicy;
+
+  constructor(private readonly d: RoundRunnerDeps) {
+    const c = d.config;
+    this.slots = bulkhead(c.MAX_CONCURRENT_ROUNDS, Number.POSITIVE_INFINITY);
+    this.timing = {
+      grace: { factor: c.DUE_GRACE_FACTOR, ms: c.DUE_GRACE_MS },
+      callBudgetMs: c.AWARD_TIMEOUT_MS * (c.AWARD_RETRIES + 1) + c.RETRY_MAX_MS * c.AWARD_RETRIES,
+    };
+    this.requeue = { baseMs: c.REAUCTION_BASE_MS, capMs: c.REAUCTION_CAP_MS };
+  }
+
+  /** What opening a round needs to know now (who may be invited, lease and backoff). */
+  openPolicy(): OpenPolicy {
+    return {
+      managerId: this.d.managerId,
+      uninvitable: this.d.client.uninvitable(),
+      leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      requeueBaseMs: this.requeue.baseMs,
+      requeueCapMs: this.requeue.capMs,
+    };
+  }
+
+  /** Whether a round could start bidding at once (a submission may then open it itself). */
+  hasFreeSlot(): boolean {
+    return this.slots.executionSlots > 0;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const guarded = p.catch((err) => this.d.logger.error({ err }, 'round failed'));
+    this.running.add(guarded);
+    void guarded.finally(() => this.running.delete(guarded));
+  }
+
+  /** Waits for the rounds this process is running (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+
+  /** Opens a round from where the caller saw the task; anything else moved it first and wins. */
+  startRound(taskId: string, from: RoundStart): void {
+    this.track(
+      this.run(async () => {
+        const opening = await openRound(this.d.database, this.d.events, taskId, from, this.openPolicy());
+        return opening.kind === 'opened' ? opening : null;
+      }),
+    );
+  }
+
+  /** Runs a round that a submission already opened in its own statement. */
+  continueOpened(opening: Extract<Opening, { kind: 'opened' }>): void {
+    this.track(this.run(async () => opening));
+  }
+
+  private async run(open: () => Promise<Extract<Opening, { kind: 'opened' }> | null>): Promise<void> {
+    const closed = await this.slots.execute(async () => {
+      const opened = await open();
+      return opened ? this.bid(opened.task, opened.invitees) : null;
+    });
+    if (!closed) return;
+    await negotiateAward(
+      {
+        database: this.d.database,
+        events: this.d.events,
+        db: this.d.database.db,
+        client: this.d.client,
+        logger: this.d.logger,
+        timing: this.timing,
+        requeue: this.requeue,
+        address: (i) => this.address(i),
+        book: this.d.book,
+        resultUrl: this.d.resultUrl,
+        onCompleted: this.d.onCompleted,
+      },
+      closed.task,
+      closed.award,
+      closed.ranked,
+      closed.invitees,
+    );
+  }
+
+  private address(a: { id: string; endpoint: string }): AgentAddress {
+    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id) };
+  }
+
+  /** cfp, collect, close and rank: the part of a round bounded by a slot. */
+  private async bid(task: TaskRow, invitees: Invitee[]) {
+    const cfp: Cfp = {
+      type: 'cfp',
+      conversationId: task.id,
+      round: task.round,
+      replyBy: (task.replyBy ?? new Date()).toISOString(),
+      task: toTaskSpec(task),
+    };
+    const answers = await collectBids(this.d.client, this.d.hub, cfp, invitees, (i) => this.address(i));
+    const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
+    const posted = await readPostedBids(this.d.database, deferred);
+    const finals = finaliseBids(invitees, answers, posted, Date.now());
+    const closing = await closeRound(this.d.database, this.d.events, task, invitees, finals, {
+      managerId: this.d.managerId,
+      timing: this.timing,
+      requeueBaseMs: this.requeue.baseMs,
+      requeueCapMs: this.requeue.capMs,
+    });
+    const byAgent = new Map(invitees.map((i) => [i.id, i]));
+    const rejecter = {
+      client: this.d.client,
+      address: (i: { id: string; endpoint: string }) => this.address(i),
+    };
+    for (const u of closing.ranking.unranked)
+      sendReject(rejecter, byAgent.get(u.bid.agentId), task.id, task.round, u.reason);
+    if (!closing.task || !closing.award || closing.task.state !== 'awarded') return null;
+    return { task: closing.task, award: closing.award, ranked: closing.ranking.ranked, invitees: byAgent };
+  }
+}

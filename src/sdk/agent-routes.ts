@@ -1,0 +1,101 @@
+import { Hono } from 'hono';
+import type { z } from 'zod';
+import { AcceptProposal, Cancel, Cfp, CfpReply, RejectProposal } from '../protocol/messages.ts';
+import { SIGNATURE_HEADER, verifySignature } from '../protocol/signature.ts';
+import type { AgentSession } from './agent-session.ts';
+import { type AgentSpec, inputOf } from './agent-spec.ts';
+import { ReplayGuard } from './replay-guard.ts';
+import type { WorkPool } from './work-pool.ts';
+
+/** What the routes need from the running agent. */
+export type AgentLink<Input, Output> = {
+  pool: WorkPool<Input, Output>;
+  /** Undefined until registered: nothing can be verified before the agent has its token. */
+  session(): AgentSession | undefined;
+  accepting(): boolean;
+};
+
+/**
+ * The agent's HTTP side: /cfp, /award, /reject and /cancel, each verified against the
+ * manager's signature (and replays) before its body is parsed with the protocol schema.
+ */
+export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link: AgentLink<Input, Output>) {
+  const app = new Hono();
+  const replays = new ReplayGuard();
+  for (const m of spec.middleware ?? []) app.use(m);
+  const { pool } = link;
+
+  function signed<T>(
+    path: string,
+    schema: z.ZodType<T>,
+    fn: (msg: T, session: AgentSession) => Promise<unknown> | unknown,
+  ) {
+    app.post(path, async (c) => {
+      const raw = await c.req.text();
+      const refuse = (status: 400 | 401 | 422 | 503, message: string) =>
+        c.json({ error: { code: 'rejected', message } }, status);
+      const session = link.session();
+      if (!session) return refuse(503, 'not registered yet');
+      const sig = c.req.header(SIGNATURE_HEADER);
+      const check = verifySignature(session.token, raw, sig);
+      if (!check.ok) return refuse(401, `signature ${check.reason}`);
+      if (!sig || !replays.admit(sig)) return refuse(401, 'signature replayed');
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        return refuse(400, 'malformed JSON');
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) return refuse(422, parsed.error.message);
+      return c.json(await fn(parsed.data, session));
+    });
+  }
+
+  signed('/cfp', Cfp, async (cfp, session) => {
+    if (!link.accepting()) return { type: 'refuse', reason: 'shutting_down' };
+    const input = inputOf(spec, cfp.task);
+    if (!input.ok) return { type: 'refuse', reason: input.reason };
+    const decision = await spec.bid(cfp as never, { ...pool.load(), capacity: pool.capacity });
+    if (decision.type === 'deferred') {
+      void decision
+        .decide()
+        .then((bid) => session.manager.bid(cfp.conversationId, { ...bid, round: cfp.round }))
+        .catch(() => {}); // a late or refused deferred bid is the manager's call
+      return { type: 'deferred' };
+    }
+    const reply = CfpReply.safeParse(decision);
+    if (reply.success) return reply.data;
+    // A strategy bug must not look like a dead agent to the manager: refuse, and say why.
+    const reason = `invalid bid from strategy: ${reply.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    console.error(`[${spec.name}] ${reason}`);
+    return { type: 'refuse', reason: reason.slice(0, 500) };
+  });
+
+  signed('/award', AcceptProposal, async (award) => {
+    if (pool.has(award.awardId)) return { type: 'agree' }; // a retried award: already ours
+    if (!link.accepting()) return { type: 'refuse', reason: 'shutting_down' };
+    const input = inputOf(spec, award.task);
+    if (!input.ok) return { type: 'refuse', reason: input.reason };
+    if (spec.inlineResultMs !== undefined) {
+      const inline = await pool.runInline(award, input.value, spec.inlineResultMs);
+      if (inline?.done) return { type: 'inform-result', output: inline.output ?? null };
+      if (inline) return { type: 'agree' }; // slow or failed: reported through the result call
+    }
+    pool.enqueue(award, input.value);
+    return { type: 'agree' };
+  });
+
+  signed('/reject', RejectProposal, (msg) => {
+    spec.onReject?.(msg);
+    return { ok: true };
+  });
+
+  signed('/cancel', Cancel, (msg) => {
+    pool.cancel(msg.awardId);
+    return { ok: true };
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', ...pool.load() }));
+  return app;
+}

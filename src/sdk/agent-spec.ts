@@ -1,0 +1,89 @@
+import type { MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
+import type { Capability } from '../protocol/agent.ts';
+import type { Cfp, Proposal, Refusal, RejectProposal, TaskSpec } from '../protocol/messages.ts';
+import type { ManagerClient } from './manager-client.ts';
+
+/** What `bid` sees besides the cfp: the agent's own load, for strategies that price it in. */
+export type BidContext = { running: number; queued: number; capacity: number };
+
+/** A bid decided later: the SDK answers `deferred` now and posts the bid when `decide` resolves. */
+export type DeferredDecision = { type: 'deferred'; decide: () => Promise<Proposal | Refusal> };
+
+export type BidDecision = Proposal | Refusal | DeferredDecision;
+
+export type WorkContext = { signal: AbortSignal; task: TaskSpec; awardId: string };
+
+export type AgentSpec<Input = unknown, Output = unknown> = {
+  name: string;
+  capabilities: (Capability | string)[];
+  description?: string;
+  /** How many awarded tasks run at once; further awards wait their turn. */
+  maxConcurrency?: number;
+  /** Validates `task.input` before bidding and working; invalid input is refused / fails. */
+  input?: z.ZodType<Input>;
+  /** Decide on a cfp: propose, refuse, or `deferred(...)`. */
+  bid(cfp: Cfp & { task: TaskSpec & { input: Input } }, ctx: BidContext): BidDecision | Promise<BidDecision>;
+  /** Do the work; throw to report `failure`. Honour `signal`: it aborts on cancel. */
+  execute(input: Input, ctx: WorkContext): Output | Promise<Output>;
+  /** Called on reject-proposal, for strategies that learn from losing. */
+  onReject?(msg: RejectProposal): void;
+  /** Answer the award with the result itself when the work finishes within this many ms. */
+  inlineResultMs?: number;
+  /** Hono middleware run before the protocol routes (logging, extra auth, fault injection). */
+  middleware?: MiddlewareHandler[];
+};
+
+export type StartOptions = {
+  /** The manager's base URL. */
+  manager: string;
+  port?: number;
+  host?: string;
+  /** The URL the manager should call; defaults to http://host:port. */
+  publicUrl?: string;
+  /** Where the agent keeps its id and token across restarts. */
+  tokenFile?: string;
+  registrationKey?: string;
+  heartbeatMs?: number;
+  /** For tests: how many times and how fast a result report is retried. */
+  reportAttempts?: number;
+  /**
+   * Also pull from the manager's fallback work queue whenever there is free capacity. The claim
+   * is a long-poll: the manager answers as soon as a matching task is queued.
+   */
+  pull?: { leaseMs?: number; waitMs?: number };
+  /**
+   * Register without an endpoint and serve nothing: the manager never sends this agent a cfp
+   * and it takes work only by pulling from the queue (`pull` defaults on).
+   */
+  pullOnly?: boolean;
+};
+
+export type RunningAgent = {
+  id: string;
+  /** Where the manager reaches the agent; null for a pull-only agent. */
+  url: string | null;
+  manager: ManagerClient;
+  /** Running and waiting work. */
+  load(): { running: number; queued: number };
+  /** Stops bidding, lets running work finish (or aborts it after `graceMs`), deregisters and closes. */
+  stop(opts?: { graceMs?: number; deregister?: boolean }): Promise<void>;
+};
+
+/** Helper for `bid`: answer `deferred` now and post the real bid once `decide` resolves. */
+export const deferred = (decide: () => Promise<Proposal | Refusal>): DeferredDecision => ({
+  type: 'deferred',
+  decide,
+});
+
+/** The task input checked against the spec's schema, or why it is not acceptable. */
+export function inputOf<Input>(
+  spec: Pick<AgentSpec<Input>, 'input'>,
+  task: TaskSpec,
+): { ok: true; value: Input } | { ok: false; reason: string } {
+  if (!spec.input) return { ok: true, value: task.input as Input };
+  const r = spec.input.safeParse(task.input);
+  return r.success
+    ? { ok: true, value: r.data }
+    : { ok: false, reason: `invalid input: ${r.error.issues[0]?.message}` };
+}

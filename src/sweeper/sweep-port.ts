@@ -1,0 +1,14 @@
+import type { AwardEndResult } from '../awards/end-award.ts';
+import type { RoundStart } from '../rounds/open-round.ts';
+
+/** What the sweeper asks of the rest of the manager; it knows no concrete round or service. */
+export interface SweepPort {
+  /** Opens a round on a task the sweeper claimed (re-auction, takeover). */
+  startRound(taskId: string, from: RoundStart): void;
+  /** After the commit that ended an award: a requeued task is auctioned again. */
+  afterAwardEnded(ended: AwardEndResult): void;
+  /** Best effort `cancel` to an award's holder, after the commit that ended its award. */
+  sendCancel(award: { id: string; agentId: string; taskId: string }): void;
+  /** Whether other managers' connections share the database (PostgreSQL only). */
+  peersPresent(present: boolean): void;
+}

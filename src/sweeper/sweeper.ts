@@ -1,0 +1,287 @@
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { LIVE_AWARD } from '../awards/award-state.ts';
+import { cancelLiveAward, endAward } from '../awards/end-award.ts';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import { isLockNotAvailable } from '../db/errors.ts';
+import { awards, tasks } from '../db/schema.ts';
+import { rollUpAgentStats } from '../registry/agent-stats.ts';
+import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
+import { claimTasks } from '../tasks/claim-tasks.ts';
+import { transitionTask } from '../tasks/task-store.ts';
+import type { SweepPort } from './sweep-port.ts';
+
+const BATCH = 50;
+const OPEN_STATES = ['pending', 'bidding', 'awarded', 'queued'] as const;
+
+export type SweeperDeps = {
+  database: Database;
+  port: SweepPort;
+  config: Config;
+  logger: Logger;
+  managerId: string;
+  /** This manager's connections' name in pg_stat_activity: any other such name is a peer. */
+  applicationName: string;
+  callbacks: CallbackOutbox;
+};
+
+/** Which sweep steps have work now, in one cheap statement (each test is a partial index probe). */
+const PROBE_SQL = `select
+  exists (select 1 from awards where status in ('offered', 'agreed') and due_at < now()
+    and ($1::boolean or due_at >= $2::timestamptz)) as awards,
+  exists (select 1 from tasks where deadline is not null and deadline < now()
+    and state in ('pending', 'bidding', 'awarded', 'queued')) as deadlines,
+  exists (select 1 from tasks where state = 'bidding' and round_lease_until < now()) as rounds,
+  exists (select 1 from tasks where state in ('queued', 'pending') and next_auction_at <= now()) as reauction,
+  exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now()) as callbacks,
+  exists (select 1 from agent_stat_deltas) as ledger`;
+
+/** On PostgreSQL the probe also sees whether other managers' connections share the database. */
+const PEERS_SQL = `,
+  exists (select 1 from pg_stat_activity where datname = current_database()
+    and application_name like 'contract-net/%' and application_name <> $3) as peers`;
+
+type Probe = Record<'awards' | 'deadlines' | 'rounds' | 'reauction' | 'callbacks' | 'ledger', boolean> & {
+  peers?: boolean;
+};
+
+/**
+ * The durable backstop for every timer: awards past `dueAt` (and claim leases), task
+ * deadlines, rounds whose owner died, and queued tasks due for re-auction; it also folds the
+ * agent-counter ledger into `agents`. Each batch is taken
+ * with FOR UPDATE SKIP LOCKED, so managers sharing a database never sweep the same row twice.
+ */
+export class Sweeper {
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private readonly startedAt = Date.now();
+  private lastFold = 0;
+
+  constructor(private readonly d: SweeperDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+    }, this.d.config.SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  private get db() {
+    return this.d.database.db;
+  }
+
+  /**
+   * One sweep; exported for tests that want to drive time themselves. An idle sweep costs one
+   * statement: a probe says which steps have work, and only those run. The ledger is folded at
+   * most once a second.
+   */
+  async tick(): Promise<void> {
+    let probe: Probe;
+    try {
+      const graceOver = Date.now() >= this.startedAt + this.d.config.RESTART_GRACE_MS;
+      const onPostgres = this.d.database.driver === 'postgres';
+      const rows = await this.d.database.query<Probe>(onPostgres ? PROBE_SQL + PEERS_SQL : PROBE_SQL, [
+        graceOver,
+        new Date(this.startedAt).toISOString(),
+        ...(onPostgres ? [this.d.applicationName] : []),
+      ]);
+      if (!rows[0]) return;
+      probe = rows[0];
+      if (probe.peers !== undefined) this.d.port.peersPresent(probe.peers);
+    } catch (err) {
+      this.d.logger.error({ err }, 'sweep probe failed');
+      return;
+    }
+    const foldDue = probe.ledger && Date.now() - this.lastFold >= 1000;
+    const steps = [
+      probe.awards && this.expireAwards,
+      probe.deadlines && this.enforceDeadlines,
+      probe.rounds && this.takeOverRounds,
+      probe.reauction && this.reauction,
+      probe.callbacks && this.deliverCallbacks,
+      foldDue && this.foldAgentStats,
+    ].filter((s): s is () => Promise<void> => !!s);
+    for (const step of steps) {
+      try {
+        await step.call(this);
+      } catch (err) {
+        this.d.logger.error({ err, step: step.name }, 'sweep step failed');
+      }
+    }
+  }
+
+  /** Awards and claim leases past due: the holder gets cancel; the task is requeued or fails. */
+  private async expireAwards() {
+    for (let i = 0; i < BATCH; i++) {
+      const expired = await this.db.transaction(async (tx) => {
+        const [due] = await tx
+          .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
+          .from(awards)
+          .where(and(inArray(awards.status, [...LIVE_AWARD]), this.pastDue()))
+          .orderBy(asc(awards.dueAt))
+          .limit(1)
+          .for('update', { skipLocked: true });
+        if (!due) return null;
+        const ended = await endAward(tx, due.id, {
+          action: 'expire',
+          reason: due.kind === 'claim' ? 'claim lease expired' : 'no result by dueAt',
+          blame: true,
+          countsAttempt: true,
+        });
+        return { due, ended };
+      });
+      if (!expired) return;
+      // After the commit: the new round must see the queued state.
+      this.d.port.afterAwardEnded(expired.ended);
+      this.d.port.sendCancel(expired.due);
+    }
+  }
+
+  /**
+   * Awards past `dueAt`. Those that fell due before this manager started wait until
+   * `RESTART_GRACE_MS` after its start: their agents may be holding results, retrying against a
+   * manager that was down, and would otherwise find their work thrown away on arrival.
+   */
+  private pastDue() {
+    const now = Date.now();
+    const due = lt(awards.dueAt, new Date(now));
+    return now >= this.startedAt + this.d.config.RESTART_GRACE_MS
+      ? due
+      : and(due, gte(awards.dueAt, new Date(this.startedAt)));
+  }
+
+  /** Unfinished tasks past their deadline fail with deadline_exceeded; a holder gets cancel. */
+  private async enforceDeadlines() {
+    for (let i = 0; i < BATCH; i++) {
+      const ended = await this.db
+        .transaction(async (tx) => {
+          const [task] = await tx
+            .select()
+            .from(tasks)
+            .where(
+              and(
+                inArray(tasks.state, [...OPEN_STATES]),
+                isNotNull(tasks.deadline),
+                lt(tasks.deadline, new Date()),
+              ),
+            )
+            .limit(1)
+            .for('update', { skipLocked: true });
+          if (!task) return null;
+          // Agree and complete lock the award before the task; this holds the task, so it must not
+          // wait for the award: if it is busy, the next tick takes the task again.
+          if (task.awardId)
+            await tx
+              .select({ id: awards.id })
+              .from(awards)
+              .where(eq(awards.id, task.awardId))
+              .for('update', { noWait: true });
+          const row = await transitionTask(tx, {
+            taskId: task.id,
+            action: 'fail',
+            guard: eq(tasks.state, task.state),
+            set: {
+              error: {
+                code: 'deadline_exceeded',
+                message: `the deadline ${task.deadline!.toISOString()} passed`,
+              },
+            },
+            event: { type: 'task.failed', data: { code: 'deadline_exceeded' } },
+          });
+          if (!row) return { holder: null };
+          return { holder: await cancelLiveAward(tx, task.awardId, 'deadline exceeded') };
+        })
+        .catch((err: unknown) => {
+          if (isLockNotAvailable(err)) return null; // its award is being agreed or completed now
+          throw err;
+        });
+      if (!ended) return;
+      if (ended.holder) this.d.port.sendCancel(ended.holder);
+    }
+  }
+
+  /** Rounds whose owner's lease ran out (it died mid-round): this manager runs them again. */
+  private async takeOverRounds() {
+    const now = new Date();
+    const claimed = await claimTasks(this.db, {
+      where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, now)),
+      set: {
+        roundOwner: this.d.managerId,
+        roundLeaseUntil: new Date(now.getTime() + this.d.config.ROUND_LEASE_SLACK_MS),
+        takeovers: sql`${tasks.takeovers} + 1`,
+      },
+      limit: BATCH,
+    });
+    for (const t of claimed) {
+      if (t.takeovers > this.d.config.MAX_ROUND_TAKEOVERS) {
+        await this.abandon(t.id, t.round, t.takeovers);
+        continue;
+      }
+      this.d.logger.warn({ taskId: t.id, round: t.round }, 'taking over a round whose owner stopped');
+      this.d.port.startRound(t.id, { state: 'bidding', round: t.round });
+    }
+  }
+
+  /**
+   * A task whose rounds keep outliving their managers (one that brings them down, say) is not
+   * run again for ever: it fails with round_takeovers_exhausted.
+   */
+  private async abandon(taskId: string, round: number, takeovers: number) {
+    this.d.logger.error(
+      { taskId, round, takeovers },
+      'giving up a task whose rounds keep losing their manager',
+    );
+    await this.db.transaction((tx) =>
+      transitionTask(tx, {
+        taskId,
+        action: 'fail',
+        guard: and(
+          eq(tasks.state, 'bidding'),
+          eq(tasks.round, round),
+          eq(tasks.roundOwner, this.d.managerId),
+        ),
+        set: {
+          error: {
+            code: 'round_takeovers_exhausted',
+            message: `the rounds of this task lost their manager ${takeovers} times`,
+          },
+          roundOwner: null,
+          roundLeaseUntil: null,
+        },
+        event: { type: 'task.failed', data: { code: 'round_takeovers_exhausted', takeovers } },
+      }),
+    );
+  }
+
+  /** Queued tasks due for another auction (and pending ones whose first round never opened). */
+  private async reauction() {
+    const now = new Date();
+    const claimed = await claimTasks(this.db, {
+      where: and(inArray(tasks.state, ['queued', 'pending']), lte(tasks.nextAuctionAt, now)),
+      // Pushed forward so the next sweep leaves them to the round this one starts.
+      set: { nextAuctionAt: new Date(now.getTime() + this.d.config.ROUND_LEASE_SLACK_MS) },
+      orderBy: [desc(tasks.priority), asc(tasks.createdAt)],
+      limit: BATCH,
+    });
+    for (const t of claimed) {
+      this.d.port.startRound(t.id, { state: t.state as 'queued' | 'pending', round: t.round });
+    }
+  }
+
+  /** Client callbacks of tasks that ended (the outbox). */
+  private async deliverCallbacks() {
+    await this.d.callbacks.deliverDue();
+  }
+
+  /** Keeps the ledger short, so reads that add its pending rows stay cheap. */
+  private async foldAgentStats() {
+    this.lastFold = Date.now();
+    while ((await rollUpAgentStats(this.db, 5000)) === 5000) {}
+  }
+}
