@@ -16,8 +16,15 @@ let agent: { id: string; token: string };
 let taskId: string;
 beforeAll(async () => {
   // No re-auctions or sweeps that write on their own while a snapshot is compared.
-  m = await startManager({ REAUCTION_BASE_MS: '3600000', REAUCTION_CAP_MS: '3600000', SWEEP_INTERVAL_MS: '600000' });
-  const reg = await m.call('POST', '/v1/agents', { name: 'fuzz-target', capabilities: [{ name: 'fuzz.cap' }] });
+  m = await startManager({
+    REAUCTION_BASE_MS: '3600000',
+    REAUCTION_CAP_MS: '3600000',
+    SWEEP_INTERVAL_MS: '600000',
+  });
+  const reg = await m.call('POST', '/v1/agents', {
+    name: 'fuzz-target',
+    capabilities: [{ name: 'fuzz.cap' }],
+  });
   agent = { id: reg.body.agent.id, token: reg.body.token };
   taskId = (await m.call('POST', '/v1/tasks', { capability: 'fuzz.cap', input: 1 })).body.id;
 });
@@ -39,7 +46,11 @@ const json = fc.letrec((tie) => ({
     fc.dictionary(nasty, tie('value'), { maxKeys: 4 }),
   ),
 })).value;
-const id = fc.oneof(fc.uuid(), nasty.map(encodeURIComponent), fc.constant('00000000-0000-0000-0000-000000000000'));
+const id = fc.oneof(
+  fc.uuid(),
+  nasty.map(encodeURIComponent),
+  fc.constant('00000000-0000-0000-0000-000000000000'),
+);
 /** A body near a valid one (so validation goes deep), or anything at all. */
 const bodyNear = (valid: Record<string, unknown>) =>
   fc.oneof(
@@ -51,18 +62,33 @@ const bodyNear = (valid: Record<string, unknown>) =>
 
 type Call = { method: string; path: string; body?: unknown; auth?: boolean };
 const calls: fc.Arbitrary<Call> = fc.oneof(
-  bodyNear({ capability: 'fuzz.cap', input: 1, deadline: '2030-01-01T00:00:00Z', budget: 1, weights: {} }).map(
-    (body) => ({ method: 'POST', path: '/v1/tasks', body }),
-  ),
-  bodyNear({ name: 'n', capabilities: [{ name: 'a.b' }], endpoint: 'http://127.0.0.1:1', description: 'd' }).map(
-    (body) => ({ method: 'POST', path: '/v1/agents', body }),
-  ),
-  bodyNear({ running: 1 }).map((body) => ({ method: 'POST', path: `/v1/agents/${agent.id}/heartbeat`, body, auth: true })),
+  bodyNear({
+    capability: 'fuzz.cap',
+    input: 1,
+    deadline: '2030-01-01T00:00:00Z',
+    budget: 1,
+    weights: {},
+  }).map((body) => ({ method: 'POST', path: '/v1/tasks', body })),
+  bodyNear({
+    name: 'n',
+    capabilities: [{ name: 'a.b' }],
+    endpoint: 'http://127.0.0.1:1',
+    description: 'd',
+  }).map((body) => ({ method: 'POST', path: '/v1/agents', body })),
+  bodyNear({ running: 1 }).map((body) => ({
+    method: 'POST',
+    path: `/v1/agents/${agent.id}/heartbeat`,
+    body,
+    auth: true,
+  })),
   fc
     .tuple(id, bodyNear({ type: 'propose', cost: 1, etaMs: 1, round: 1 }))
     .map(([t, body]) => ({ method: 'POST', path: `/v1/tasks/${t}/bids`, body, auth: true })),
   fc
-    .tuple(id, bodyNear({ awardId: '00000000-0000-0000-0000-000000000000', type: 'inform-result', output: 1 }))
+    .tuple(
+      id,
+      bodyNear({ awardId: '00000000-0000-0000-0000-000000000000', type: 'inform-result', output: 1 }),
+    )
     .map(([t, body]) => ({ method: 'POST', path: `/v1/tasks/${t}/result`, body, auth: true })),
   bodyNear({ capabilities: ['fuzz.other'], limit: 1, leaseMs: 1000 }).map((body) => ({
     method: 'POST',
@@ -70,14 +96,16 @@ const calls: fc.Arbitrary<Call> = fc.oneof(
     body,
     auth: true,
   })),
-  fc.tuple(id, nasty).map(([t, q]) => ({ method: 'GET', path: `/v1/tasks/${t}?waitMs=${encodeURIComponent(q)}` })),
   fc
-    .tuple(nasty, nasty, nasty)
-    .map(([s, c, cur]) => ({
-      method: 'GET',
-      path: `/v1/tasks?state=${encodeURIComponent(s)}&capability=${encodeURIComponent(c)}&cursor=${encodeURIComponent(cur)}`,
-    })),
-  fc.tuple(id, nasty).map(([a, q]) => ({ method: 'GET', path: `/v1/agents/${a}?x=${encodeURIComponent(q)}` })),
+    .tuple(id, nasty)
+    .map(([t, q]) => ({ method: 'GET', path: `/v1/tasks/${t}?waitMs=${encodeURIComponent(q)}` })),
+  fc.tuple(nasty, nasty, nasty).map(([s, c, cur]) => ({
+    method: 'GET',
+    path: `/v1/tasks?state=${encodeURIComponent(s)}&capability=${encodeURIComponent(c)}&cursor=${encodeURIComponent(cur)}`,
+  })),
+  fc
+    .tuple(id, nasty)
+    .map(([a, q]) => ({ method: 'GET', path: `/v1/agents/${a}?x=${encodeURIComponent(q)}` })),
   id.map((t) => ({ method: 'GET', path: `/v1/tasks/${t}/events?after=${t}` })),
   id.map((t) => ({ method: 'GET', path: `/v1/tasks/${t}/bids` })),
   id.map((t) => ({ method: 'POST', path: `/v1/tasks/${t}/retry` })),
@@ -108,10 +136,15 @@ describe('every route under random and adversarial input', () => {
           c.body === undefined ? undefined : typeof c.body === 'string' ? c.body : JSON.stringify(c.body),
           c.auth ? { authorization: `Bearer ${agent.token}` } : {},
         );
-        expect(r.status, `${c.method} ${c.path} -> ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`).toBeLessThan(500);
+        expect(
+          r.status,
+          `${c.method} ${c.path} -> ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+        ).toBeLessThan(500);
         if (r.status >= 400) {
           expect(typeof r.body?.error?.code, JSON.stringify(r.body).slice(0, 300)).toBe('string');
-          expect(await snapshot(), `${c.method} ${c.path} -> ${r.status} changed what is stored`).toBe(before);
+          expect(await snapshot(), `${c.method} ${c.path} -> ${r.status} changed what is stored`).toBe(
+            before,
+          );
         }
       }),
       { numRuns: RUNS * 14, seed: SEED, endOnFailure: true },
