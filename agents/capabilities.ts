@@ -12,6 +12,8 @@ export type CapabilityImpl = {
   run(input: never): unknown;
   /** The job's size for pricing (characters, cells, ...). */
   size(input: never): number;
+  /** Loads what the work needs, so an agent pays for it at start and not in its first job. */
+  warmUp?(): void;
 };
 
 const impl = <S extends z.ZodType>(c: {
@@ -19,6 +21,7 @@ const impl = <S extends z.ZodType>(c: {
   input: S;
   run(input: z.infer<S>): unknown;
   size(input: z.infer<S>): number;
+  warmUp?(): void;
 }): CapabilityImpl => c as unknown as CapabilityImpl;
 
 /** Every capability with a real implementation. */
@@ -40,6 +43,7 @@ export const CAPABILITIES = {
     input: MathInput,
     run: evaluateExpression,
     size: (i) => i.expression.length / 10,
+    warmUp: () => void evaluateExpression({ expression: '1 + 1' }),
   }),
   'data.csv-stats': impl({
     description: 'parses CSV and describes every column',

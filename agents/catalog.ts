@@ -85,6 +85,7 @@ export function sampleAgentSpec(
   chaos: Misbehaviour = {},
   random: () => number = Math.random,
 ): AgentSpec<unknown, unknown> {
+  for (const c of sample.capabilities) CAPABILITIES[c].warmUp?.();
   return {
     name,
     description: sample.description,

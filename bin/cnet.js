@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// The `cnet` command: loads the TypeScript sources through tsx and runs the CLI.
-import { register } from 'tsx/esm/api';
+// The `cnet` command: the compiled CLI when dist/ is up to date, else the sources through tsx.
+import { pathToFileURL } from 'node:url';
+import { compiledEntry } from './compiled.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const compiled = compiledEntry('src/cli/main.ts');
+let main;
+if (compiled) {
+  ({ main } = await import(pathToFileURL(compiled).href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main();

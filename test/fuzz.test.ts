@@ -46,11 +46,19 @@ const json = fc.letrec((tie) => ({
     fc.dictionary(nasty, tie('value'), { maxKeys: 4 }),
   ),
 })).value;
-const id = fc.oneof(
-  fc.uuid(),
-  nasty.map(encodeURIComponent),
-  fc.constant('00000000-0000-0000-0000-000000000000'),
-);
+/**
+ * Percent-encodes any string, lone surrogates too (encodeURIComponent throws on them): those go
+ * as the bytes of their WTF-8 form, which no UTF-8 decoder accepts.
+ */
+const pct = (s: string) =>
+  s.replace(/[\s\S]/gu, (ch) => {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c < 0xd800 || c > 0xdfff || ch.length > 1) return encodeURIComponent(ch);
+    return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+      .map((b) => `%${b.toString(16).toUpperCase()}`)
+      .join('');
+  });
+const id = fc.oneof(fc.uuid(), nasty.map(pct), fc.constant('00000000-0000-0000-0000-000000000000'));
 /** A body near a valid one (so validation goes deep), or anything at all. */
 const bodyNear = (valid: Record<string, unknown>) =>
   fc.oneof(
@@ -96,16 +104,12 @@ const calls: fc.Arbitrary<Call> = fc.oneof(
     body,
     auth: true,
   })),
-  fc
-    .tuple(id, nasty)
-    .map(([t, q]) => ({ method: 'GET', path: `/v1/tasks/${t}?waitMs=${encodeURIComponent(q)}` })),
+  fc.tuple(id, nasty).map(([t, q]) => ({ method: 'GET', path: `/v1/tasks/${t}?waitMs=${pct(q)}` })),
   fc.tuple(nasty, nasty, nasty).map(([s, c, cur]) => ({
     method: 'GET',
-    path: `/v1/tasks?state=${encodeURIComponent(s)}&capability=${encodeURIComponent(c)}&cursor=${encodeURIComponent(cur)}`,
+    path: `/v1/tasks?state=${pct(s)}&capability=${pct(c)}&cursor=${pct(cur)}`,
   })),
-  fc
-    .tuple(id, nasty)
-    .map(([a, q]) => ({ method: 'GET', path: `/v1/agents/${a}?x=${encodeURIComponent(q)}` })),
+  fc.tuple(id, nasty).map(([a, q]) => ({ method: 'GET', path: `/v1/agents/${a}?x=${pct(q)}` })),
   id.map((t) => ({ method: 'GET', path: `/v1/tasks/${t}/events?after=${t}` })),
   id.map((t) => ({ method: 'GET', path: `/v1/tasks/${t}/bids` })),
   id.map((t) => ({ method: 'POST', path: `/v1/tasks/${t}/retry` })),

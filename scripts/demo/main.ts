@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { compiledEntry, isBuildFresh } from '../../bin/compiled.js';
 import { table } from '../../src/cli/table.ts';
 import type { Agent, Task, TaskEvent } from '../../src/protocol/index.ts';
 import { demoWorkload } from './workload.ts';
@@ -105,7 +106,19 @@ async function main() {
     ? 'PostgreSQL (DATABASE_URL)'
     : `PGlite in ${join(runDir, 'pglite')}`;
   say(`Contract Net demo: manager on ${dbNote}, ${opts.tasks} tasks${opts.chaos ? ', with chaos' : ''}`);
-  spawnLogged('manager', ['--import', 'tsx', 'src/server.ts'], {
+  if (!isBuildFresh()) {
+    say('building dist/ (the sources changed since the last build)');
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+  }
+  const server = compiledEntry('src/server.ts');
+  spawnLogged('manager', server ? [server] : ['--import', 'tsx', 'src/server.ts'], {
     PORT: String(port),
     PGLITE_DATA_DIR: join(runDir, 'pglite'),
     LOG_LEVEL: 'warn',

@@ -1,10 +1,16 @@
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { migrationsFolder, packageRoot } from './package-root.ts';
+import { isFreshDataDir, pgliteTemplate } from './pglite-template.ts';
 import * as schema from './schema.ts';
+
+/** Where migrated PGlite templates are kept (see pglite-template.ts). */
+const templateCache = join(packageRoot, 'node_modules', '.cache', 'contract-net');
 
 export type Schema = typeof schema;
 /** The drizzle database, whichever driver is behind it. */
@@ -35,6 +41,8 @@ export interface Database {
   close(): Promise<void>;
   /** The PGlite instance, for migration; undefined on PostgreSQL. */
   readonly pglite?: PGlite;
+  /** Called once the migrations are applied (a fresh PGlite keeps itself as the template). */
+  readonly migrated?: () => Promise<void>;
 }
 
 /**
@@ -64,13 +72,20 @@ export async function openDatabase(
       close: () => client.end({ timeout: 5 }),
     };
   }
-  const pg = await PGlite.create(target.dataDir);
+  const template = isFreshDataDir(target.dataDir)
+    ? pgliteTemplate(templateCache, migrationsFolder)
+    : undefined;
+  const tarball = template?.load();
+  const pg = await PGlite.create(target.dataDir, tarball ? { loadDataDir: tarball } : {});
   const db = drizzlePglite(pg, { schema }) as unknown as Db;
   let closed = false;
   return {
     db,
     driver: 'pglite',
     pglite: pg,
+    migrated: async () => {
+      if (template && !tarball) await template.save(pg);
+    },
     query: async <T>(text: string, params: readonly Param[]) =>
       (await pg.query<T>(text, params as Param[])).rows,
     async listen(channel, onPayload) {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compiledEntry } from '../../bin/compiled.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,11 +18,14 @@ export type Proc = {
 };
 
 /**
- * Runs a TypeScript entry point of this repo as one child process (node with the tsx loader, no
- * wrapper process, so signals reach it) with the given environment.
+ * Runs an entry point of this repo as one child process (no wrapper process, so signals reach
+ * it) with the given environment: its compiled JavaScript when dist/ is fresh (the global setup
+ * builds it), else the TypeScript source through the tsx loader.
  */
 export function runTs(script: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const compiled = compiledEntry(script);
+  const argv = compiled ? [compiled, ...args] : ['--import', 'tsx', script, ...args];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,3 @@
+export declare const ROOT: string;
+export declare function isBuildFresh(): boolean;
+export declare function compiledEntry(tsPath: string): string | undefined;

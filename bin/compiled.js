@@ -1,0 +1,39 @@
+// Which build of an entry point to run: the compiled JavaScript in dist/ (npm run build, run by
+// `npm install` through `prepare`) when it is newer than every source file, else the TypeScript
+// source through tsx. A process started from dist/ needs about a quarter of the CPU (no loader
+// thread, no transform), which matters when the demo or a test starts eight of them on 2 cores.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BUILD_INFO = join(ROOT, 'dist', '.tsbuildinfo');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when dist/ was built after the last change to src/ or agents/ (a few ms of stat calls). */
+export function isBuildFresh() {
+  return (
+    existsSync(BUILD_INFO) &&
+    statSync(BUILD_INFO).mtimeMs >=
+      Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'agents')))
+  );
+}
+
+/**
+ * `src/server.ts` -> the absolute path of `dist/src/server.js` when that build is fresh,
+ * else undefined (run the source with tsx).
+ */
+export function compiledEntry(tsPath) {
+  if (!/^(src|agents)\/.*\.ts$/.test(tsPath) || !isBuildFresh()) return undefined;
+  const js = join(ROOT, 'dist', tsPath.replace(/\.ts$/, '.js'));
+  return existsSync(js) ? js : undefined;
+}
