@@ -19,12 +19,12 @@ function newestMtime(dir) {
   return newest;
 }
 
-/** True when dist/ was built after the last change to src/ or agents/ (a few ms of stat calls). */
+/** True when dist/ was built after the last change to src/, agents/ or scripts/ (a few ms of stat calls). */
 export function isBuildFresh() {
   return (
     existsSync(BUILD_INFO) &&
     statSync(BUILD_INFO).mtimeMs >=
-      Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'agents')))
+      Math.max(...['src', 'agents', 'scripts'].map((d) => newestMtime(join(ROOT, d))))
   );
 }
 
@@ -33,7 +33,7 @@ export function isBuildFresh() {
  * else undefined (run the source with tsx).
  */
 export function compiledEntry(tsPath) {
-  if (!/^(src|agents)\/.*\.ts$/.test(tsPath) || !isBuildFresh()) return undefined;
+  if (!/^(src|agents|scripts)\/.*\.ts$/.test(tsPath) || !isBuildFresh()) return undefined;
   const js = join(ROOT, 'dist', tsPath.replace(/\.ts$/, '.js'));
   return existsSync(js) ? js : undefined;
 }

@@ -1,0 +1,451 @@
+/**
+ * npm run chaos: a bounded soak of the whole marketplace under faults. Managers run as real
+ * processes on PostgreSQL (or one on PGlite); agents run as processes of their own, a share of
+ * them faulty (scripts/chaos/agent-host.ts); clients submit and cancel tasks; the orchestrator
+ * SIGKILLs managers and agents and brings them back. Then it checks in the database that every
+ * task ended, none was awarded or completed twice, every award went to an agent offering the
+ * capability and every audit trail is a path of the state machine; it prints the figures and
+ * exits 1 on any violated invariant. It stops by itself (`--time-limit`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { compiledEntry } from '../../bin/compiled.js';
+import { freePort, openChaosDatabase } from './chaos-db.ts';
+import { checkInvariants, type Figures, gatherFigures } from './invariants.ts';
+import { mulberry32 } from './random.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
+  return n;
+};
+const share = (v: string) => {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+};
+const opts = new Command('chaos')
+  .description('a bounded soak under faults, then every invariant checked in the database')
+  .option('--tasks <n>', 'tasks to submit', int(1), 2000)
+  .option('--time-limit <s>', 'stop after this many seconds, whatever is left', int(10), 240)
+  .option('--agents <n>', 'agent processes', int(2), 10)
+  .option('--faulty <share>', 'share of the agents that misbehave', share, 0.3)
+  .option('--fault-rate <share>', "share of a faulty agent's messages it misbehaves on", share, 0.3)
+  .option('--manager-kills <n>', 'SIGKILLs of a manager during the run', int(0), 2)
+  .option(
+    '--agent-kills <n>',
+    'SIGKILLs of agents by the orchestrator (faulty agents also kill themselves)',
+    int(0),
+    3,
+  )
+  .option('--managers <n>', 'managers sharing the database (PostgreSQL only)', int(1), 1)
+  .option('--clients <n>', 'concurrent submitting clients', int(1), 24)
+  .option(
+    '--db <kind>',
+    'pglite or postgres (DATABASE_URL)',
+    process.env.DATABASE_URL ? 'postgres' : 'pglite',
+  )
+  .option('--seed <n>', 'random seed', int(0), 20261202)
+  .parse()
+  .opts<{
+    tasks: number;
+    timeLimit: number;
+    agents: number;
+    faulty: number;
+    faultRate: number;
+    managerKills: number;
+    agentKills: number;
+    managers: number;
+    clients: number;
+    db: string;
+    seed: number;
+  }>();
+if (opts.db !== 'pglite' && opts.db !== 'postgres') throw new Error('--db is pglite or postgres');
+if (opts.db === 'pglite' && opts.managers > 1) {
+  console.error('PGlite is one process: --managers 2 needs --db postgres (DATABASE_URL)');
+  process.exit(2);
+}
+if (opts.db === 'postgres' && !process.env.DATABASE_URL) {
+  console.error('--db postgres needs DATABASE_URL');
+  process.exit(2);
+}
+
+const random = mulberry32(opts.seed);
+const started = Date.now();
+const deadline = started + opts.timeLimit * 1000;
+const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
+const say = (s: string) => console.log(`[${elapsed().padStart(6)} s] ${s}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const runDir = join(ROOT, '.data', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+mkdirSync(runDir, { recursive: true });
+
+function node(script: string, args: string[], env: Record<string, string>): ChildProcess {
+  const compiled = compiledEntry(script);
+  return spawn(process.execPath, compiled ? [compiled, ...args] : ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+const db = await openChaosDatabase(opts.db, runDir);
+const CAPABILITIES = ['chaos.a', 'chaos.b', 'chaos.rare'];
+
+// ---- managers ---------------------------------------------------------------------------
+type ManagerSlot = { url: string; port: number; proc: ChildProcess | null; up: boolean };
+const managers: ManagerSlot[] = [];
+for (let i = 0; i < opts.managers; i++) {
+  const port = await freePort();
+  managers.push({ url: `http://127.0.0.1:${port}`, port, proc: null, up: false });
+}
+async function startManager(m: ManagerSlot): Promise<void> {
+  m.proc = node('src/server.ts', [], {
+    PORT: String(m.port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    MANAGER_SECRET: 'chaos-secret-chaos-secret-chaos-secret-0123',
+    SWEEP_INTERVAL_MS: '100',
+    REAUCTION_BASE_MS: '200',
+    REAUCTION_CAP_MS: '2000',
+    BREAKER_HALF_OPEN_MS: '2000',
+    DUE_GRACE_MS: '1500',
+    DUE_GRACE_FACTOR: '2',
+    RESTART_GRACE_MS: '3000',
+    ROUND_LEASE_SLACK_MS: '2000',
+    AWARD_TIMEOUT_MS: '1000',
+    ...db.managerEnv,
+  });
+  m.proc.stderr?.on('data', () => {});
+  m.proc.stdout?.on('data', () => {});
+  for (;;) {
+    try {
+      const r = await fetch(`${m.url}/readyz`);
+      if (r.ok) break;
+    } catch {}
+    if (m.proc.exitCode !== null) throw new Error(`manager on ${m.url} exited with ${m.proc.exitCode}`);
+    await sleep(100);
+  }
+  m.up = true;
+}
+await Promise.all(managers.map(startManager));
+say(`${managers.length} manager(s) up on ${db.describe}`);
+
+// ---- agents -----------------------------------------------------------------------------
+const faults = new Map<string, number>();
+let agentRestarts = 0;
+let running = true;
+type AgentSlot = {
+  name: string;
+  faulty: boolean;
+  capabilities: string[];
+  proc: ChildProcess | null;
+  ready: boolean;
+};
+const faultyCount = Math.round(opts.agents * opts.faulty);
+const agents: AgentSlot[] = Array.from({ length: opts.agents }, (_, i) => ({
+  name: `chaos-${i}`,
+  faulty: i < faultyCount,
+  // Every capability is offered by several agents; chaos.rare only by the last two (one healthy).
+  capabilities:
+    i >= opts.agents - 2
+      ? ['chaos.a', 'chaos.b', 'chaos.rare']
+      : i % 2
+        ? ['chaos.a']
+        : ['chaos.a', 'chaos.b'],
+  proc: null,
+  ready: false,
+}));
+function startAgent(a: AgentSlot): void {
+  a.ready = false;
+  const proc = node(
+    'scripts/chaos/agent-host.ts',
+    [
+      '--manager',
+      managers.map((m) => m.url).join(','),
+      '--name',
+      a.name,
+      '--capabilities',
+      a.capabilities.join(','),
+      '--fault-rate',
+      String(a.faulty ? opts.faultRate : 0),
+      '--seed',
+      String(opts.seed),
+      '--state',
+      join(runDir, `${a.name}.json`),
+    ],
+    {},
+  );
+  a.proc = proc;
+  let buf = '';
+  proc.stdout?.setEncoding('utf8');
+  proc.stdout?.on('data', (chunk: string) => {
+    buf += chunk;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        const msg = JSON.parse(line) as { fault?: string; ready?: boolean };
+        if (msg.fault) faults.set(msg.fault, (faults.get(msg.fault) ?? 0) + 1);
+        if (msg.ready) a.ready = true;
+      } catch {}
+    }
+  });
+  proc.stderr?.on('data', () => {});
+  proc.on('exit', () => {
+    if (a.proc !== proc || !running) return;
+    // Killed (by itself or by us): come back, as a supervisor would bring it back.
+    agentRestarts++;
+    setTimeout(() => running && startAgent(a), 300);
+  });
+}
+agents.forEach(startAgent);
+while (!agents.every((a) => a.ready)) {
+  if (Date.now() > deadline) throw new Error('agents did not register in time');
+  await sleep(100);
+}
+say(`${agents.length} agents registered, ${faultyCount} of them faulty (fault rate ${opts.faultRate})`);
+
+// ---- clients ----------------------------------------------------------------------------
+const pool = new http.Agent({ keepAlive: true, maxSockets: opts.clients * 2 });
+function call(method: string, url: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method,
+        agent: pool,
+        timeout: 10_000,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+const upManager = () => {
+  const up = managers.filter((m) => m.up);
+  return up.length ? up[Math.floor(random() * up.length)] : undefined;
+};
+
+/** Tasks by state, from a manager's /metrics (the run's database is the managers' while they run). */
+async function states(): Promise<Record<string, number> | null> {
+  const m = upManager();
+  if (!m) return null;
+  try {
+    const r = await call('GET', `${m.url}/metrics`);
+    const out: Record<string, number> = {};
+    for (const match of r.text.matchAll(/^cnp_tasks\{state="(\w+)"\} (\d+)/gm))
+      out[match[1] as string] = Number(match[2]);
+    return out;
+  } catch {
+    return null;
+  }
+}
+async function unfinished(): Promise<number> {
+  const s = await states();
+  if (!s) return Number.POSITIVE_INFINITY;
+  return Object.entries(s)
+    .filter(([k]) => !['completed', 'failed', 'cancelled'].includes(k))
+    .reduce((a, [, n]) => a + n, 0);
+}
+
+let submitted = 0;
+let cancelled = 0;
+let next = 0;
+/** One submission, retried (same Idempotency-Key) until a manager takes it: no task is lost in transit. */
+async function submitOne(n: number): Promise<void> {
+  const roll = random();
+  const capability = roll < 0.1 ? 'chaos.rare' : roll < 0.55 ? 'chaos.b' : 'chaos.a';
+  const body = {
+    capability,
+    input: { n },
+    bidWindowMs: 400 + Math.floor(random() * 400),
+    maxAttempts: 4,
+    ...(random() < 0.1 ? { deadline: new Date(Date.now() + 5_000 + random() * 20_000).toISOString() } : {}),
+  };
+  const key = `chaos-${opts.seed}-${n}`;
+  while (Date.now() < deadline) {
+    const m = upManager();
+    if (!m) {
+      await sleep(100);
+      continue;
+    }
+    try {
+      const payload = JSON.stringify(body);
+      const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(
+          `${m.url}/v1/tasks`,
+          {
+            method: 'POST',
+            agent: pool,
+            timeout: 10_000,
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(payload),
+              'idempotency-key': key,
+            },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              text += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end(payload);
+      });
+      if (r.status === 202 || r.status === 200) {
+        submitted++;
+        // A few clients change their mind.
+        if (random() < 0.03) {
+          const id = (JSON.parse(r.text) as { id: string }).id;
+          setTimeout(() => {
+            const c = upManager();
+            if (c)
+              call('POST', `${c.url}/v1/tasks/${id}/cancel`).then(
+                (x) => x.status === 200 && cancelled++,
+                () => {},
+              );
+          }, random() * 2000);
+        }
+        return;
+      }
+      if (r.status < 500) throw new Error(`submission refused: ${r.status} ${r.text.slice(0, 200)}`);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('submission refused')) throw err;
+    }
+    await sleep(100);
+  }
+}
+
+// ---- the run ----------------------------------------------------------------------------
+const killAt = (count: number) =>
+  Array.from({ length: count }, (_, i) => Math.round(((i + 1) / (count + 1)) * opts.tasks)).sort(
+    (a, b) => a - b,
+  );
+const managerKills = killAt(opts.managerKills);
+const agentKills = killAt(opts.agentKills);
+let managerKillsDone = 0;
+let agentKillsDone = 0;
+
+async function chaosMonkey(): Promise<void> {
+  while (running && Date.now() < deadline) {
+    if (managerKillsDone < managerKills.length && submitted >= (managerKills[managerKillsDone] ?? Infinity)) {
+      const m = managers[managerKillsDone % managers.length] as ManagerSlot;
+      managerKillsDone++;
+      m.up = false;
+      m.proc?.kill('SIGKILL');
+      say(`SIGKILL manager ${m.url} (${managerKillsDone}/${managerKills.length})`);
+      await sleep(500 + random() * 1000);
+      await startManager(m);
+      say(`manager ${m.url} back`);
+    }
+    if (agentKillsDone < agentKills.length && submitted >= (agentKills[agentKillsDone] ?? Infinity)) {
+      const a = agents[Math.floor(random() * agents.length)] as AgentSlot;
+      agentKillsDone++;
+      a.proc?.kill('SIGKILL');
+      say(`SIGKILL agent ${a.name} (${agentKillsDone}/${agentKills.length})`);
+    }
+    await sleep(50);
+  }
+}
+const monkey = chaosMonkey();
+
+let lastReport = Date.now();
+await Promise.all(
+  Array.from({ length: opts.clients }, async () => {
+    while (next < opts.tasks && Date.now() < deadline) {
+      await submitOne(next++);
+      if (Date.now() - lastReport > 5000) {
+        lastReport = Date.now();
+        say(`${submitted}/${opts.tasks} submitted; ${JSON.stringify(await states())}`);
+      }
+    }
+  }),
+);
+say(`${submitted} tasks submitted; waiting for every task to end`);
+while (Date.now() < deadline && (managerKillsDone < managerKills.length || (await unfinished()) > 0)) {
+  if (Date.now() - lastReport > 5000) {
+    lastReport = Date.now();
+    say(`waiting: ${JSON.stringify(await states())}`);
+  }
+  await sleep(500);
+}
+running = false;
+await monkey;
+
+// ---- stop, then check in the database -----------------------------------------------------
+for (const a of agents) a.proc?.kill('SIGTERM');
+await Promise.all(
+  managers.map(
+    (m) =>
+      new Promise<void>((resolve) => {
+        if (!m.proc || m.proc.exitCode !== null) return resolve();
+        m.proc.once('exit', () => resolve());
+        m.proc.kill('SIGTERM');
+        setTimeout(() => m.proc?.kill('SIGKILL'), 15_000);
+      }),
+  ),
+);
+pool.destroy();
+
+const violations = await checkInvariants(db);
+const figures: Figures = await gatherFigures(db);
+await db.close();
+
+const seconds = (Date.now() - started) / 1000;
+console.log('\n## chaos run');
+console.log(`command: npm run chaos -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+console.log(
+  `db ${opts.db}, ${opts.managers} manager(s), ${opts.agents} agents (${faultyCount} faulty, fault rate ${opts.faultRate}), seed ${opts.seed}, ${seconds.toFixed(0)} s`,
+);
+console.log('\n| figure | value |\n| --- | --- |');
+const row = (k: string, v: unknown) => console.log(`| ${k} | ${v} |`);
+row('tasks submitted (accepted by a manager)', `${submitted}/${opts.tasks}`);
+row('tasks by final state', JSON.stringify(figures.byState));
+row('failed tasks by reason', JSON.stringify(figures.failedBy));
+row('cancelled by clients', cancelled);
+row('faults injected by kind', JSON.stringify(Object.fromEntries([...faults].sort())));
+row(
+  'faults injected in all',
+  [...faults.values()].reduce((a, b) => a + b, 0),
+);
+row('manager SIGKILLs', `${managerKillsDone}`);
+row('agent restarts (SIGKILLed by us or themselves)', agentRestarts);
+row('circuits opened', figures.circuitsOpened);
+row('awards by status', JSON.stringify(figures.awardsBy));
+row('bids by outcome', JSON.stringify(figures.bidsBy));
+row('round takeovers', figures.takeovers);
+row('time to terminal p50 / p99 / max ms', `${figures.p50} / ${figures.p99} / ${figures.max}`);
+console.log('\n| invariant | violations |\n| --- | --- |');
+for (const v of violations)
+  console.log(`| ${v.name} | ${v.count}${v.examples.length ? ` (e.g. ${v.examples.join('; ')})` : ''} |`);
+const broken = violations.filter((v) => v.count > 0);
+const lost = submitted < opts.tasks;
+if (lost) console.log(`\nnot every task was submitted before the time limit (${submitted}/${opts.tasks})`);
+console.log(broken.length ? `\nFAILED: ${broken.map((v) => v.name).join(', ')}` : '\nevery invariant holds');
+console.log(`logs and data: ${runDir}`);
+process.exit(broken.length || lost ? 1 : 0);

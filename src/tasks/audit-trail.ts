@@ -1,0 +1,36 @@
+import type { TaskState } from '../protocol/task.ts';
+import { nextState, type TaskAction } from './state-machine.ts';
+
+const ACTIONS: readonly TaskAction[] = [
+  'announce',
+  'award',
+  'claim',
+  'complete',
+  'enqueue',
+  'fail',
+  'cancel',
+  'retry',
+];
+
+/** Whether some action of the state machine leads from `from` to `to`. */
+export function isTransition(from: TaskState, to: TaskState): boolean {
+  return ACTIONS.some((a) => nextState(from, a) === to);
+}
+
+/**
+ * Checks a task's audit trail (the states its events carry, oldest first) against the state
+ * machine: it starts at `pending`, every step is a transition, and it ends in `finalState`.
+ * Answers null for a valid path, or what is wrong with it. Pure: the chaos run checks every
+ * task's trail with it.
+ */
+export function trailError(states: readonly TaskState[], finalState: TaskState): string | null {
+  if (states[0] !== 'pending') return `starts at ${states[0] ?? 'nothing'}, not pending`;
+  for (let i = 1; i < states.length; i++) {
+    const from = states[i - 1] as TaskState;
+    const to = states[i] as TaskState;
+    if (!isTransition(from, to)) return `step ${i}: ${from} -> ${to} is not a transition`;
+  }
+  const last = states[states.length - 1];
+  if (last !== finalState) return `ends at ${last}, but the task is ${finalState}`;
+  return null;
+}
