@@ -114,11 +114,9 @@ async function startManager(m: ManagerSlot): Promise<void> {
     REAUCTION_BASE_MS: '200',
     REAUCTION_CAP_MS: '2000',
     BREAKER_HALF_OPEN_MS: '2000',
-    DUE_GRACE_MS: '1500',
     DUE_GRACE_FACTOR: '2',
     RESTART_GRACE_MS: '3000',
     ROUND_LEASE_SLACK_MS: '2000',
-    AWARD_TIMEOUT_MS: '1000',
     ...db.managerEnv,
   });
   m.proc.stderr?.on('data', () => {});

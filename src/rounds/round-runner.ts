@@ -1,4 +1,3 @@
-import { bulkhead } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { AwardTiming } from '../awards/award-timing.ts';
 import type { RequeuePolicy } from '../awards/end-award.ts';
@@ -11,6 +10,7 @@ import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
+import { Admission } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
 import { collectBids } from './collect-bids.ts';
@@ -39,13 +39,17 @@ export type RoundRunnerDeps = {
  */
 export class RoundRunner {
   private readonly running = new Set<Promise<unknown>>();
-  private readonly slots;
+  private readonly slots: Admission;
   readonly timing: AwardTiming;
   readonly requeue: RequeuePolicy;
 
   constructor(private readonly d: RoundRunnerDeps) {
     const c = d.config;
-    this.slots = bulkhead(c.MAX_CONCURRENT_ROUNDS, Number.POSITIVE_INFINITY);
+    this.slots = new Admission({
+      min: Math.min(2, c.MAX_CONCURRENT_ROUNDS),
+      max: c.MAX_CONCURRENT_ROUNDS,
+      targetLagMs: c.ADMISSION_TARGET_LAG_MS,
+    });
     this.timing = {
       grace: { factor: c.DUE_GRACE_FACTOR, ms: c.DUE_GRACE_MS },
       callBudgetMs: c.AWARD_TIMEOUT_MS * (c.AWARD_RETRIES + 1) + c.RETRY_MAX_MS * c.AWARD_RETRIES,
@@ -66,7 +70,7 @@ export class RoundRunner {
 
   /** Whether a round could start bidding at once (a submission may then open it itself). */
   hasFreeSlot(): boolean {
-    return this.slots.executionSlots > 0;
+    return this.slots.hasFreeSlot();
   }
 
   private track(p: Promise<unknown>): void {
@@ -78,6 +82,7 @@ export class RoundRunner {
   /** Waits for the rounds this process is running (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.running.size) await Promise.allSettled([...this.running]);
+    this.slots.close();
   }
 
   /** Opens a round from where the caller saw the task; anything else moved it first and wins. */
