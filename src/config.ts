@@ -45,9 +45,9 @@ const Env = z.object({
   MAX_CONCURRENT_ROUNDS: int(1, 100_000).default(64),
   /**
    * The event-loop delay (p99, ms) above which fewer rounds may bid at once; the limit adapts
-   * between 2 and MAX_CONCURRENT_ROUNDS. 0: always MAX_CONCURRENT_ROUNDS.
+   * between MAX_CONCURRENT_ROUNDS / 8 and MAX_CONCURRENT_ROUNDS. 0: always MAX_CONCURRENT_ROUNDS.
    */
-  ADMISSION_TARGET_LAG_MS: int(0, 10_000).default(50),
+  ADMISSION_TARGET_LAG_MS: int(0, 10_000).default(100),
   /** A cfp is not sent with less than this left of the window: the agent could not answer in time. */
   MIN_CFP_MS: int(0, 60_000).default(25),
   /** A cfp timeout counts against the agent's circuit only if it had at least this long to answer. */

@@ -13,7 +13,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { compiledEntry } from '../../bin/compiled.js';
+import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
 import { freePort, openChaosDatabase } from './chaos-db.ts';
 import { checkInvariants, type Figures, gatherFigures } from './invariants.ts';
 import { mulberry32 } from './random.ts';
@@ -87,15 +87,29 @@ mkdirSync(runDir, { recursive: true });
 
 function node(script: string, args: string[], env: Record<string, string>): ChildProcess {
   const compiled = compiledEntry(script);
-  return spawn(process.execPath, compiled ? [compiled, ...args] : ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    compiled ? [compiled, ...args] : ['--import', 'tsx', script, ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
 }
 
+const children = new Set<ChildProcess>();
+// Whatever ends this process (the time limit, an error, ^C) ends the fleet with it.
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+ensureBuilt(say);
 const db = await openChaosDatabase(opts.db, runDir);
-const CAPABILITIES = ['chaos.a', 'chaos.b', 'chaos.rare'];
 
 // ---- managers ---------------------------------------------------------------------------
 type ManagerSlot = { url: string; port: number; proc: ChildProcess | null; up: boolean };
@@ -116,6 +130,9 @@ async function startManager(m: ManagerSlot): Promise<void> {
     BREAKER_HALF_OPEN_MS: '2000',
     DUE_GRACE_FACTOR: '2',
     RESTART_GRACE_MS: '3000',
+    ...(process.env.CHAOS_MANAGER_ENV
+      ? Object.fromEntries(process.env.CHAOS_MANAGER_ENV.split(',').map((kv) => kv.split('=')))
+      : {}),
     ROUND_LEASE_SLACK_MS: '2000',
     ...db.managerEnv,
   });

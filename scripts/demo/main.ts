@@ -1,10 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { compiledEntry, isBuildFresh } from '../../bin/compiled.js';
+import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
 import { table } from '../../src/cli/table.ts';
 import type { Agent, Task, TaskEvent } from '../../src/protocol/index.ts';
 import { demoWorkload } from './workload.ts';
@@ -106,17 +106,7 @@ async function main() {
     ? 'PostgreSQL (DATABASE_URL)'
     : `PGlite in ${join(runDir, 'pglite')}`;
   say(`Contract Net demo: manager on ${dbNote}, ${opts.tasks} tasks${opts.chaos ? ', with chaos' : ''}`);
-  if (!isBuildFresh()) {
-    say('building dist/ (the sources changed since the last build)');
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
-  }
+  ensureBuilt(say);
   const server = compiledEntry('src/server.ts');
   spawnLogged('manager', server ? [server] : ['--import', 'tsx', 'src/server.ts'], {
     PORT: String(port),

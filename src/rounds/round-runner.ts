@@ -46,7 +46,9 @@ export class RoundRunner {
   constructor(private readonly d: RoundRunnerDeps) {
     const c = d.config;
     this.slots = new Admission({
-      min: Math.min(2, c.MAX_CONCURRENT_ROUNDS),
+      // A floor: a loop made late by intake (a burst of submissions), not by rounds, must not
+      // starve the rounds to a trickle.
+      min: Math.min(c.MAX_CONCURRENT_ROUNDS, Math.max(2, Math.ceil(c.MAX_CONCURRENT_ROUNDS / 8))),
       max: c.MAX_CONCURRENT_ROUNDS,
       targetLagMs: c.ADMISSION_TARGET_LAG_MS,
     });
