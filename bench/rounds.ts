@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { runBareRounds } from './support/bare-rounds.ts';
 import { percentile } from './support/http.ts';
 import { type DbKind, fmtPct, runManagerRounds } from './support/manager-rounds.ts';
-import { spawnTs, stopChild, waitReady } from './support/processes.ts';
+import { cpuMeter, spawnTs, stopChild, waitReady } from './support/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,13 +47,22 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 let failed = false;
+/** Where the two cores went, per round, for the second table. */
+const cpuRows: string[] = [];
 for (const db of dbs) {
   for (const agents of agentCounts) {
     const tasks = tasksFor(agents);
     const bareAgents = spawnTs('bench/support/agents-process.ts', ['--count', String(agents)], {});
     const { endpoints } = await waitReady<{ endpoints: string[] }>(bareAgents);
     await runBareRounds(endpoints, 50, clients); // warm-up
+    const bareAgentsCpu = cpuMeter(() => [bareAgents.child.pid ?? 0]);
+    const bareClientCpu = process.cpuUsage();
     const bare = await runBareRounds(endpoints, tasks, clients);
+    const bareClientUsed = process.cpuUsage(bareClientCpu);
+    const bareCpu = {
+      client: (bareClientUsed.user + bareClientUsed.system) / 1000 / tasks,
+      agents: bareAgentsCpu() / tasks,
+    };
     await stopChild(bareAgents);
     const m = await runManagerRounds({
       db,
@@ -65,6 +74,13 @@ for (const db of dbs) {
       env: managerEnv,
     });
     const bareRate = tasks / bare.seconds;
+    const c = m.cpuPerRound;
+    const runTotal = c.manager + (c.postgres ?? 0) + c.agents + c.clients;
+    const bareTotal = bareCpu.client + bareCpu.agents;
+    const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+    cpuRows.push(
+      `| ${db} | ${agents} | ${f(bareCpu.client)} | ${f(bareCpu.agents)} | ${f(c.manager)} | ${f(c.postgres)} | ${f(c.agents)} | ${f(c.clients)} | ${(runTotal / bareTotal).toFixed(1)}x |`,
+    );
     const rate = tasks / m.seconds;
     const bareP50 = percentile(bare.latencies, 50);
     if (m.completed !== tasks) failed = true;
@@ -73,4 +89,10 @@ for (const db of dbs) {
     );
   }
 }
+console.log('\nCPU ms per round, each side (read from /proc; PostgreSQL backends only on PostgreSQL):\n');
+console.log(
+  '| db | agents | bare: client | bare: agents | manager | postgres | agents | clients | manager run total / bare total |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of cpuRows) console.log(r);
 process.exit(failed ? 1 : 0);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { keepAlivePool, percentile, requestJson } from './http.ts';
-import { type Child, freePort, ROOT, rssMiB, spawnTs, stopChild, waitReady } from './processes.ts';
+import { type Child, cpuMeter, freePort, ROOT, rssMiB, spawnTs, stopChild, waitReady } from './processes.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -13,7 +13,7 @@ export async function freshDatabase(adminUrl: string, name: string) {
   await admin.unsafe(`create database ${name}`);
   // For finding where commits go: every statement of this database in the server's log.
   if (process.env.BENCH_LOG_STATEMENTS)
-    await admin.unsafe(`alter database ${name} set log_statement = 'all'`);
+    await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
@@ -22,6 +22,11 @@ export async function freshDatabase(adminUrl: string, name: string) {
     async commits(): Promise<number> {
       const [row] = await admin`select xact_commit::int8 as n from pg_stat_database where datname = ${name}`;
       return Number(row?.n ?? 0);
+    },
+    /** The server processes serving this database now (PostgreSQL backends). */
+    async backendPids(): Promise<number[]> {
+      const rows = await admin`select pid from pg_stat_activity where datname = ${name}`;
+      return rows.map((r) => Number(r.pid));
     },
     async drop() {
       await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
@@ -74,6 +79,8 @@ export type ManagerRoundsResult = {
   toAward: number[];
   commitsPerTask: number | null;
   rssMiB: number;
+  /** CPU ms per round of each side of the run (PostgreSQL's backends only on PostgreSQL). */
+  cpuPerRound: { manager: number; postgres: number | null; agents: number; clients: number };
 };
 
 type TaskView = { state: string; createdAt: string; award: { awardedAt: string } | null };
@@ -137,6 +144,11 @@ export async function runManagerRounds(opts: {
     if (database) await new Promise((r) => setTimeout(r, 11_000));
     const before = database ? await database.commits() : 0;
 
+    const pgPids = database ? await database.backendPids() : [];
+    const managerCpu = cpuMeter(() => [manager.proc.child.pid ?? 0]);
+    const agentsCpu = cpuMeter(() => [agentsProc.child.pid ?? 0]);
+    const pgCpu = cpuMeter(() => pgPids);
+    const clientsCpu = process.cpuUsage();
     const latencies: number[] = [];
     const toAward: number[] = [];
     let completed = 0;
@@ -153,6 +165,13 @@ export async function runManagerRounds(opts: {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const clientsUsed = process.cpuUsage(clientsCpu);
+    const cpuPerRound = {
+      manager: managerCpu() / opts.tasks,
+      postgres: database ? pgCpu() / opts.tasks : null,
+      agents: agentsCpu() / opts.tasks,
+      clients: (clientsUsed.user + clientsUsed.system) / 1000 / opts.tasks,
+    };
     const rss = rssMiB(manager.proc.child.pid!);
     pool.destroy();
     await stopChild(agentsProc);
@@ -171,6 +190,7 @@ export async function runManagerRounds(opts: {
       toAward: toAward.sort((a, b) => a - b),
       commitsPerTask,
       rssMiB: rss,
+      cpuPerRound,
     };
   } finally {
     await stopChild(agentsProc);

@@ -80,3 +80,21 @@ export async function stopChild(c: Child, ms = 15_000): Promise<void> {
   await c.exited;
   clearTimeout(t);
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); 0 if it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU used by a set of processes between two readings: `const stop = cpuMeter(pids); ...; stop()`. */
+export function cpuMeter(pids: () => number[]): () => number {
+  const start = new Map(pids().map((p) => [p, cpuMs(p)]));
+  return () => pids().reduce((sum, p) => sum + cpuMs(p) - (start.get(p) ?? 0), 0);
+}
