@@ -14,6 +14,16 @@ export async function freshDatabase(adminUrl: string, name: string) {
   // For finding where commits go: every statement of this database in the server's log.
   if (process.env.BENCH_LOG_STATEMENTS)
     await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
+  if (process.env.BENCH_EXPLAIN) {
+    // Plans of the slow statements, with timing and buffers, in the server's log.
+    await admin.unsafe(`alter database ${name} set session_preload_libraries = 'auto_explain'`);
+    await admin.unsafe(
+      `alter database ${name} set auto_explain.log_min_duration = '${process.env.BENCH_EXPLAIN}ms'`,
+    );
+    await admin.unsafe(`alter database ${name} set auto_explain.log_analyze = on`);
+    await admin.unsafe(`alter database ${name} set auto_explain.log_buffers = on`);
+    await admin.unsafe(`alter database ${name} set auto_explain.log_nested_statements = on`);
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
