@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowList } from './resilience/outbound-policy.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
@@ -37,6 +38,31 @@ const Env = z.object({
         .filter(Boolean),
     )
     .optional(),
+  /**
+   * Whether agent endpoints and callbacks may be loopback addresses: auto allows them while the
+   * manager itself listens on loopback (development, tests, the demo), and refuses them otherwise.
+   */
+  OUTBOUND_LOOPBACK: z.enum(['auto', 'allow', 'deny']).default('auto'),
+  /** Private networks and addresses (CIDR, comma-separated) agents and callbacks may use. */
+  OUTBOUND_ALLOW: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, ctx) => {
+      try {
+        allowList(entries);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${(err as Error).message} (expected e.g. 10.0.0.0/8,192.168.1.20)`,
+        });
+      }
+    })
+    .default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MANAGER_ID: z.string().min(1).max(100).optional(),
 

@@ -20,6 +20,8 @@ import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { loadManagerSecret } from './registry/agent-token.ts';
 import { AgentClient } from './resilience/agent-client.ts';
+import { OutboundGuard } from './resilience/outbound-guard.ts';
+import { allowList, isLoopbackHost } from './resilience/outbound-policy.ts';
 import { RoundRunner } from './rounds/round-runner.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { CallbackOutbox } from './tasks/callback-outbox.ts';
@@ -64,26 +66,38 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
   await events.hello();
   const metrics = createMetrics(db);
+  const guard = new OutboundGuard({
+    allowLoopback:
+      config.OUTBOUND_LOOPBACK === 'allow' ||
+      (config.OUTBOUND_LOOPBACK === 'auto' && isLoopbackHost(config.HOST)),
+    allow: allowList(config.OUTBOUND_ALLOW),
+  });
   const registry = new AgentRegistry(db, {
     secret,
     registrationKey: config.REGISTRATION_KEY,
     allowedHosts: config.AGENT_HOSTS,
+    guard,
   });
-  const client = new AgentClient(config, logger, (agentId, state, lastFailure) => {
-    metrics.circuitTransitions.inc({ state });
-    void db
-      .transaction((tx) =>
-        recordEvent(tx, {
-          agentId,
-          type: CIRCUIT_EVENTS[state],
-          data: {
-            manager: id,
-            ...(lastFailure ? { lastFailure: cleanText(lastFailure).slice(0, 500) } : {}),
-          },
-        }),
-      )
-      .catch((err) => logger.warn({ err }, 'could not record circuit event'));
-  });
+  const client = new AgentClient(
+    config,
+    logger,
+    (agentId, state, lastFailure) => {
+      metrics.circuitTransitions.inc({ state });
+      void db
+        .transaction((tx) =>
+          recordEvent(tx, {
+            agentId,
+            type: CIRCUIT_EVENTS[state],
+            data: {
+              manager: id,
+              ...(lastFailure ? { lastFailure: cleanText(lastFailure).slice(0, 500) } : {}),
+            },
+          }),
+        )
+        .catch((err) => logger.warn({ err }, 'could not record circuit event'));
+    },
+    guard,
+  );
   const tasks = new TaskStore(database, db);
   let boundPort: number | undefined;
   const publicUrl = () => config.PUBLIC_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}`;
@@ -113,6 +127,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     hub,
     logger,
     config,
+    guard,
   });
   const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {
@@ -120,6 +135,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     managerSecret: secret,
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
     claimMs: config.ROUND_LEASE_SLACK_MS,
+    guard,
   });
   const sweeper = new Sweeper({
     callbacks,

@@ -19,6 +19,7 @@ import type { Task, TaskSubmission } from '../protocol/task.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import type { AgentClient } from '../resilience/agent-client.ts';
+import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { sendReject } from '../rounds/award-negotiation.ts';
 import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
 import { insertTask } from '../rounds/open-round.ts';
@@ -40,6 +41,7 @@ export type MarketServiceDeps = {
   hub: EventHub;
   logger: Logger;
   config: Config;
+  guard: OutboundGuard;
 };
 
 /**
@@ -79,6 +81,13 @@ export class MarketService {
     idempotencyKey: string | undefined,
     callbackKey: string | null,
   ): Promise<{ view: Task; created: boolean }> {
+    if (body.callbackUrl) {
+      const refused = await this.d.guard.check(body.callbackUrl);
+      if (refused)
+        throw new AppError(422, 'invalid_request', 'the manager will not call this callbackUrl', [
+          { field: 'callbackUrl', message: refused },
+        ]);
+    }
     const requestHash = idempotencyKey
       ? createHash('sha256').update(canonicalJson(rawBody)).digest('hex')
       : null;

@@ -16,7 +16,12 @@ export const Endpoint = z
   .refine((u) => {
     const url = URL.canParse(u) ? new URL(u) : null;
     return !url || (url.username === '' && url.password === '');
-  }, 'must not contain credentials');
+  }, 'must not contain credentials')
+  // The manager appends /cfp, /award...: a query or fragment would turn that into anything.
+  .refine((u) => {
+    const url = URL.canParse(u) ? new URL(u) : null;
+    return !url || (url.search === '' && url.hash === '' && !u.includes('?') && !u.includes('#'));
+  }, 'must not contain a query or a fragment');
 
 export const AgentRegistration = z
   .object({

@@ -7,6 +7,7 @@ import { agents, awards } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { AgentRegistration } from '../protocol/agent.ts';
+import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
 import { deriveAgentToken, hashToken } from './agent-token.ts';
 import type { AgentRow } from './agent-view.ts';
@@ -15,6 +16,8 @@ export type RegistryOptions = {
   secret: string;
   registrationKey?: string;
   allowedHosts?: string[];
+  /** Where the manager may send cfps: endpoints it would refuse to call are refused here. */
+  guard?: OutboundGuard;
 };
 
 export type Registration = { agent: AgentRow; token?: string; created: boolean };
@@ -57,7 +60,7 @@ export class AgentRegistry {
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
   ): Promise<Registration> {
-    if (body.endpoint) this.checkEndpointHost(body.endpoint);
+    if (body.endpoint) await this.checkEndpoint(body.endpoint);
     try {
       const reg = await this.upsert(body, credentials);
       // Shown with its counters, ledger included (a re-registering agent has a record).
@@ -117,13 +120,18 @@ export class AgentRegistry {
     if (!safeEqual(given, key)) throw new AppError(403, 'forbidden', 'the registration key is wrong');
   }
 
-  private checkEndpointHost(endpoint: string) {
+  private async checkEndpoint(endpoint: string) {
     const hosts = this.opts.allowedHosts;
-    if (!hosts?.length) return;
     const host = new URL(endpoint).hostname.toLowerCase();
-    if (!hosts.includes(host)) {
+    if (hosts?.length && !hosts.includes(host)) {
       throw new AppError(422, 'invalid_request', 'endpoint host is not allowed', [
         { field: 'endpoint', message: `host must be one of: ${hosts.join(', ')}` },
+      ]);
+    }
+    const refused = await this.opts.guard?.check(endpoint);
+    if (refused) {
+      throw new AppError(422, 'invalid_request', 'the manager will not call this endpoint', [
+        { field: 'endpoint', message: refused },
       ]);
     }
   }

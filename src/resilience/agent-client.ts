@@ -16,7 +16,7 @@ import {
   timeout,
 } from 'cockatiel';
 import type { Logger } from 'pino';
-import { Agent as Dispatcher, request } from 'undici';
+import { type Agent as Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
@@ -30,6 +30,7 @@ import {
 } from '../protocol/messages.ts';
 import { signBody } from '../protocol/signature.ts';
 import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyError } from './agent-errors.ts';
+import { OutboundGuard, OutboundRefusedError } from './outbound-guard.ts';
 
 /** Who to call and how to sign. */
 export type AgentAddress = { id: string; endpoint: string; token: string };
@@ -77,8 +78,10 @@ export class AgentClient {
     >,
     private readonly logger: Logger,
     private readonly onCircuit: CircuitListener = () => {},
+    /** Every connection to an agent passes it (after DNS resolution). */
+    private readonly guard: OutboundGuard = new OutboundGuard(),
   ) {
-    this.dispatcher = new Dispatcher({
+    this.dispatcher = guard.dispatcher({
       connections: cfg.AGENT_CONNECTIONS,
       keepAliveTimeout: 10_000,
       keepAliveMaxTimeout: 60_000,
@@ -251,8 +254,11 @@ export class AgentClient {
     // (1.4% of the manager's CPU under load).
     return timeout(timeoutMs, { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false })
       .execute(async ({ signal }) => {
+        const url = `${agent.endpoint.replace(/\/+$/, '')}${path}`;
+        const refused = this.guard.refuseLiteral(url);
+        if (refused) throw new OutboundRefusedError(refused);
         try {
-          const res = await request(`${agent.endpoint.replace(/\/+$/, '')}${path}`, {
+          const res = await request(url, {
             method: 'POST',
             body,
             signal,

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { type Agent as Dispatcher, request } from 'undici';
 import type { Db } from '../db/client.ts';
 import { tasks } from '../db/schema.ts';
 import { recordEvent } from '../events/event-log.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
+import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { reauctionDelay } from '../rounds/backoff.ts';
 import { claimTasks } from './claim-tasks.ts';
 import type { TaskStore } from './task-store.ts';
@@ -25,6 +26,8 @@ export type CallbackOptions = {
   timeoutMs: number;
   /** How long a claimed delivery is left to this manager before another may try. */
   claimMs: number;
+  /** Callbacks go only where the outbound policy allows (after DNS resolution). */
+  guard: OutboundGuard;
 };
 
 /**
@@ -39,7 +42,11 @@ export class CallbackOutbox {
     private readonly store: TaskStore,
     private readonly logger: Logger,
     private readonly opts: CallbackOptions,
-  ) {}
+  ) {
+    this.dispatcher = opts.guard.dispatcher({ connections: 8, keepAliveTimeout: 10_000 });
+  }
+
+  private readonly dispatcher: Dispatcher;
 
   private keyFor(callbackKey: string | null): string {
     if (!callbackKey) return this.opts.managerSecret;
@@ -64,7 +71,11 @@ export class CallbackOutbox {
     const body = JSON.stringify(await this.store.viewOf(row));
     let error: string | null = null;
     try {
-      const res = await request(row.callbackUrl!, {
+      const url = row.callbackUrl ?? '';
+      const refused = this.opts.guard.refuseLiteral(url);
+      if (refused) throw new Error(`not called: ${refused}`);
+      const res = await request(url, {
+        dispatcher: this.dispatcher,
         method: 'POST',
         body,
         headers: {
