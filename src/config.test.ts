@@ -43,4 +43,14 @@ describe('configuration', () => {
   it('checks settings against each other', () => {
     expect(() => loadConfig({ RETRY_BASE_MS: '500', RETRY_MAX_MS: '100' })).toThrow(/RETRY_MAX_MS/);
   });
+
+  it('refuses to listen beyond loopback without API_KEYS and REGISTRATION_KEY, unless told to run open', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/HOST=0.0.0.0.*API_KEYS and REGISTRATION_KEY/);
+    expect(() => loadConfig({ HOST: '0.0.0.0', API_KEYS: 'key-one-1' })).toThrow(ConfigError);
+    const keyed = loadConfig({ HOST: '0.0.0.0', API_KEYS: 'key-one-1', REGISTRATION_KEY: 'reg-key-1' });
+    expect(keyed.HOST).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '192.168.1.4', ALLOW_OPEN_NETWORK: 'true' }).ALLOW_OPEN_NETWORK).toBe(true);
+    expect(loadConfig({ HOST: 'localhost' }).HOST).toBe('localhost');
+    expect(() => loadConfig({ HOST: '0.0.0.0', ALLOW_OPEN_NETWORK: 'maybe' })).toThrow(/ALLOW_OPEN_NETWORK/);
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { allowList } from './resilience/outbound-policy.ts';
+import { allowList, isLoopbackHost } from './resilience/outbound-policy.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
@@ -63,6 +63,11 @@ const Env = z.object({
       }
     })
     .default([]),
+  /** Listen beyond loopback without API_KEYS and REGISTRATION_KEY: only when meant. */
+  ALLOW_OPEN_NETWORK: z
+    .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MANAGER_ID: z.string().min(1).max(100).optional(),
 
@@ -131,6 +136,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.RETRY_MAX_MS < cfg.RETRY_BASE_MS) throw new ConfigError('RETRY_MAX_MS must be >= RETRY_BASE_MS');
   if (cfg.REAUCTION_CAP_MS < cfg.REAUCTION_BASE_MS)
     throw new ConfigError('REAUCTION_CAP_MS must be >= REAUCTION_BASE_MS');
+  if (!isLoopbackHost(cfg.HOST) && !(cfg.API_KEYS?.length && cfg.REGISTRATION_KEY) && !cfg.ALLOW_OPEN_NETWORK)
+    throw new ConfigError(
+      `HOST=${cfg.HOST} listens beyond loopback, but API_KEYS and REGISTRATION_KEY are not both set: anyone who reaches it could submit and read tasks and register agents. Set both (see SECURITY.md), or ALLOW_OPEN_NETWORK=true to run it open on purpose.`,
+    );
   return cfg;
 }
 

@@ -63,4 +63,53 @@ describe('agent SDK request signing', () => {
     expect((await post({ 'x-cnp-signature': sig })).status).toBe(200);
     expect((await post({ 'x-cnp-signature': sig })).status).toBe(401);
   });
+
+  it('refuses a signature header in any form but the one the manager writes, so a replay cannot be disguised', async () => {
+    const sig = signBody(token, cfp);
+    const [t, v1] = sig.split(',');
+    const mac = (v1 as string).slice(3);
+    for (const variant of [
+      `${v1},${t}`, // swapped
+      `t= ${(t as string).slice(2)},v1=${mac}`, // spaces
+      `${sig},x=1`, // a trailing field
+      `t=0${(t as string).slice(2)},v1=${mac}`, // a leading zero
+      `t=${(t as string).slice(2)}.0,v1=${mac}`,
+      `${sig.toUpperCase()}`,
+    ]) {
+      const res = await post({ 'x-cnp-signature': variant });
+      expect(res.status, variant).toBe(401);
+      expect(((await res.json()) as { error: { message: string } }).error.message, variant).toMatch(
+        /malformed/,
+      );
+    }
+    expect((await post({ 'x-cnp-signature': sig })).status).toBe(200);
+  });
+
+  it('refuses an oversized request with 413 before reading it, and an unsigned one without reading it', async () => {
+    const { request } = await import('node:http');
+    const send = (headers: Record<string, string>) =>
+      new Promise<{ status: number; ms: number }>((resolve, reject) => {
+        const t0 = performance.now();
+        // Announces 300 MB and sends none of it: an agent that read before checking would wait.
+        const req = request(`${url}/cfp`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(300 * 1024 * 1024),
+            ...headers,
+          },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 });
+          req.destroy();
+        });
+        req.on('error', (e) => (e.message.includes('socket hang up') ? undefined : reject(e)));
+        req.flushHeaders();
+      });
+    const big = await send({ 'x-cnp-signature': signBody(token, cfp) });
+    expect(big.status).toBe(413);
+    const unsigned = await send({});
+    expect(unsigned.status).toBe(401);
+  });
 });

@@ -13,10 +13,24 @@ export function signBody(secret: string, body: string, now = Date.now()): string
 }
 
 export type SignatureCheck =
-  | { ok: true }
+  | { ok: true; t: number; mac: string }
   | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
 
-/** Verifies a signature header over the raw body; rejects stale or replayed-late timestamps. */
+/**
+ * The header's two fields, in exactly the form signBody writes: `t=<digits>,v1=<64 hex>`, nothing
+ * around, between or after them. A lenient parser let one signature be written many ways
+ * (spaces, order, extra fields), each new to a replay guard that remembered header text.
+ */
+const HEADER = /^t=([1-9]\d{0,15}),v1=([0-9a-f]{64})$/;
+
+export function parseSignature(header: string | undefined | null): { t: number; mac: string } | null {
+  const m = header ? HEADER.exec(header) : null;
+  if (!m) return null;
+  const t = Number(m[1]);
+  return Number.isSafeInteger(t) ? { t, mac: m[2] as string } : null;
+}
+
+/** Verifies a signature header over the raw body; rejects malformed headers and stale timestamps. */
 export function verifySignature(
   secret: string,
   body: string,
@@ -24,17 +38,11 @@ export function verifySignature(
   now = Date.now(),
 ): SignatureCheck {
   if (!header) return { ok: false, reason: 'missing' };
-  const parts = new Map(
-    header.split(',').map((p) => {
-      const i = p.indexOf('=');
-      return [p.slice(0, i).trim(), p.slice(i + 1).trim()] as const;
-    }),
-  );
-  const t = Number(parts.get('t'));
-  const v1 = parts.get('v1');
-  if (!Number.isSafeInteger(t) || !v1 || !/^[0-9a-f]{64}$/.test(v1))
-    return { ok: false, reason: 'malformed' };
-  if (Math.abs(now - t) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: 'stale' };
-  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
-  return timingSafeEqual(expected, Buffer.from(v1, 'hex')) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  const sig = parseSignature(header);
+  if (!sig) return { ok: false, reason: 'malformed' };
+  if (Math.abs(now - sig.t) > SIGNATURE_TOLERANCE_MS) return { ok: false, reason: 'stale' };
+  const expected = createHmac('sha256', secret).update(`${sig.t}.${body}`).digest();
+  return timingSafeEqual(expected, Buffer.from(sig.mac, 'hex'))
+    ? { ok: true, ...sig }
+    : { ok: false, reason: 'mismatch' };
 }

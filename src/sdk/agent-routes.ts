@@ -1,11 +1,15 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { AcceptProposal, Cancel, Cfp, CfpReply, RejectProposal } from '../protocol/messages.ts';
-import { SIGNATURE_HEADER, verifySignature } from '../protocol/signature.ts';
+import { parseSignature, SIGNATURE_HEADER, verifySignature } from '../protocol/signature.ts';
 import type { AgentSession } from './agent-session.ts';
 import { type AgentSpec, inputOf } from './agent-spec.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import type { WorkPool } from './work-pool.ts';
+
+/** The largest request an agent reads by default: a cfp carries the task input (1 MiB at the manager's default). */
+export const DEFAULT_BODY_LIMIT = 2 * 1024 * 1024;
 
 /** What the routes need from the running agent. */
 export type AgentLink<Input, Output> = {
@@ -23,6 +27,27 @@ export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link:
   const app = new Hono();
   const replays = new ReplayGuard();
   for (const m of spec.middleware ?? []) app.use(m);
+  const maxBytes = spec.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  // Nothing of an unsigned request is read: without a well-formed signature header it is refused
+  // before its body, and no body is read past the limit (a Content-Length over it is refused at
+  // once). Reading first let one unauthenticated 300 MB POST take an agent to 948 MB.
+  const refuseEarly = (c: Context, status: 401 | 413 | 503, message: string) =>
+    c.json({ error: { code: 'rejected', message } }, status, status === 413 ? { connection: 'close' } : {});
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    if (!link.session()) return refuseEarly(c, 503, 'not registered yet');
+    const header = c.req.header(SIGNATURE_HEADER);
+    if (!header) return refuseEarly(c, 401, 'signature missing');
+    if (!parseSignature(header)) return refuseEarly(c, 401, 'signature malformed');
+    return next();
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: (c) => refuseEarly(c, 413, `the body exceeds ${maxBytes} bytes`),
+    }),
+  );
   const { pool } = link;
 
   function signed<T>(
@@ -39,7 +64,7 @@ export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link:
       const sig = c.req.header(SIGNATURE_HEADER);
       const check = verifySignature(session.token, raw, sig);
       if (!check.ok) return refuse(401, `signature ${check.reason}`);
-      if (!sig || !replays.admit(sig)) return refuse(401, 'signature replayed');
+      if (!replays.admit(check.mac, check.t)) return refuse(401, 'signature replayed');
       let json: unknown;
       try {
         json = JSON.parse(raw);

@@ -30,6 +30,8 @@ export type AgentSpec<Input = unknown, Output = unknown> = {
   onReject?(msg: RejectProposal): void;
   /** Answer the award with the result itself when the work finishes within this many ms. */
   inlineResultMs?: number;
+  /** Requests larger than this are refused with 413 before they are read (default 2 MiB). */
+  bodyLimitBytes?: number;
   /** Hono middleware run before the protocol routes (logging, extra auth, fault injection). */
   middleware?: MiddlewareHandler[];
 };
