@@ -43,7 +43,7 @@ describe('task callbacks', () => {
     });
     expect(
       verifySignature(SECRET, JSON.stringify(last.body), last.headers['x-cnp-signature'] as string),
-    ).toEqual({ ok: true });
+    ).toMatchObject({ ok: true });
     const events = await eventually(async () => {
       const items = (await m!.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items;
       return items.some((e: { type: string }) => e.type === 'task.callback_delivered') ? items : null;
@@ -71,7 +71,7 @@ describe('task callbacks', () => {
     expect(req.body.state).toBe('cancelled');
     expect(
       verifySignature('client-key-two', JSON.stringify(req.body), req.headers['x-cnp-signature'] as string),
-    ).toEqual({ ok: true });
+    ).toMatchObject({ ok: true });
     expect(
       verifySignature('client-key-one', JSON.stringify(req.body), req.headers['x-cnp-signature'] as string)
         .ok,

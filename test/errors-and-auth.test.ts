@@ -157,6 +157,35 @@ describe('authentication when keys are configured', () => {
     ).toBe(200);
   });
 
+  it('keeps the registry (agents and their endpoints) and /metrics behind a key', async () => {
+    const reg = await m.call(
+      'POST',
+      '/v1/agents',
+      { name: 'reader-check', endpoint: 'http://127.0.0.1:9', capabilities: [{ name: 'x.y' }] },
+      { 'x-registration-key': 'register-me-please' },
+    );
+    expect(reg.status).toBe(201);
+    const other = await m.call(
+      'POST',
+      '/v1/agents',
+      { name: 'reader-other', capabilities: [{ name: 'x.y' }] },
+      { 'x-registration-key': 'register-me-please' },
+    );
+    const id = reg.body.agent.id;
+    expect((await m.call('GET', '/v1/agents')).status).toBe(401);
+    expect((await m.call('GET', `/v1/agents/${id}`)).status).toBe(401);
+    expect((await m.call('GET', '/metrics')).status).toBe(401);
+    const key = { authorization: 'Bearer client-key-1' };
+    expect((await m.call('GET', '/v1/agents', undefined, key)).body.items.length).toBeGreaterThan(0);
+    expect((await m.call('GET', `/v1/agents/${id}`, undefined, key)).status).toBe(200);
+    expect((await m.call('GET', '/metrics', undefined, key)).status).toBe(200);
+    // An agent reads its own profile with its token, and no one else's.
+    const own = { authorization: `Bearer ${reg.body.token}` };
+    expect((await m.call('GET', `/v1/agents/${id}`, undefined, own)).status).toBe(200);
+    expect((await m.call('GET', `/v1/agents/${other.body.agent.id}`, undefined, own)).status).toBe(403);
+    expect((await m.call('GET', '/v1/agents', undefined, own)).status).toBe(403);
+  });
+
   it('scopes idempotency keys to the API key', async () => {
     const a = await m.call('POST', '/v1/tasks', task, {
       authorization: 'Bearer client-key-1',

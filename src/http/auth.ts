@@ -61,3 +61,19 @@ export function requireSelf(agent: AgentRow, agentId: string) {
   if (agent.id !== agentId)
     throw new AppError(403, 'forbidden', 'an agent may act only on its own registration');
 }
+
+/**
+ * With API keys configured, reading the registry (endpoints included) needs a client key, or
+ * the agent's own token for its own profile: agents' addresses are not for anyone who asks.
+ */
+export async function requireReader(
+  c: Context,
+  apiKeys: string[] | undefined,
+  registry: AgentRegistry,
+  ownId?: string,
+): Promise<void> {
+  if (!apiKeys?.length) return;
+  const token = bearerOf(c);
+  if (ownId && token && (await registry.agentIdOf(token)) === ownId) return;
+  requireClient(c, apiKeys);
+}

@@ -8,7 +8,7 @@ import {
 } from '../../protocol/agent.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { toAgentView } from '../../registry/agent-view.ts';
-import { bearerOf, requireAgent, requireSelf } from '../auth.ts';
+import { bearerOf, requireAgent, requireReader, requireSelf } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
@@ -29,6 +29,7 @@ const list = createRoute({
   method: 'get',
   path: '/v1/agents',
   tags: ['agents'],
+  security: bearer,
   request: {
     query: PageQuery.extend({ capability: CapabilityName.optional(), status: AgentStatus.optional() }),
   },
@@ -39,6 +40,7 @@ const get = createRoute({
   method: 'get',
   path: '/v1/agents/{id}',
   tags: ['agents'],
+  security: bearer,
   request: { params: IdParam },
   responses: { 200: json(Agent, 'The agent'), ...errorResponses },
 });
@@ -81,12 +83,17 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   });
 
   app.openapi(list, async (c) => {
+    await requireReader(c, deps.config.API_KEYS, deps.registry);
     const q = c.req.valid('query');
     const res = await deps.registry.list(q);
     return c.json({ items: res.items.map(view), nextCursor: res.nextCursor }, 200);
   });
 
-  app.openapi(get, async (c) => c.json(view(await deps.registry.get(c.req.valid('param').id)), 200));
+  app.openapi(get, async (c) => {
+    const { id } = c.req.valid('param');
+    await requireReader(c, deps.config.API_KEYS, deps.registry, id);
+    return c.json(view(await deps.registry.get(id)), 200);
+  });
 
   app.openapi(heartbeat, async (c) => {
     const { id } = c.req.valid('param');
