@@ -548,5 +548,13 @@ describe('rounds that keep losing their manager', () => {
     );
     expect(ended.error.code).toBe('round_takeovers_exhausted');
     expect(ended.round).toBe(3); // the first round and two takeovers
+    // The rounds taken over do not stay pending: their invitations ended as no_reply.
+    const bidsOf = (await mm.call('GET', `/v1/tasks/${id}/bids`)).body.items as {
+      round: number;
+      outcome: string;
+    }[];
+    const taken = bidsOf.filter((b) => b.round < 3);
+    expect(taken.length).toBe(2);
+    expect(taken.map((b) => b.outcome)).toEqual(['no_reply', 'no_reply']);
   });
 });

@@ -14,7 +14,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { mulberry32 } from './random.ts';
+import { requestText } from '../support/http-json.ts';
+import { mulberry32 } from '../support/random.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,34 +63,8 @@ let token = existsSync(values.state)
   ? (JSON.parse(readFileSync(values.state, 'utf8')) as { token: string }).token
   : '';
 
-function post(url: string, body: unknown, auth = true): Promise<{ status: number; text: string }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        agent: pool,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-          ...(auth && token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const post = (url: string, body: unknown, auth = true) =>
+  requestText(pool, 'POST', url, body, auth && token ? { authorization: `Bearer ${token}` } : {});
 
 /** Reports a result as a real agent would: retried on transport errors and 5xx, across a manager restart. */
 async function report(resultUrl: string, body: unknown): Promise<void> {

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
+import { requestText } from '../support/http-json.ts';
+import { mulberry32 } from '../support/random.ts';
 import { freePort, openChaosDatabase } from './chaos-db.ts';
 import { checkInvariants, type Figures, gatherFigures } from './invariants.ts';
-import { mulberry32 } from './random.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -228,34 +229,8 @@ say(`${agents.length} agents registered, ${faultyCount} of them faulty (fault ra
 
 // ---- clients ----------------------------------------------------------------------------
 const pool = new http.Agent({ keepAlive: true, maxSockets: opts.clients * 2 });
-function call(method: string, url: string, body?: unknown): Promise<{ status: number; text: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method,
-        agent: pool,
-        timeout: 10_000,
-        headers: payload
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-          : {},
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const call = (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) =>
+  requestText(pool, method, url, body, headers);
 const upManager = () => {
   const up = managers.filter((m) => m.up);
   return up.length ? up[Math.floor(random() * up.length)] : undefined;
@@ -305,33 +280,7 @@ async function submitOne(n: number): Promise<void> {
       continue;
     }
     try {
-      const payload = JSON.stringify(body);
-      const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = http.request(
-          `${m.url}/v1/tasks`,
-          {
-            method: 'POST',
-            agent: pool,
-            timeout: 10_000,
-            headers: {
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(payload),
-              'idempotency-key': key,
-            },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => {
-              text += c;
-            });
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', reject);
-        req.end(payload);
-      });
+      const r = await call('POST', `${m.url}/v1/tasks`, body, { 'idempotency-key': key });
       if (r.status === 202 || r.status === 200) {
         submitted++;
         // A few clients change their mind.

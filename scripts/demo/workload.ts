@@ -1,14 +1,4 @@
-/** A seeded pseudo-random generator (mulberry32), so a demo run can be repeated. */
-export function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seeded } from '../support/random.ts';
 
 const SENTENCES = [
   'Contract net protocols let a manager announce work and pick the best bid.',

@@ -76,6 +76,10 @@ t as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
   select gen_random_uuid(), t.id, t.round, elig.id, 'no_reply', 'pending' from t, elig where t.state = 'bidding'
   returning id, agent_id
+), abandoned as (
+  -- Taking over: the dead manager's round never closed; its invitations end as no_reply.
+  update bids set outcome = 'no_reply', reason = 'the round was taken over: its manager stopped before closing it'
+  from t where $2 = 'bidding' and bids.task_id = t.id and bids.round = $3::int and bids.outcome = 'pending'
 ), st as (
   insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
 ), ${eventCtes(

@@ -1,20 +1,9 @@
 import type { TaskState } from '../protocol/task.ts';
-import { nextState, type TaskAction } from './state-machine.ts';
-
-const ACTIONS: readonly TaskAction[] = [
-  'announce',
-  'award',
-  'claim',
-  'complete',
-  'enqueue',
-  'fail',
-  'cancel',
-  'retry',
-];
+import { nextState, TASK_ACTIONS } from './state-machine.ts';
 
 /** Whether some action of the state machine leads from `from` to `to`. */
 export function isTransition(from: TaskState, to: TaskState): boolean {
-  return ACTIONS.some((a) => nextState(from, a) === to);
+  return TASK_ACTIONS.some((a) => nextState(from, a) === to);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal, nextState, statesAllowing } from './state-machine.ts';
+import { isTerminal, nextState, statesAllowing, TASK_ACTIONS } from './state-machine.ts';
 
 describe('task state machine', () => {
   it('follows the happy path pending -> bidding -> awarded -> completed', () => {
@@ -40,16 +40,7 @@ describe('task state machine', () => {
   });
 
   it('treats completed and cancelled as final', () => {
-    for (const action of [
-      'announce',
-      'award',
-      'claim',
-      'complete',
-      'enqueue',
-      'fail',
-      'cancel',
-      'retry',
-    ] as const) {
+    for (const action of TASK_ACTIONS) {
       expect(nextState('completed', action)).toBeNull();
       expect(nextState('cancelled', action)).toBeNull();
     }

@@ -11,6 +11,18 @@ export type TaskAction =
   | 'cancel' // the client cancelled
   | 'retry'; // the client revived a failed task
 
+/** Every action, for code that asks what any action could do (the audit-trail check). */
+export const TASK_ACTIONS: readonly TaskAction[] = [
+  'announce',
+  'award',
+  'claim',
+  'complete',
+  'enqueue',
+  'fail',
+  'cancel',
+  'retry',
+];
+
 export const TERMINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
 
 export const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);

@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32): a chaos run with the same seed makes the same choices. */
+/** A small seeded PRNG (mulberry32): a demo or chaos run with the same seed makes the same choices. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
