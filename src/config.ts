@@ -25,6 +25,8 @@ const Env = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   API_KEYS: list.optional(),
+  /** Client keys that see and act on every task (operators); the others see only their own. */
+  ADMIN_KEYS: list.optional(),
   REGISTRATION_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   /** Derives agent tokens and signs callbacks; when unset, one is generated and kept in the database. */
   MANAGER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -136,7 +138,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.RETRY_MAX_MS < cfg.RETRY_BASE_MS) throw new ConfigError('RETRY_MAX_MS must be >= RETRY_BASE_MS');
   if (cfg.REAUCTION_CAP_MS < cfg.REAUCTION_BASE_MS)
     throw new ConfigError('REAUCTION_CAP_MS must be >= REAUCTION_BASE_MS');
-  if (!isLoopbackHost(cfg.HOST) && !(cfg.API_KEYS?.length && cfg.REGISTRATION_KEY) && !cfg.ALLOW_OPEN_NETWORK)
+  if (
+    !isLoopbackHost(cfg.HOST) &&
+    !((cfg.API_KEYS?.length || cfg.ADMIN_KEYS?.length) && cfg.REGISTRATION_KEY) &&
+    !cfg.ALLOW_OPEN_NETWORK
+  )
     throw new ConfigError(
       `HOST=${cfg.HOST} listens beyond loopback, but API_KEYS and REGISTRATION_KEY are not both set: anyone who reaches it could submit and read tasks and register agents. Set both (see SECURITY.md), or ALLOW_OPEN_NETWORK=true to run it open on purpose.`,
     );

@@ -131,7 +131,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   });
   const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {
-    apiKeys: config.API_KEYS,
+    apiKeys: [...(config.API_KEYS ?? []), ...(config.ADMIN_KEYS ?? [])],
     managerSecret: secret,
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
     claimMs: config.ROUND_LEASE_SLACK_MS,

@@ -135,6 +135,7 @@ describe('authentication when keys are configured', () => {
   beforeAll(async () => {
     m = await startManager({
       API_KEYS: 'client-key-1, client-key-2',
+      ADMIN_KEYS: 'operator-key-0',
       REGISTRATION_KEY: 'register-me-please',
     });
   });
@@ -152,9 +153,43 @@ describe('authentication when keys are configured', () => {
     expect(ok.status).toBe(202);
     expect((await m.call('GET', `/v1/tasks/${ok.body.id}`)).status).toBe(401);
     expect(
-      (await m.call('GET', `/v1/tasks/${ok.body.id}`, undefined, { authorization: 'Bearer client-key-1' }))
+      (await m.call('GET', `/v1/tasks/${ok.body.id}`, undefined, { authorization: 'Bearer client-key-2' }))
         .status,
     ).toBe(200);
+  });
+
+  it('keeps each task to the key that submitted it; an admin key sees and acts on all', async () => {
+    const one = { authorization: 'Bearer client-key-1' };
+    const two = { authorization: 'Bearer client-key-2' };
+    const admin = { authorization: 'Bearer operator-key-0' };
+    const mine = await m.call('POST', '/v1/tasks', { ...task, input: 'owned' }, one);
+    expect(mine.status).toBe(202);
+    const id = mine.body.id as string;
+    // Another client's key: as if the task did not exist, for every read and every action.
+    for (const [method, path] of [
+      ['GET', `/v1/tasks/${id}`],
+      ['GET', `/v1/tasks/${id}/events`],
+      ['GET', `/v1/tasks/${id}/bids`],
+      ['POST', `/v1/tasks/${id}/cancel`],
+      ['POST', `/v1/tasks/${id}/retry`],
+    ] as const) {
+      const r = await m.call(method, path, undefined, two);
+      expect(r.status, `${method} ${path}`).toBe(404);
+    }
+    const listed = (key: Record<string, string>) =>
+      m
+        .call('GET', '/v1/tasks?limit=100', undefined, key)
+        .then((r) => r.body.items.map((t: { id: string }) => t.id));
+    expect(await listed(one)).toContain(id);
+    expect(await listed(two)).not.toContain(id);
+    expect(await listed(admin)).toContain(id);
+    // The global stream is an operator's view; a client follows its own tasks.
+    expect((await m.call('GET', '/v1/events', undefined, two)).status).toBe(403);
+    expect((await m.call('GET', '/v1/events', undefined, admin)).status).toBe(200);
+    expect((await m.call('GET', `/v1/tasks/${id}/events`, undefined, one)).status).toBe(200);
+    // The task is unchanged by the other key's attempts; the admin may cancel it.
+    expect((await m.call('GET', `/v1/tasks/${id}`, undefined, one)).body.state).not.toBe('cancelled');
+    expect((await m.call('POST', `/v1/tasks/${id}/cancel`, undefined, admin)).status).toBe(200);
   });
 
   it('keeps the registry (agents and their endpoints) and /metrics behind a key', async () => {

@@ -33,6 +33,29 @@ export function requireClient(c: Context, apiKeys: string[] | undefined): string
   return given.toString('hex').slice(0, 16);
 }
 
+/** Every client key, admin keys included; undefined when none is configured (auth off). */
+export function clientKeys(keys: { API_KEYS?: string[]; ADMIN_KEYS?: string[] }): string[] | undefined {
+  const all = [...(keys.API_KEYS ?? []), ...(keys.ADMIN_KEYS ?? [])];
+  return all.length ? all : undefined;
+}
+
+/** What a client may see: `owner` null sees every task (keys off, or an admin key). */
+export type ClientScope = { principal: string; owner: string | null };
+
+/** The principal an API key stands for (what tasks record as their owner). */
+export const principalOf = (key: string) => digest(key).toString('hex').slice(0, 16);
+
+/**
+ * Checks the client's key (API_KEYS or ADMIN_KEYS) and says whose tasks it may see: with keys
+ * configured, a task belongs to the key that submitted it, and only an admin key sees all.
+ */
+export function clientScope(c: Context, keys: { API_KEYS?: string[]; ADMIN_KEYS?: string[] }): ClientScope {
+  const principal = requireClient(c, clientKeys(keys));
+  if (principal === 'anonymous') return { principal, owner: null };
+  const admin = (keys.ADMIN_KEYS ?? []).some((k) => principalOf(k) === principal);
+  return { principal, owner: admin ? null : principal };
+}
+
 /** The agent whose token the request carries; 401 without one, 403 with an unknown one. */
 export async function requireAgent(c: Context, registry: AgentRegistry): Promise<AgentRow> {
   const token = bearerOf(c);

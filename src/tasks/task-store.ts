@@ -95,6 +95,16 @@ export class TaskStore {
     return row;
   }
 
+  /**
+   * The task, if `owner` may see it (null: anyone may). Another key's task answers 404, as an
+   * unknown one does: a client cannot learn which ids exist.
+   */
+  async getOwnedRow(id: string, owner: string | null): Promise<TaskRow> {
+    const row = await this.getRow(id);
+    if (owner && row.callbackKey !== owner) throw notFound('task', id);
+    return row;
+  }
+
   async getAward(awardId: string | null, ex: Executor = this.db): Promise<AwardRow | null> {
     if (!awardId) return null;
     const [row] = await ex.select().from(awards).where(eq(awards.id, awardId));
@@ -122,7 +132,14 @@ export class TaskStore {
     return toTaskView(row, showAward ? await this.getAward(row.awardId) : null);
   }
 
-  async list(opts: { limit: number; cursor?: string; state?: TaskState; capability?: string }) {
+  /** Newest first; with `owner`, only the tasks that client key submitted. */
+  async list(opts: {
+    limit: number;
+    cursor?: string;
+    state?: TaskState;
+    capability?: string;
+    owner?: string | null;
+  }) {
     const rows = await this.db
       .select({ task: tasks, award: awards })
       .from(tasks)
@@ -132,6 +149,7 @@ export class TaskStore {
           opts.cursor ? lt(tasks.id, opts.cursor) : undefined,
           opts.state ? eq(tasks.state, opts.state) : undefined,
           opts.capability ? eq(tasks.capability, opts.capability) : undefined,
+          opts.owner ? eq(tasks.callbackKey, opts.owner) : undefined,
         ),
       )
       .orderBy(desc(tasks.id))

@@ -8,7 +8,7 @@ import {
 } from '../../protocol/agent.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { toAgentView } from '../../registry/agent-view.ts';
-import { bearerOf, requireAgent, requireReader, requireSelf } from '../auth.ts';
+import { bearerOf, clientKeys, requireAgent, requireReader, requireSelf } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
@@ -83,7 +83,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   });
 
   app.openapi(list, async (c) => {
-    await requireReader(c, deps.config.API_KEYS, deps.registry);
+    await requireReader(c, clientKeys(deps.config), deps.registry);
     const q = c.req.valid('query');
     const res = await deps.registry.list(q);
     return c.json({ items: res.items.map(view), nextCursor: res.nextCursor }, 200);
@@ -91,7 +91,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   app.openapi(get, async (c) => {
     const { id } = c.req.valid('param');
-    await requireReader(c, deps.config.API_KEYS, deps.registry, id);
+    await requireReader(c, clientKeys(deps.config), deps.registry, id);
     return c.json(view(await deps.registry.get(id)), 200);
   });
 

@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { and, asc, eq, getTableColumns, gt } from 'drizzle-orm';
 import { events, tasks } from '../../db/schema.ts';
+import { AppError } from '../../errors/app-error.ts';
 import { CapabilityName } from '../../protocol/common.ts';
 import { TaskEvent } from '../../protocol/task.ts';
-import { requireClient } from '../auth.ts';
+import { clientScope } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses } from '../openapi-helpers.ts';
@@ -38,7 +39,14 @@ const route = createRoute({
 /** The manager-wide event feed. */
 export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.openapi(route, async (c) => {
-    requireClient(c, deps.config.API_KEYS);
+    // Every task's events: an operator's view. A client key follows its own tasks'
+    // streams (GET /v1/tasks/{id}/events).
+    if (clientScope(c, deps.config).owner)
+      throw new AppError(
+        403,
+        'forbidden',
+        'the global event stream needs an admin key; follow your tasks at /v1/tasks/{id}/events',
+      );
     const q = c.req.valid('query');
     const fetch = (after: number, limit = q.limit) =>
       deps.database.db

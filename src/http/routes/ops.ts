@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
-import { requireClient } from '../auth.ts';
+import { clientKeys, requireClient } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 
 /** Health, readiness, metrics and the manager's own agent card. */
@@ -27,7 +27,7 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   app.get('/metrics', async (c) => {
     // Behind a client key when keys are configured (a scraper sends one as a bearer token).
-    requireClient(c, deps.config.API_KEYS);
+    requireClient(c, clientKeys(deps.config));
     const text = deps.metrics ? await deps.metrics() : '';
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });

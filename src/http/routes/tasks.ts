@@ -3,7 +3,7 @@ import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
 import { Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
-import { requireClient } from '../auth.ts';
+import { clientScope } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
@@ -101,10 +101,15 @@ const bids = createRoute({
 
 /** The client task API. */
 export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
-  const client = (c: Parameters<typeof requireClient>[0]) => requireClient(c, deps.config.API_KEYS);
+  const scope = (c: Parameters<typeof clientScope>[0]) => clientScope(c, deps.config);
+  /** 404 unless the client may see the task (its own, or any with an admin key or keys off). */
+  const owned = async (c: Parameters<typeof clientScope>[0], id: string) => {
+    const { owner } = scope(c);
+    if (owner) await deps.tasks.getOwnedRow(id, owner);
+  };
 
   app.openapi(submit, async (c) => {
-    const principal = client(c);
+    const { principal } = scope(c);
     const body = c.req.valid('json');
     const key = c.req.valid('header')['idempotency-key'];
     const raw = await c.req.json();
@@ -118,31 +123,32 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   });
 
   app.openapi(get, async (c) => {
-    client(c);
     const { id } = c.req.valid('param');
+    await owned(c, id);
     const { waitMs } = c.req.valid('query');
     return c.json(await deps.market.getTask(id, waitMs, c.req.raw.signal), 200);
   });
 
   app.openapi(list, async (c) => {
-    client(c);
-    return c.json(await deps.tasks.list(c.req.valid('query')), 200);
+    const { owner } = scope(c);
+    return c.json(await deps.tasks.list({ ...c.req.valid('query'), owner }), 200);
   });
 
   app.openapi(cancel, async (c) => {
-    client(c);
-    return c.json(await deps.market.cancel(c.req.valid('param').id), 200);
+    const { id } = c.req.valid('param');
+    await owned(c, id);
+    return c.json(await deps.market.cancel(id), 200);
   });
 
   app.openapi(retry, async (c) => {
-    client(c);
-    return c.json(await deps.market.retry(c.req.valid('param').id), 200);
+    const { id } = c.req.valid('param');
+    await owned(c, id);
+    return c.json(await deps.market.retry(id), 200);
   });
 
   app.openapi(events, async (c) => {
-    client(c);
     const { id } = c.req.valid('param');
-    await deps.tasks.getRow(id); // 404 before any stream starts
+    await deps.tasks.getOwnedRow(id, scope(c).owner); // 404 before any stream starts
     if (!wantsEventStream(c)) {
       const rows = await deps.tasks.events(id, 0, 100_000);
       return c.json({ items: rows.map(toEventView) }, 200);
@@ -156,9 +162,8 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   });
 
   app.openapi(bids, async (c) => {
-    client(c);
     const { id } = c.req.valid('param');
-    await deps.tasks.getRow(id);
+    await deps.tasks.getOwnedRow(id, scope(c).owner);
     const rows = await deps.tasks.bids(id);
     return c.json(
       {
