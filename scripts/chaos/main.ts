@@ -33,8 +33,8 @@ const share = (v: string) => {
 };
 const opts = new Command('chaos')
   .description('a bounded soak under faults, then every invariant checked in the database')
-  .option('--tasks <n>', 'tasks to submit', int(1), 2000)
-  .option('--time-limit <s>', 'stop after this many seconds, whatever is left', int(10), 240)
+  .option('--tasks <n>', 'tasks to submit', int(1), 600)
+  .option('--time-limit <s>', 'stop after this many seconds, whatever is left', int(10), 280)
   .option('--agents <n>', 'agent processes', int(2), 10)
   .option('--faulty <share>', 'share of the agents that misbehave', share, 0.3)
   .option('--fault-rate <share>', "share of a faulty agent's messages it misbehaves on", share, 0.3)
