@@ -13,6 +13,7 @@ import { EventHub } from './events/event-hub.ts';
 import { recordEvent } from './events/event-log.ts';
 import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
+import { clientKeys } from './http/auth.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { cleanText } from './protocol/common.ts';
@@ -131,7 +132,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   });
   const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {
-    apiKeys: [...(config.API_KEYS ?? []), ...(config.ADMIN_KEYS ?? [])],
+    apiKeys: clientKeys(config),
     managerSecret: secret,
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
     claimMs: config.ROUND_LEASE_SLACK_MS,

@@ -13,6 +13,9 @@ export function bearerOf(c: Context): string | undefined {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** The principal an API key stands for (what tasks record as their owner). */
+export const principalOf = (key: string) => digest(key).toString('hex').slice(0, 16);
+
 /**
  * Checks a client's API key when keys are configured; returns a stable principal that scopes
  * idempotency keys ('anonymous' when keys are off).
@@ -30,7 +33,7 @@ export function requireClient(c: Context, apiKeys: string[] | undefined): string
   if (!apiKeys.some((k) => timingSafeEqual(digest(k), given))) {
     throw new AppError(403, 'forbidden', 'the API key is not valid for this manager');
   }
-  return given.toString('hex').slice(0, 16);
+  return principalOf(token);
 }
 
 /** Every client key, admin keys included; undefined when none is configured (auth off). */
@@ -41,9 +44,6 @@ export function clientKeys(keys: { API_KEYS?: string[]; ADMIN_KEYS?: string[] })
 
 /** What a client may see: `owner` null sees every task (keys off, or an admin key). */
 export type ClientScope = { principal: string; owner: string | null };
-
-/** The principal an API key stands for (what tasks record as their owner). */
-export const principalOf = (key: string) => digest(key).toString('hex').slice(0, 16);
 
 /**
  * Checks the client's key (API_KEYS or ADMIN_KEYS) and says whose tasks it may see: with keys
