@@ -41,6 +41,19 @@ const Env = z.object({
     )
     .optional(),
   /**
+   * Host headers the manager answers besides loopback names and PUBLIC_URL's host ("*": any).
+   * On loopback the check is always on (DNS rebinding); beyond loopback only when this is set.
+   */
+  ALLOWED_HOSTS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .optional(),
+  /**
    * Whether agent endpoints and callbacks may be loopback addresses: auto allows them while the
    * manager itself listens on loopback (development, tests, the demo), and refuses them otherwise.
    */

@@ -113,7 +113,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     config,
     managerId: id,
     book,
-    tokenOf: (a) => registry.tokenOf(a),
+    tokenOf: (a, kid) => registry.tokenOf(a, kid),
     resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
     onCompleted: (task, award) => market?.rememberEnded(task, award),
   });
@@ -162,6 +162,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
     metrics: metrics.text,
+    publicUrl,
   });
 
   let server: Server | undefined;

@@ -102,13 +102,44 @@ describe('agent registry', () => {
     expect(del.body.status).toBe('deregistered');
   });
 
-  it('lets a deregistered agent come back with its token, keeping its id', async () => {
+  it("kills an agent's token when it deregisters; coming back gets a new one and keeps its id", async () => {
     const a = await m.call('POST', '/v1/agents', profile('reg-5'));
     const auth = { authorization: `Bearer ${a.body.token}` };
-    await m.call('DELETE', `/v1/agents/${a.body.agent.id}`, undefined, auth);
+    const id = a.body.agent.id;
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, auth)).status).toBe(200);
+    await m.call('DELETE', `/v1/agents/${id}`, undefined, auth);
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, auth)).status).toBe(403);
+    expect((await m.call('POST', '/v1/queue/claim', { capabilities: ['text.echo'] }, auth)).status).toBe(403);
     const back = await m.call('POST', '/v1/agents', profile('reg-5'), auth);
     expect(back.status).toBe(200);
-    expect(back.body.agent).toMatchObject({ id: a.body.agent.id, status: 'active' });
+    expect(back.body.agent).toMatchObject({ id, status: 'active' });
+    expect(back.body.token).toMatch(/^cnp_[0-9a-f]{32}_/);
+    expect(back.body.token).not.toBe(a.body.token);
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, auth)).status).toBe(403);
+    const fresh = { authorization: `Bearer ${back.body.token}` };
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, fresh)).status).toBe(200);
+  });
+
+  it('rotates a token: the old one stops working at once, the new one works', async () => {
+    const a = await m.call('POST', '/v1/agents', profile('rotor'));
+    const id = a.body.agent.id;
+    const old = { authorization: `Bearer ${a.body.token}` };
+    const rotated = await m.call('POST', `/v1/agents/${id}/token`, undefined, old);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.token).toMatch(/^cnp_[0-9a-f]{32}_/);
+    expect(rotated.body.token).not.toBe(a.body.token);
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, old)).status).toBe(403);
+    expect((await m.call('POST', `/v1/agents/${id}/token`, undefined, old)).status).toBe(403);
+    const now = { authorization: `Bearer ${rotated.body.token}` };
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, now)).status).toBe(200);
+    // Another agent cannot rotate it.
+    const other = await m.call('POST', '/v1/agents', profile('rotor-2'));
+    const res = await m.call('POST', `/v1/agents/${id}/token`, undefined, {
+      authorization: `Bearer ${other.body.token}`,
+    });
+    expect(res.status).toBe(403);
+    const events = await m.call('GET', '/v1/events?limit=500');
+    expect(JSON.stringify(events.body)).not.toContain(rotated.body.token);
   });
 
   it('rejects endpoints that are not plain http(s) URLs, naming the field', async () => {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestText } from '../scripts/support/http-json.ts';
 import { startManager, type TestManager } from './support/harness.ts';
 
 const task = { capability: 'text.summarize', input: { text: 'x' } };
@@ -248,6 +249,58 @@ describe('authentication when keys are configured', () => {
     // Re-registration needs only the agent's own token.
     const again = await m.call('POST', '/v1/agents', agent, { authorization: `Bearer ${ok.body.token}` });
     expect(again.status).toBe(200);
+    // Once deregistered, its token does not bring it back: the registration key does.
+    const own = { authorization: `Bearer ${ok.body.token}` };
+    expect((await m.call('DELETE', `/v1/agents/${ok.body.agent.id}`, undefined, own)).status).toBe(200);
+    expect((await m.call('POST', '/v1/agents', agent, own)).status).toBe(403);
+    const back = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
+    expect(back.status).toBe(200);
+    expect(back.body.token).toBeTruthy();
+  });
+
+  it('lets an admin key revoke an agent (its token dies); a client key cannot', async () => {
+    const agent = { name: 'revoked-one', endpoint: 'http://127.0.0.1:9100', capabilities: [{ name: 'a.b' }] };
+    const reg = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
+    const id = reg.body.agent.id;
+    const own = { authorization: `Bearer ${reg.body.token}` };
+    expect(
+      (await m.call('DELETE', `/v1/agents/${id}`, undefined, { authorization: 'Bearer client-key-1' }))
+        .status,
+    ).toBe(403);
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, own)).status).toBe(200);
+    const del = await m.call('DELETE', `/v1/agents/${id}`, undefined, {
+      authorization: 'Bearer operator-key-0',
+    });
+    expect(del.status).toBe(200);
+    expect(del.body.status).toBe('deregistered');
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, own)).status).toBe(403);
+  });
+
+  it('checks credentials before the body: 401/403 come before 422', async () => {
+    const bad = { capability: 'NOT VALID', input: 1, nonsense: true };
+    expect((await m.call('POST', '/v1/tasks', bad)).status).toBe(401);
+    expect((await m.call('POST', '/v1/tasks', bad, { authorization: 'Bearer nope-nope' })).status).toBe(403);
+    expect((await m.call('POST', '/v1/tasks', bad, { authorization: 'Bearer client-key-1' })).status).toBe(
+      422,
+    );
+    const badAgent = { name: '', capabilities: 'x' };
+    expect((await m.call('POST', '/v1/agents', badAgent)).status).toBe(401);
+    expect(
+      (await m.call('POST', '/v1/agents', badAgent, { authorization: 'Bearer wrong-key-123' })).status,
+    ).toBe(403);
+    const id = '01900000-0000-7000-8000-000000000000';
+    for (const path of [
+      `/v1/tasks/${id}/bids`,
+      `/v1/tasks/${id}/result`,
+      '/v1/queue/claim',
+      `/v1/agents/${id}/heartbeat`,
+    ]) {
+      expect((await m.call('POST', path, { garbage: [1, 2] })).status, path).toBe(401);
+      expect(
+        (await m.call('POST', path, { garbage: [1, 2] }, { authorization: 'Bearer cnp_forged' })).status,
+        path,
+      ).toBe(403);
+    }
   });
 });
 
@@ -261,5 +314,21 @@ describe('authentication when keys are off', () => {
   it('needs no key and listens on loopback', async () => {
     expect(new URL(m.url).hostname).toBe('127.0.0.1');
     expect((await m.call('POST', '/v1/tasks', task)).status).toBe(202);
+  });
+
+  it('answers only loopback Host names on loopback (DNS rebinding), and its card names itself', async () => {
+    // fetch sets Host itself; node:http sends the one given, as a rebound browser page would.
+    const pool = new http.Agent();
+    const port = new URL(m.url).port;
+    const as = (host: string, method = 'GET', path = '/v1/tasks', body?: unknown) =>
+      requestText(pool, method, m.url + path, body, { host });
+    const rebound = await as(`attacker.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.text).error.code).toBe('host_not_allowed');
+    expect((await as('attacker.example', 'POST', '/v1/tasks', task)).status).toBe(403);
+    expect((await as(`localhost:${port}`)).status).toBe(200);
+    const card = await as(`localhost:${port}`, 'GET', '/.well-known/agent-card.json');
+    expect(JSON.parse(card.text).url).toBe(m.url);
+    pool.destroy();
   });
 });

@@ -34,6 +34,28 @@ describe('agent SDK lifecycle', () => {
     expect((await m.call('GET', `/v1/agents/${second.id}`)).body.status).toBe('deregistered');
   });
 
+  it('rotates its token: saved, used for its calls, and the manager signs with the new one', async () => {
+    const tokenFile = join(dir, 'rotating.json');
+    const a = await defineAgent(fixedBidder('rotating', 1, 100, { capabilities: ['rotate.test'] })).start({
+      manager: m.url,
+      tokenFile,
+    });
+    try {
+      const before = JSON.parse(readFileSync(tokenFile, 'utf8')).token;
+      await a.rotateToken();
+      const after = JSON.parse(readFileSync(tokenFile, 'utf8')).token;
+      expect(after).not.toBe(before);
+      const old = { authorization: `Bearer ${before}` };
+      expect((await m.call('POST', `/v1/agents/${a.id}/heartbeat`, {}, old)).status).toBe(403);
+      // A round after the rotation: the cfp and award verify under the new token, the result is accepted.
+      const t = await m.call('POST', '/v1/tasks', { capability: 'rotate.test', input: { n: 4 } });
+      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+      expect(done).toMatchObject({ state: 'completed', output: { doubled: 8, by: 'rotating' } });
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('explains a name clash when it has no token for the name', async () => {
     const a = await defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url });
     await expect(defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url })).rejects.toThrow(

@@ -236,7 +236,7 @@ export class MarketService {
         if (address)
           sendReject(
             { client: this.d.client, address: () => address },
-            { ...address, reputation: 0, bidId: '' },
+            { ...address, kid: null, reputation: 0, bidId: '' },
             taskId,
             bid.round,
             'late',
@@ -297,7 +297,6 @@ export class MarketService {
     return toTaskView(row, null);
   }
 
-  /** A deregistered agent's live awards end without blame; their tasks go back to bidding. */
   /**
    * Deregisters an agent and, in the same transaction, ends its live awards without blame; their
    * tasks go back to bidding once it has committed.

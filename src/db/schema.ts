@@ -63,6 +63,8 @@ export const agents = pgTable(
     description: text('description'),
     status: agentStatus('status').notNull().default('active'),
     tokenHash: text('token_hash').notNull(),
+    /** The random key id the current token derives from (null: a token from before key ids). */
+    tokenKid: text('token_kid'),
     running: integer('running').notNull().default(0),
     lastHeartbeatAt: ts('last_heartbeat_at'),
     ...agentCounters(),

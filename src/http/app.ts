@@ -3,8 +3,10 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { AppError } from '../errors/app-error.ts';
+import { checkCredentialsFirst } from './credentials-first.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
+import { hostPolicy } from './host-policy.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerEventRoutes } from './routes/events.ts';
@@ -59,6 +61,20 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use('*', requestId());
+  const hostAllowed = hostPolicy({
+    listenHost: deps.config.HOST,
+    publicUrl: deps.config.PUBLIC_URL,
+    allowedHosts: deps.config.ALLOWED_HOSTS,
+  });
+  app.use('*', async (c, next) => {
+    if (!hostAllowed(c.req.header('host')))
+      throw new AppError(
+        403,
+        'host_not_allowed',
+        'this manager does not answer for that Host; add it to ALLOWED_HOSTS if it is meant to',
+      );
+    await next();
+  });
   app.use(
     '/v1/*',
     bodyLimit({
@@ -74,6 +90,7 @@ export function createApp(deps: AppDeps) {
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
   );
 
+  checkCredentialsFirst(app, deps);
   registerOpsRoutes(app, deps);
   registerAgentRoutes(app, deps);
   registerTaskRoutes(app, deps);

@@ -56,6 +56,14 @@ export function clientScope(c: Context, keys: { API_KEYS?: string[]; ADMIN_KEYS?
   return { principal, owner: admin ? null : principal };
 }
 
+/** Whether the request carries one of ADMIN_KEYS (an operator's key). */
+export function isAdmin(c: Context, keys: { ADMIN_KEYS?: string[] }): boolean {
+  const token = bearerOf(c);
+  if (!token || !keys.ADMIN_KEYS?.length) return false;
+  const given = digest(token);
+  return keys.ADMIN_KEYS.some((k) => timingSafeEqual(digest(k), given));
+}
+
 /** The agent whose token the request carries; 401 without one, 403 with an unknown one. */
 export async function requireAgent(c: Context, registry: AgentRegistry): Promise<AgentRow> {
   const token = bearerOf(c);

@@ -19,6 +19,8 @@ export type AppDeps = {
   market: MarketService;
   circuitOf(agentId: string): CircuitState;
   metrics?: () => Promise<string>;
+  /** The manager's own base URL: PUBLIC_URL, or where it listens (never the request's Host). */
+  publicUrl(): string;
 };
 
 export type AppEnv = { Variables: { requestId: string } };

@@ -77,3 +77,7 @@ export type RegistrationResult = z.infer<typeof RegistrationResult>;
 
 export const Heartbeat = z.object({ running: Int32.min(0).optional() });
 export type Heartbeat = z.infer<typeof Heartbeat>;
+
+/** A rotated token (`POST /v1/agents/{id}/token`): calls to the agent are signed with it from now on. */
+export const NewToken = z.object({ token: z.string() });
+export type NewToken = z.infer<typeof NewToken>;

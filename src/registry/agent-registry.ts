@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db, Tx } from '../db/client.ts';
@@ -8,8 +7,9 @@ import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { AgentRegistration } from '../protocol/agent.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
+import { sameSecret } from '../security/same-secret.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
-import { deriveAgentToken, hashToken } from './agent-token.ts';
+import { deriveAgentToken, hashToken, newTokenKid, revokedHash } from './agent-token.ts';
 import type { AgentRow } from './agent-view.ts';
 
 export type RegistryOptions = {
@@ -22,8 +22,8 @@ export type RegistryOptions = {
 
 export type Registration = { agent: AgentRow; token?: string; created: boolean };
 
-const safeEqual = (a: string, b: string) =>
-  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** How long another manager may go on accepting a token this one revoked or rotated away. */
+const TOKEN_CACHE_MS = 5000;
 
 const nameTaken = (name: string) =>
   new AppError(
@@ -39,17 +39,21 @@ export class AgentRegistry {
     private readonly opts: RegistryOptions,
   ) {}
 
-  /** The token every manager sharing the secret derives for an agent: the key of its signatures. */
-  tokenOf(agentId: string): string {
-    let token = this.tokens.get(agentId);
+  /**
+   * The token every manager sharing the secret derives for an agent's current key id: the key of
+   * its signatures. The key id comes with the agent's row, so a rotation is seen at once.
+   */
+  tokenOf(agentId: string, kid: string | null): string {
+    const key = kid === null ? agentId : `${agentId}:${kid}`;
+    let token = this.tokens.get(key);
     if (token === undefined) {
-      token = deriveAgentToken(this.opts.secret, agentId);
+      token = deriveAgentToken(this.opts.secret, agentId, kid);
       if (this.tokens.size >= 100_000) this.tokens.clear();
-      this.tokens.set(agentId, token);
+      this.tokens.set(key, token);
     }
     return token;
   }
-  /** Derived tokens by agent id: an HMAC per agent call otherwise. */
+  /** Derived tokens by agent id and key id: an HMAC per agent call otherwise. */
   private readonly tokens = new Map<string, string>();
 
   /**
@@ -82,8 +86,28 @@ export class AgentRegistry {
     };
     return this.db.transaction(async (tx) => {
       const [existing] = await tx.select().from(agents).where(eq(agents.name, body.name)).for('update');
+      if (existing?.status === 'deregistered') {
+        // The name is free again: taking it needs what a new name needs, and gets a new token
+        // (the one it had died with the deregistration). Its record (reputation) stays with it.
+        this.checkRegistrationKey(credentials);
+        const kid = newTokenKid();
+        const token = this.tokenOf(existing.id, kid);
+        const [agent] = await tx
+          .update(agents)
+          .set({
+            ...profile,
+            status: 'active',
+            tokenHash: hashToken(token),
+            tokenKid: kid,
+            updatedAt: new Date(),
+          })
+          .where(eq(agents.id, existing.id))
+          .returning();
+        await recordEvent(tx, { agentId: existing.id, type: 'agent.registered', data: { name: body.name } });
+        return { agent: agent!, token, created: false };
+      }
       if (existing) {
-        if (!credentials.bearer || !safeEqual(hashToken(credentials.bearer), existing.tokenHash)) {
+        if (!credentials.bearer || !sameSecret(hashToken(credentials.bearer), existing.tokenHash)) {
           throw nameTaken(body.name);
         }
         const [agent] = await tx
@@ -96,10 +120,11 @@ export class AgentRegistry {
       }
       this.checkRegistrationKey(credentials);
       const id = uuidv7();
-      const token = this.tokenOf(id);
+      const kid = newTokenKid();
+      const token = this.tokenOf(id, kid);
       const [agent] = await tx
         .insert(agents)
-        .values({ id, name: body.name, ...profile, tokenHash: hashToken(token) })
+        .values({ id, name: body.name, ...profile, tokenHash: hashToken(token), tokenKid: kid })
         .returning();
       await recordEvent(tx, { agentId: id, type: 'agent.registered', data: { name: body.name } });
       return { agent: agent!, token, created: true };
@@ -117,7 +142,7 @@ export class AgentRegistry {
         'registration needs the registration key: send "Authorization: Bearer <key>"',
       );
     }
-    if (!safeEqual(given, key)) throw new AppError(403, 'forbidden', 'the registration key is wrong');
+    if (!sameSecret(given, key)) throw new AppError(403, 'forbidden', 'the registration key is wrong');
   }
 
   private async checkEndpoint(endpoint: string) {
@@ -136,32 +161,62 @@ export class AgentRegistry {
     }
   }
 
-  /** Token hash -> agent id. The mapping never changes (tokens derive from the id), so it is cached. */
-  private readonly idByTokenHash = new Map<string, string>();
+  /**
+   * Token hash -> agent id, for a few seconds: this manager forgets a token it revokes at once,
+   * another manager within TOKEN_CACHE_MS (SECURITY.md).
+   */
+  private readonly idByTokenHash = new Map<string, { id: string; until: number }>();
 
   /**
-   * The id of the agent a token belongs to, or null; without a database read once known. For
-   * calls whose own statement checks what matters (a result report is guarded by the award).
+   * The id of the agent a token belongs to, or null; mostly without a database read. For calls
+   * whose own statement checks what matters (a result report is guarded by the award).
    */
   async agentIdOf(token: string): Promise<string | null> {
     const hash = hashToken(token);
     const known = this.idByTokenHash.get(hash);
-    if (known) return known;
+    const now = Date.now();
+    if (known && known.until > now) return known.id;
     const agent = await this.authenticate(token);
-    if (!agent) return null;
+    if (!agent) {
+      this.idByTokenHash.delete(hash);
+      return null;
+    }
     if (this.idByTokenHash.size >= 100_000) this.idByTokenHash.clear();
-    this.idByTokenHash.set(hash, agent.id);
+    this.idByTokenHash.set(hash, { id: agent.id, until: now + TOKEN_CACHE_MS });
     return agent.id;
   }
 
   /** Where an agent is and the token that signs calls to it; null if it is unknown. */
   async addressOf(agentId: string): Promise<{ id: string; endpoint: string; token: string } | null> {
     const [row] = await this.db
-      .select({ id: agents.id, endpoint: agents.endpoint })
+      .select({ id: agents.id, endpoint: agents.endpoint, kid: agents.tokenKid })
       .from(agents)
       .where(eq(agents.id, agentId));
     // A pull-only agent has no address: nothing can be sent to it.
-    return row?.endpoint ? { id: row.id, endpoint: row.endpoint, token: this.tokenOf(row.id) } : null;
+    return row?.endpoint
+      ? { id: row.id, endpoint: row.endpoint, token: this.tokenOf(row.id, row.kid) }
+      : null;
+  }
+
+  /**
+   * Gives the agent a new token under a new key id; the old one stops working at once here (and
+   * within TOKEN_CACHE_MS on other managers). Calls to the agent are signed with the new one.
+   */
+  async rotateToken(id: string, oldToken: string): Promise<string> {
+    const kid = newTokenKid();
+    const token = this.tokenOf(id, kid);
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(agents)
+        .set({ tokenHash: hashToken(token), tokenKid: kid, updatedAt: new Date() })
+        .where(and(eq(agents.id, id), eq(agents.tokenHash, hashToken(oldToken))))
+        .returning({ id: agents.id });
+      if (!row)
+        throw new AppError(403, 'forbidden', 'the agent token is not valid; register again to get one');
+      await recordEvent(tx, { agentId: id, type: 'agent.token_rotated', data: { keyId: kid } });
+    });
+    this.idByTokenHash.delete(hashToken(oldToken));
+    return token;
   }
 
   /** The agent a bearer token belongs to, or null. */
@@ -207,12 +262,14 @@ export class AgentRegistry {
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
   async deregister(tx: Tx, id: string): Promise<string[]> {
+    // Its token dies with it: the hash it had is replaced by one no token hashes to.
     const [row] = await tx
       .update(agents)
-      .set({ status: 'deregistered', running: 0, updatedAt: new Date() })
+      .set({ status: 'deregistered', running: 0, tokenHash: revokedHash(id), updatedAt: new Date() })
       .where(eq(agents.id, id))
       .returning();
     if (!row) throw notFound('agent', id);
+    for (const [hash, known] of this.idByTokenHash) if (known.id === id) this.idByTokenHash.delete(hash);
     await recordEvent(tx, { agentId: id, type: 'agent.deregistered', data: { name: row.name } });
     const held = await tx
       .select({ id: awards.id })

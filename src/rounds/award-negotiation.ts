@@ -22,7 +22,7 @@ export type NegotiationDeps = {
   logger: Logger;
   timing: AwardTiming;
   requeue: RequeuePolicy;
-  address(i: { id: string; endpoint: string }): AgentAddress;
+  address(i: Invitee): AgentAddress;
   book: AddressBook;
   resultUrl(taskId: string): string;
   /** A task completed by an inline inform-result: its view may be handed to waiting clients. */

@@ -5,6 +5,7 @@ import type { CfpAnswer, Invitee } from './round-types.ts';
 const inv = (n: number): Invitee => ({
   id: `agent-${n}`,
   endpoint: `http://a${n}`,
+  kid: null,
   reputation: 0.5 + n / 10,
   bidId: `bid-${n}`,
 });

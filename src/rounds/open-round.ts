@@ -34,7 +34,7 @@ const delayMs = (requeues: string, base: string, cap: string) =>
   `(least(${cap}::float8, ${base}::float8 * power(2, least(${requeues}, 30))) * (0.5 + random() * 0.5))::int`;
 
 /** The invitees a statement returns, joined to their invitation rows. */
-const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpoint', e.endpoint,
+const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpoint', e.endpoint, 'kid', e.token_kid,
     'completions', e.completions, 'failures', e.failures, 'bidId', i.id)), '[]')::text
   from inv i join elig e on e.id = i.agent_id) as invitees`;
 
@@ -152,6 +152,7 @@ function openingOf(rows: Record<string, unknown>[]): Opening {
   const invited = JSON.parse(String(raw.invitees)) as {
     id: string;
     endpoint: string;
+    kid: string | null;
     completions: number;
     failures: number;
     bidId: string;
@@ -162,6 +163,7 @@ function openingOf(rows: Record<string, unknown>[]): Opening {
     invitees: invited.map((i) => ({
       id: i.id,
       endpoint: i.endpoint,
+      kid: i.kid,
       bidId: i.bidId,
       reputation: reputation(i.completions, i.failures),
     })),

@@ -27,7 +27,7 @@ export type RoundRunnerDeps = {
   config: Config;
   managerId: string;
   book: AddressBook;
-  tokenOf(agentId: string): string;
+  tokenOf(agentId: string, kid: string | null): string;
   resultUrl(taskId: string): string;
   onCompleted(task: TaskRow, award: AwardRow): void;
 };
@@ -129,8 +129,8 @@ export class RoundRunner {
     );
   }
 
-  private address(a: { id: string; endpoint: string }): AgentAddress {
-    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id) };
+  private address(a: Pick<Invitee, 'id' | 'endpoint' | 'kid'>): AgentAddress {
+    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id, a.kid) };
   }
 
   /** cfp, collect, close and rank: the part of a round bounded by a slot. */
@@ -155,7 +155,7 @@ export class RoundRunner {
     const byAgent = new Map(invitees.map((i) => [i.id, i]));
     const rejecter = {
       client: this.d.client,
-      address: (i: { id: string; endpoint: string }) => this.address(i),
+      address: (i: Invitee) => this.address(i),
     };
     for (const u of closing.ranking.unranked)
       sendReject(rejecter, byAgent.get(u.bid.agentId), task.id, task.round, u.reason);

@@ -2,6 +2,8 @@
 export type Invitee = {
   id: string;
   endpoint: string;
+  /** The key id its token derives from (signs the cfp). */
+  kid: string | null;
   reputation: number /** Its invitation row in `bids`. */;
   bidId: string;
 };

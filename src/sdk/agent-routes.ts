@@ -62,7 +62,15 @@ export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link:
       const session = link.session();
       if (!session) return refuse(503, 'not registered yet');
       const sig = c.req.header(SIGNATURE_HEADER);
-      const check = verifySignature(session.token, raw, sig);
+      let check = verifySignature(session.token, raw, sig);
+      // Just after a rotation, messages signed with the previous token may still arrive.
+      for (const older of check.ok ? [] : session.signingTokens().slice(1)) {
+        const again = verifySignature(older, raw, sig);
+        if (again.ok) {
+          check = again;
+          break;
+        }
+      }
       if (!check.ok) return refuse(401, `signature ${check.reason}`);
       if (!replays.admit(check.mac, check.t)) return refuse(401, 'signature replayed');
       let json: unknown;

@@ -3,6 +3,9 @@ import { dirname } from 'node:path';
 import type { AgentRegistration } from '../protocol/agent.ts';
 import { ManagerClient, ManagerError } from './manager-client.ts';
 
+/** How long messages signed with a rotated-away token are still accepted (the signature's own window). */
+const ROTATION_OVERLAP_MS = 5 * 60_000;
+
 type Saved = { manager: string; agentId: string; token: string };
 
 export type SessionOptions = {
@@ -65,6 +68,23 @@ export class AgentSession {
   async close({ deregister }: { deregister: boolean }) {
     clearInterval(this.heartbeat);
     if (deregister) await this.manager.deregister(this.id).catch(() => {});
+  }
+
+  /** Tokens that signed recently (rotated away): still verify the manager's in-flight messages. */
+  private previous: { token: string; until: number }[] = [];
+
+  /** The tokens a message from the manager may be signed with: the current one first. */
+  signingTokens(now = Date.now()): string[] {
+    this.previous = this.previous.filter((p) => p.until > now);
+    return [this.token, ...this.previous.map((p) => p.token)];
+  }
+
+  async rotateToken() {
+    const { token } = await this.manager.rotateToken(this.id);
+    this.previous.push({ token: this.token, until: Date.now() + ROTATION_OVERLAP_MS });
+    this.token = token;
+    this.manager.token = token;
+    await this.save();
   }
 
   private async reregister() {

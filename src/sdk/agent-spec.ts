@@ -68,6 +68,11 @@ export type RunningAgent = {
   manager: ManagerClient;
   /** Running and waiting work. */
   load(): { running: number; queued: number };
+  /**
+   * Replaces the agent's token with a new one (saved to `tokenFile`); the old one stops working
+   * at once, while messages the manager signed with it just before are still accepted.
+   */
+  rotateToken(): Promise<void>;
   /** Stops bidding, lets running work finish (or aborts it after `graceMs`), deregisters and closes. */
   stop(opts?: { graceMs?: number; deregister?: boolean }): Promise<void>;
 };

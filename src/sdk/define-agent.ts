@@ -69,6 +69,7 @@ export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<I
       url,
       manager: opened.manager,
       load: () => pool.load(),
+      rotateToken: () => opened.rotateToken(),
       async stop({ graceMs = 10_000, deregister = true } = {}) {
         accepting = false;
         pulling.abort();

@@ -1,5 +1,5 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import type { AgentRegistration, RegistrationResult } from '../protocol/agent.ts';
+import type { AgentRegistration, NewToken, RegistrationResult } from '../protocol/agent.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimRequest, ClaimResponse } from '../protocol/queue.ts';
 
@@ -78,6 +78,11 @@ export class ManagerClient {
 
   deregister(agentId: string) {
     return this.call('DELETE', `/v1/agents/${agentId}`);
+  }
+
+  /** A new token for the agent; the caller starts using it (the old one is dead). */
+  rotateToken(agentId: string): Promise<NewToken> {
+    return this.call('POST', `/v1/agents/${agentId}/token`);
   }
 
   bid(taskId: string, bid: DeferredBid) {

@@ -4,11 +4,12 @@ import {
   AgentRegistration,
   AgentStatus,
   Heartbeat,
+  NewToken,
   RegistrationResult,
 } from '../../protocol/agent.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { toAgentView } from '../../registry/agent-view.ts';
-import { bearerOf, clientKeys, requireAgent, requireReader, requireSelf } from '../auth.ts';
+import { bearerOf, clientKeys, isAdmin, requireAgent, requireReader, requireSelf } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
@@ -66,6 +67,16 @@ const deregister = createRoute({
   responses: { 200: json(Agent, 'Deregistered; tasks it held go back to bidding'), ...errorResponses },
 });
 
+const rotateToken = createRoute({
+  method: 'post',
+  path: '/v1/agents/{id}/token',
+  tags: ['agents'],
+  summary: "Replace the agent's token; the old one stops working at once",
+  security: bearer,
+  request: { params: IdParam },
+  responses: { 200: json(NewToken, 'The new token, shown this once'), ...errorResponses },
+});
+
 /** The agent registry over HTTP. */
 export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const view = (row: Parameters<typeof toAgentView>[0]) => toAgentView(row, deps.circuitOf(row.id));
@@ -105,9 +116,18 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   app.openapi(deregister, async (c) => {
     const { id } = c.req.valid('param');
-    const agent = await requireAgent(c, deps.registry);
-    requireSelf(agent, id);
+    // The agent itself, or an operator revoking it (an admin key): its token dies either way.
+    if (!isAdmin(c, deps.config)) requireSelf(await requireAgent(c, deps.registry), id);
+    else await deps.registry.get(id);
     await deps.market.deregister((tx) => deps.registry.deregister(tx, id));
     return c.json(view(await deps.registry.get(id)), 200);
+  });
+
+  app.openapi(rotateToken, async (c) => {
+    const { id } = c.req.valid('param');
+    const agent = await requireAgent(c, deps.registry);
+    requireSelf(agent, id);
+    const token = await deps.registry.rotateToken(id, bearerOf(c)!);
+    return c.json({ token }, 200);
   });
 }

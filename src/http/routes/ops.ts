@@ -33,7 +33,7 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   });
 
   app.get('/.well-known/agent-card.json', (c) => {
-    const url = deps.config.PUBLIC_URL ?? new URL(c.req.url).origin;
+    const url = deps.publicUrl();
     return c.json({
       name: 'contract-net-manager',
       description: 'Contract Net manager: announces tasks to registered agents, awards the best bid.',

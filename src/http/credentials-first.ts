@@ -1,0 +1,46 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { AppError } from '../errors/app-error.ts';
+import { sameSecret } from '../security/same-secret.ts';
+import { bearerOf, clientKeys, requireAgentId, requireClient } from './auth.ts';
+import type { AppDeps, AppEnv } from './deps.ts';
+
+/**
+ * Credentials are checked before a body is parsed or validated: a caller without them learns
+ * nothing of the schema from a 422 and costs the manager no parsing. The routes check again
+ * (and more: whose task, which agent) with the cached results these leave behind.
+ */
+export function checkCredentialsFirst(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const client: MiddlewareHandler = async (_c, next) => {
+    requireClient(_c, clientKeys(deps.config));
+    await next();
+  };
+  const agent: MiddlewareHandler = async (c, next) => {
+    await requireAgentId(c, deps.registry);
+    await next();
+  };
+  const registrant: MiddlewareHandler = async (c, next) => {
+    const key = deps.config.REGISTRATION_KEY;
+    const given = c.req.header('x-registration-key') ?? bearerOf(c);
+    if (key && !given)
+      throw new AppError(
+        401,
+        'unauthorized',
+        'registration needs the registration key: send "Authorization: Bearer <key>"',
+      );
+    // A bearer that is not the registration key may be the agent's own token (a profile update);
+    // which of the two it is, and whether it fits the name, the registry decides.
+    if (key && !sameSecret(given!, key) && !(await deps.registry.agentIdOf(given!)))
+      throw new AppError(403, 'forbidden', 'the registration key is wrong');
+    await next();
+  };
+  app.on('POST', '/v1/tasks', client);
+  app.on('POST', '/v1/agents', registrant);
+  for (const path of [
+    '/v1/tasks/:id/bids',
+    '/v1/tasks/:id/result',
+    '/v1/queue/claim',
+    '/v1/agents/:id/heartbeat',
+  ])
+    app.on('POST', path, agent);
+}
