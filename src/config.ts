@@ -83,6 +83,14 @@ const Env = z.object({
     .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
     .transform((v) => v === 'true' || v === '1')
     .default(false),
+  /** The window the request budgets below count over. */
+  RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(10_000),
+  /** /v1 requests per window from one remote address (0: no limit). */
+  RATE_LIMIT_PER_ADDRESS: int(0, 10_000_000).default(50_000),
+  /** /v1 requests per window with one client key (API_KEYS, ADMIN_KEYS, REGISTRATION_KEY; 0: none). */
+  RATE_LIMIT_PER_KEY: int(0, 10_000_000).default(20_000),
+  /** /v1 requests per window with one agent token (0: no limit). */
+  RATE_LIMIT_PER_AGENT: int(0, 10_000_000).default(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MANAGER_ID: z.string().min(1).max(100).optional(),
 

@@ -332,3 +332,49 @@ describe('authentication when keys are off', () => {
     pool.destroy();
   });
 });
+
+describe('rate limits', () => {
+  let m: TestManager;
+  beforeAll(async () => {
+    m = await startManager({
+      API_KEYS: 'client-key-1,client-key-2',
+      REGISTRATION_KEY: 'register-me-please',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_PER_KEY: '3',
+      RATE_LIMIT_PER_AGENT: '2',
+      RATE_LIMIT_PER_ADDRESS: '40',
+    });
+  });
+  afterAll(() => m.stop());
+
+  it('answers 429 with Retry-After per client key, per agent token and per address', async () => {
+    const one = { authorization: 'Bearer client-key-1' };
+    for (let i = 0; i < 3; i++) expect((await m.call('GET', '/v1/tasks', undefined, one)).status).toBe(200);
+    const over = await m.call('GET', '/v1/tasks', undefined, one);
+    expect(over.status).toBe(429);
+    expect(over.body.error.code).toBe('rate_limited');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Nothing stored: a submission over budget creates no task.
+    expect((await m.call('POST', '/v1/tasks', task, one)).status).toBe(429);
+    // Another key has its own budget.
+    const two = { authorization: 'Bearer client-key-2' };
+    expect((await m.call('GET', '/v1/tasks', undefined, two)).status).toBe(200);
+    expect((await m.call('GET', '/v1/tasks?limit=200', undefined, two)).body.items).toHaveLength(0);
+
+    const agent = { name: 'limited', endpoint: 'http://127.0.0.1:9100', capabilities: [{ name: 'a.b' }] };
+    const reg = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
+    const own = { authorization: `Bearer ${reg.body.token}` };
+    const beats = [];
+    for (let i = 0; i < 3; i++)
+      beats.push((await m.call('POST', `/v1/agents/${reg.body.agent.id}/heartbeat`, {}, own)).status);
+    expect(beats).toEqual([200, 200, 429]);
+    // Invented bearer tokens are each counted, and all count against the address.
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++)
+      statuses.push(
+        (await m.call('GET', '/v1/tasks', undefined, { authorization: `Bearer made-up-${i}` })).status,
+      );
+    expect(statuses).toContain(429);
+    expect((await m.call('GET', '/healthz')).status).toBe(200);
+  });
+});

@@ -7,6 +7,7 @@ import { checkCredentialsFirst } from './credentials-first.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
 import { hostPolicy } from './host-policy.ts';
+import { applyRateLimits } from './rate-limits.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerEventRoutes } from './routes/events.ts';
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps) {
       );
     await next();
   });
+  applyRateLimits(app, deps);
   app.use(
     '/v1/*',
     bodyLimit({

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { rateLimiter } from 'hono-rate-limiter';
+import { bearerOf, clientKeys } from './auth.ts';
+import type { AppDeps, AppEnv } from './deps.ts';
+
+const tooMany = (who: string) => async (c: Context) =>
+  c.json(
+    {
+      error: {
+        code: 'rate_limited',
+        message: `too many requests from this ${who}; wait as long as Retry-After says and try again`,
+      },
+    },
+    429,
+  );
+
+/**
+ * Request budgets per window (hono-rate-limiter's fixed windows, kept in this manager's memory):
+ * one per remote address for every /v1 call, and one per credential: each client key, and each
+ * agent token (any other bearer is counted as an agent's, so inventing tokens buys nothing).
+ * Over budget: 429 with Retry-After. Several managers each keep their own counts.
+ */
+export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const cfg = deps.config;
+  const windowMs = cfg.RATE_LIMIT_WINDOW_MS;
+  const keys = new Set(clientKeys(cfg) ?? []);
+  if (cfg.REGISTRATION_KEY) keys.add(cfg.REGISTRATION_KEY);
+  const addressOf = (c: Context) => getConnInfo(c).remote.address ?? 'unknown';
+  if (cfg.RATE_LIMIT_PER_ADDRESS > 0)
+    app.use(
+      '/v1/*',
+      rateLimiter<AppEnv>({
+        windowMs,
+        limit: cfg.RATE_LIMIT_PER_ADDRESS,
+        standardHeaders: 'draft-7',
+        requestPropertyName: 'rateLimitAddress',
+        requestStorePropertyName: 'rateLimitAddressStore',
+        keyGenerator: (c) => `addr:${addressOf(c)}`,
+        handler: tooMany('address'),
+      }),
+    );
+  const perKey = cfg.RATE_LIMIT_PER_KEY;
+  const perAgent = cfg.RATE_LIMIT_PER_AGENT;
+  if (perKey > 0 || perAgent > 0)
+    app.use(
+      '/v1/*',
+      rateLimiter<AppEnv>({
+        windowMs,
+        // A limit of 0 turns that kind off: its budget is then never reached.
+        limit: (c) => {
+          const limit = keys.has(bearerOf(c)!) ? perKey : perAgent;
+          return limit > 0 ? limit : Number.MAX_SAFE_INTEGER;
+        },
+        standardHeaders: 'draft-7',
+        skip: (c) => bearerOf(c) === undefined,
+        keyGenerator: (c) => `cred:${createHash('sha256').update(bearerOf(c)!).digest('base64url')}`,
+        handler: async (c) => tooMany(keys.has(bearerOf(c)!) ? 'key' : 'agent')(c),
+      }),
+    );
+}
