@@ -91,6 +91,12 @@ const Env = z.object({
   RATE_LIMIT_PER_KEY: int(0, 10_000_000).default(20_000),
   /** /v1 requests per window with one agent token (0: no limit). */
   RATE_LIMIT_PER_AGENT: int(0, 10_000_000).default(20_000),
+  /** Event streams one client (credential, or address without one) may hold open at once. */
+  MAX_STREAMS_PER_CLIENT: int(1, 100_000).default(32),
+  /** Long-polls (GET /v1/tasks/{id}?waitMs, claims with waitMs) one client may hold at once. */
+  MAX_LONG_POLLS_PER_CLIENT: int(1, 1_000_000).default(1024),
+  /** Events a resuming /v1/events stream replays at most; older ones are paged with ?after=. */
+  EVENT_REPLAY_MAX: int(0, 1_000_000).default(1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MANAGER_ID: z.string().min(1).max(100).optional(),
 

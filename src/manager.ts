@@ -9,6 +9,7 @@ import { sendCancel } from './awards/notify-holder.ts';
 import { type Config, databaseTarget } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { type EventFeed, eventFeedOn } from './events/event-feed.ts';
 import { EventHub } from './events/event-hub.ts';
 import { recordEvent } from './events/event-log.ts';
 import { EventPublisher } from './events/event-publisher.ts';
@@ -40,6 +41,8 @@ export type Manager = {
   rounds: RoundRunner;
   client: AgentClient;
   sweeper: Sweeper;
+  feed: EventFeed;
+  hub: EventHub;
   /** Starts listening on HOST:PORT; resolves to the bound URL. */
   listen(): Promise<string>;
   /** Graceful stop: no new connections, in-flight requests and rounds finish, then the database closes. */
@@ -63,6 +66,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const db = database.db;
   const secret = await loadManagerSecret(db, config.MANAGER_SECRET);
   const hub = new EventHub(id);
+  const feed = eventFeedOn(hub, db);
   await hub.start(database);
   const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
   await events.hello();
@@ -159,6 +163,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     registry,
     tasks,
     hub,
+    feed,
     market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
     metrics: metrics.text,
@@ -179,6 +184,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     rounds,
     client,
     sweeper,
+    feed,
+    hub,
     listen() {
       return new Promise((resolve) => {
         server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {

@@ -4,8 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { AppError } from '../errors/app-error.ts';
 import { checkCredentialsFirst } from './credentials-first.ts';
-import type { AppDeps, AppEnv } from './deps.ts';
+import type { AppDeps, AppEnv, RouteDeps } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
+import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
 import { applyRateLimits } from './rate-limits.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
@@ -55,7 +56,22 @@ fetch('/openapi.json').then(r=>r.json()).then(doc=>{
 </script></body></html>`;
 
 /** Builds the manager's HTTP app from its collaborators; it never listens (server.ts does). */
-export function createApp(deps: AppDeps) {
+export function createApp(appDeps: AppDeps) {
+  const deps: RouteDeps = {
+    ...appDeps,
+    held: {
+      streams: new HeldRequests(
+        appDeps.config.MAX_STREAMS_PER_CLIENT,
+        'event streams',
+        'MAX_STREAMS_PER_CLIENT',
+      ),
+      polls: new HeldRequests(
+        appDeps.config.MAX_LONG_POLLS_PER_CLIENT,
+        'long-polls',
+        'MAX_LONG_POLLS_PER_CLIENT',
+      ),
+    },
+  };
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error, result.target);

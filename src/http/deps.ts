@@ -2,10 +2,12 @@ import type { Logger } from 'pino';
 import type { MarketService } from '../app/market-service.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { EventFeed } from '../events/event-feed.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { CircuitState } from '../protocol/agent.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
+import type { HeldSlots } from './held-requests.ts';
 
 /** Everything the HTTP layer needs, passed in so tests can build the app in-process. */
 export type AppDeps = {
@@ -15,6 +17,8 @@ export type AppDeps = {
   registry: AgentRegistry;
   tasks: TaskStore;
   hub: EventHub;
+  /** The manager-wide event feed every /v1/events stream shares. */
+  feed: EventFeed;
   /** The application layer: every use case that changes the market. */
   market: MarketService;
   circuitOf(agentId: string): CircuitState;
@@ -22,5 +26,8 @@ export type AppDeps = {
   /** The manager's own base URL: PUBLIC_URL, or where it listens (never the request's Host). */
   publicUrl(): string;
 };
+
+/** What the routes get: the app's collaborators and the caps createApp keeps. */
+export type RouteDeps = AppDeps & { held: HeldSlots };
 
 export type AppEnv = { Variables: { requestId: string } };

@@ -1,11 +1,12 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { events } from '../db/schema.ts';
+import type { EventFeed, FeedRow } from '../events/event-feed.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 
 export type EventRow = typeof events.$inferSelect;
 
-export const toEventView = (r: EventRow): TaskEvent => ({
+export const toEventView = (r: EventRow | FeedRow): TaskEvent => ({
   id: String(r.id),
   taskId: r.taskId,
   agentId: r.agentId,
@@ -16,11 +17,11 @@ export const toEventView = (r: EventRow): TaskEvent => ({
 
 export const wantsEventStream = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream');
 
-/** The id a reconnecting EventSource resumes after. */
-export function lastEventIdOf(c: Context): number {
+/** The id a reconnecting EventSource resumes after (undefined: none given). */
+export function lastEventIdOf(c: Context): number | undefined {
   const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
   const n = Number(raw);
-  return raw && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  return raw && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /**
@@ -35,6 +36,8 @@ export function streamEvents(
     subscribe: (wake: () => void) => () => void;
     fetch: (after: number) => Promise<EventRow[]>;
     isDone?: () => Promise<boolean>;
+    /** Called once the stream has ended, however it ended. */
+    onEnd?: () => void;
   },
 ) {
   return streamSSE(c, async (stream) => {
@@ -75,6 +78,81 @@ export function streamEvents(
       }
     } finally {
       off();
+      opts.onEnd?.();
+    }
+  });
+}
+
+/**
+ * Streams the manager-wide feed: first what the client missed since `after` (at most
+ * `replayMax` events, read with `fetch`; beyond that an `events_skipped` event says which ids
+ * to page through GET /v1/events?after=), then what the shared feed hands out, filtered.
+ * Without `after` the stream starts live.
+ */
+export function streamFeed(
+  c: Context,
+  opts: {
+    feed: EventFeed;
+    after: number | undefined;
+    replayMax: number;
+    matches: (r: FeedRow) => boolean;
+    fetch: (after: number, limit: number) => Promise<EventRow[]>;
+    onEnd?: () => void;
+  },
+) {
+  return streamSSE(c, async (stream) => {
+    let pending: FeedRow[] = [];
+    let wake: (() => void) | undefined;
+    let closed = false;
+    const sub = await opts.feed.subscribe((rows) => {
+      for (const r of rows) if (opts.matches(r)) pending.push(r);
+      if (pending.length) wake?.();
+    });
+    stream.onAbort(() => {
+      closed = true;
+      wake?.();
+    });
+    const send = async (r: EventRow | FeedRow) => {
+      await stream.writeSSE({ id: String(r.id), event: r.type, data: JSON.stringify(toEventView(r)) });
+      last = r.id;
+    };
+    let last = opts.after ?? sub.head;
+    try {
+      let replayed = 0;
+      while (!closed && last < sub.head) {
+        const rows = (await opts.fetch(last, 500)).filter((r) => r.id <= sub.head);
+        if (!rows.length) break;
+        for (const r of rows) {
+          if (replayed++ >= opts.replayMax) {
+            await stream.writeSSE({
+              event: 'events_skipped',
+              data: JSON.stringify({ after: last, through: sub.head }),
+            });
+            last = sub.head;
+            break;
+          }
+          await send(r);
+        }
+      }
+      last = Math.max(last, sub.head);
+      while (!closed) {
+        const rows = pending;
+        pending = [];
+        for (const r of rows) if (r.id > last) await send(r);
+        if (pending.length) continue;
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 15_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        wake = undefined;
+        if (!woke && !closed) await stream.write(': keep-alive\n\n');
+      }
+    } finally {
+      sub.off();
+      opts.onEnd?.();
     }
   });
 }

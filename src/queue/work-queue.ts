@@ -38,31 +38,36 @@ export class WorkQueue {
     if (agent.status !== 'active')
       throw new AppError(409, 'agent_inactive', `agent is ${agent.status}; register again to claim`);
     const until = Date.now() + (req.waitMs ?? 0);
-    for (;;) {
-      // Listen before looking, so a task queued in between is not missed.
-      let wake!: () => void;
-      const woken = new Promise<void>((r) => {
-        wake = r;
-      });
-      const off = this.hub.onAny((n) => {
-        if (n.type === 'task.queued' && n.capability && req.capabilities.includes(n.capability)) wake();
-      });
-      try {
+    // One listener on the hub and one on the signal for the whole long-poll, however many times
+    // it wakes; listening before looking, so a task queued in between is not missed.
+    let queued = false;
+    let wake: (() => void) | undefined;
+    const onAbort = () => wake?.();
+    const off = this.hub.onAny((n) => {
+      if (n.type !== 'task.queued' || !n.capability || !req.capabilities.includes(n.capability)) return;
+      queued = true;
+      wake?.();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        queued = false;
         const claimed = await this.claimNow(agent, req);
         const left = until - Date.now();
         if (claimed.length || left <= 0 || signal?.aborted) return claimed;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          woken,
-          new Promise<void>((r) => {
-            timer = setTimeout(r, left);
-            signal?.addEventListener('abort', () => r(), { once: true });
-          }),
-        ]);
-        clearTimeout(timer);
-      } finally {
-        off();
+        if (queued) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
+    } finally {
+      off();
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -5,8 +5,8 @@ import { AppError } from '../../errors/app-error.ts';
 import { CapabilityName } from '../../protocol/common.ts';
 import { TaskEvent } from '../../protocol/task.ts';
 import { clientScope } from '../auth.ts';
-import type { AppDeps, AppEnv } from '../deps.ts';
-import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
+import type { AppEnv, RouteDeps } from '../deps.ts';
+import { lastEventIdOf, streamFeed, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses } from '../openapi-helpers.ts';
 
 const Filter = z.object({
@@ -37,7 +37,7 @@ const route = createRoute({
 });
 
 /** The manager-wide event feed. */
-export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   app.openapi(route, async (c) => {
     // Every task's events: an operator's view. A client key follows its own tasks'
     // streams (GET /v1/tasks/{id}/events).
@@ -66,15 +66,14 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       const rows = await fetch(q.after ?? 0);
       return c.json({ items: rows.map(toEventView) }, 200);
     }
-    return streamEvents(c, {
+    const release = deps.held.streams.take(c);
+    return streamFeed(c, {
+      feed: deps.feed,
       after: q.after ?? lastEventIdOf(c),
-      subscribe: (wake) =>
-        deps.hub.onAny((n) => {
-          if (q.agent && n.agentId !== q.agent) return;
-          if (q.capability && n.capability !== q.capability) return;
-          wake();
-        }),
-      fetch: (after) => fetch(after, 500),
+      replayMax: deps.config.EVENT_REPLAY_MAX,
+      matches: (r) => (!q.agent || r.agentId === q.agent) && (!q.capability || r.capability === q.capability),
+      fetch,
+      onEnd: release,
     }) as never;
   });
 }

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ClaimRequest, ClaimResponse } from '../../protocol/queue.ts';
 import { requireAgent } from '../auth.ts';
-import type { AppDeps, AppEnv } from '../deps.ts';
+import type { AppEnv, RouteDeps } from '../deps.ts';
 import { bearer, errorResponses, json } from '../openapi-helpers.ts';
 
 const claim = createRoute({
@@ -24,10 +24,15 @@ const claim = createRoute({
 });
 
 /** The fallback work queue's pull endpoint. */
-export function registerQueueRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+export function registerQueueRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   app.openapi(claim, async (c) => {
     const agent = await requireAgent(c, deps.registry);
-    const tasks = await deps.market.claim(agent, c.req.valid('json'), c.req.raw.signal);
-    return c.json({ tasks }, 200);
+    const req = c.req.valid('json');
+    const release = req.waitMs ? deps.held.polls.take(c) : () => {};
+    try {
+      return c.json({ tasks: await deps.market.claim(agent, req, c.req.raw.signal) }, 200);
+    } finally {
+      release();
+    }
   });
 }

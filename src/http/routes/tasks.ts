@@ -4,7 +4,7 @@ import { BidRecord } from '../../protocol/messages.ts';
 import { Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
 import { clientScope } from '../auth.ts';
-import type { AppDeps, AppEnv } from '../deps.ts';
+import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
@@ -100,7 +100,7 @@ const bids = createRoute({
 });
 
 /** The client task API. */
-export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   const scope = (c: Parameters<typeof clientScope>[0]) => clientScope(c, deps.config);
   /** 404 unless the client may see the task (its own, or any with an admin key or keys off). */
   const owned = async (c: Parameters<typeof clientScope>[0], id: string) => {
@@ -126,7 +126,13 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const { id } = c.req.valid('param');
     await owned(c, id);
     const { waitMs } = c.req.valid('query');
-    return c.json(await deps.market.getTask(id, waitMs, c.req.raw.signal), 200);
+    if (waitMs <= 0) return c.json(await deps.market.getTask(id, 0), 200);
+    const release = deps.held.polls.take(c);
+    try {
+      return c.json(await deps.market.getTask(id, waitMs, c.req.raw.signal), 200);
+    } finally {
+      release();
+    }
   });
 
   app.openapi(list, async (c) => {
@@ -153,8 +159,10 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       const rows = await deps.tasks.events(id, 0, 100_000);
       return c.json({ items: rows.map(toEventView) }, 200);
     }
+    const release = deps.held.streams.take(c);
     return streamEvents(c, {
-      after: lastEventIdOf(c),
+      after: lastEventIdOf(c) ?? 0,
+      onEnd: release,
       subscribe: (wake) => deps.hub.onTask(id, wake),
       fetch: (after) => deps.tasks.events(id, after, 500),
       isDone: async () => isTerminal((await deps.tasks.getRow(id)).state),

@@ -1,0 +1,111 @@
+import { asc, eq, getTableColumns, gt, max } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { events, tasks } from '../db/schema.ts';
+import type { EventHub } from './event-hub.ts';
+
+/** An event row as the feed hands it out: what the wire needs, plus the task's capability to filter on. */
+export type FeedRow = {
+  id: number;
+  taskId: string | null;
+  agentId: string | null;
+  type: string;
+  data: Record<string, unknown>;
+  createdAt: Date;
+  capability: string | null;
+};
+
+export type FeedSource = (afterId: number, limit: number) => Promise<FeedRow[]>;
+
+const PAGE = 500;
+
+/**
+ * The manager-wide event feed, read once for every stream: when events are notified, one query
+ * fetches what is new and every subscriber gets the same rows (filtering them itself). With
+ * hundreds of streams open, an event costs one query, not one per stream.
+ */
+export class EventFeed {
+  private head: number | undefined;
+  private readonly subscribers = new Set<(rows: FeedRow[]) => void>();
+  private pulling: Promise<void> | undefined;
+  private again = false;
+  private unsubscribe: (() => void) | undefined;
+  /** Statements this feed has run: what a test reads to see that streams share them. */
+  fetches = 0;
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly source: FeedSource,
+    private readonly latestId: () => Promise<number>,
+  ) {}
+
+  /**
+   * Subscribes to every event after the feed's head, and says where the head was: the caller
+   * catches up to it on its own (bounded) and then takes what the feed hands out.
+   */
+  async subscribe(fn: (rows: FeedRow[]) => void): Promise<{ head: number; off: () => void }> {
+    this.subscribers.add(fn);
+    if (!this.unsubscribe) this.unsubscribe = this.hub.onAny(() => this.pull());
+    if (this.head === undefined) {
+      const latest = await this.latestId();
+      this.head ??= latest;
+    }
+    return {
+      head: this.head,
+      off: () => {
+        this.subscribers.delete(fn);
+        if (this.subscribers.size === 0 && this.unsubscribe) {
+          this.unsubscribe();
+          this.unsubscribe = undefined;
+          // Nobody listens: the next subscriber starts from the database's latest id again.
+          if (!this.pulling) this.head = undefined;
+        }
+      },
+    };
+  }
+
+  /** Fetches what is new, once however many notices arrived meanwhile. */
+  private pull(): void {
+    if (this.pulling) {
+      this.again = true;
+      return;
+    }
+    this.pulling = (async () => {
+      try {
+        do {
+          this.again = false;
+          if (this.head === undefined) return;
+          let rows: FeedRow[];
+          do {
+            this.fetches++;
+            rows = await this.source(this.head, PAGE);
+            const last = rows.at(-1);
+            if (last) this.head = last.id;
+            if (rows.length) for (const s of this.subscribers) s(rows);
+          } while (rows.length === PAGE);
+        } while (this.again);
+      } catch {
+        // The next notice tries again; a stream keeps its keep-alives meanwhile.
+      } finally {
+        this.pulling = undefined;
+        if (this.subscribers.size === 0) this.head = undefined;
+      }
+    })();
+  }
+}
+
+/** The feed on the database: every event after an id, with its task's capability. */
+export function eventFeedOn(hub: EventHub, db: Db): EventFeed {
+  const source: FeedSource = (after, limit) =>
+    db
+      .select({ ...getTableColumns(events), capability: tasks.capability })
+      .from(events)
+      .leftJoin(tasks, eq(tasks.id, events.taskId))
+      .where(gt(events.id, after))
+      .orderBy(asc(events.id))
+      .limit(limit);
+  const latest = async () => {
+    const [row] = await db.select({ id: max(events.id) }).from(events);
+    return row?.id ?? 0;
+  };
+  return new EventFeed(hub, source, latest);
+}
