@@ -104,6 +104,18 @@ const Env = z.object({
   /** Rounds in their bidding phase at once in one manager; more wait (a burst does not starve every window). */
   MAX_CONCURRENT_ROUNDS: int(1, 100_000).default(64),
   /**
+   * Rounds that may wait for a bidding slot; past it, submissions answer 429 (Retry-After) and
+   * the sweeper leaves due re-auctions in the database for a later sweep.
+   */
+  ROUND_QUEUE_MAX: int(1, 1_000_000).default(2048),
+  /** Agents one round invites at most (picked at random among the eligible). */
+  MAX_INVITEES: int(1, 10_000).default(50),
+  /**
+   * Rounds a task may be auctioned in: one that ends them without an award is not re-auctioned
+   * again but fails (rounds_exhausted). A check that found no eligible agent is not a round.
+   */
+  MAX_ROUNDS: int(1, 100_000).default(100),
+  /**
    * The event-loop delay (p99, ms) above which fewer rounds may bid at once; the limit adapts
    * between MAX_CONCURRENT_ROUNDS / 8 and MAX_CONCURRENT_ROUNDS. 0: always MAX_CONCURRENT_ROUNDS.
    */

@@ -151,6 +151,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     applicationName,
     port: {
       startRound: (taskId, from) => rounds.startRound(taskId, from),
+      roundBacklog: () => rounds.backlog(),
       afterAwardEnded: (ended) => service.afterEnd(ended),
       sendCancel: (award) => void sendCancel(client, book, logger, award),
       peersPresent: (present) => events.peersPresent(present),

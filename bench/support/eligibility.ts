@@ -27,7 +27,8 @@ export async function runEligibility(target: DatabaseTarget, agents: number, run
       [],
     );
     await database.query('analyze', []);
-    const sql = `with ${eligibleAgentsCte('e', '$1::text', "'{}'::uuid[]")} select count(*)::int as n from e`;
+    // As a round picks them: at most MAX_INVITEES (default 50) at random among the eligible.
+    const sql = `with ${eligibleAgentsCte('e', '$1::text', "'{}'::uuid[]", '50')} select count(*)::int as n from e`;
     const measure = async (cap: string) => {
       const times: number[] = [];
       let found = 0;

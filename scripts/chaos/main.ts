@@ -297,6 +297,11 @@ async function submitOne(n: number): Promise<void> {
         }
         return;
       }
+      // Backpressure (the manager's round queue is full, or a rate limit): wait and submit again.
+      if (r.status === 429) {
+        await sleep(500);
+        continue;
+      }
       if (r.status < 500) throw new Error(`submission refused: ${r.status} ${r.text.slice(0, 200)}`);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('submission refused')) throw err;

@@ -95,6 +95,15 @@ export class MarketService {
       const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
       if (existing) return { view: await this.d.store.viewOf(existing), created: false };
     }
+    // Backpressure: past the round queue, a submission is refused before anything is stored.
+    if (this.d.runner.backlog() >= this.d.config.ROUND_QUEUE_MAX)
+      throw new AppError(
+        429,
+        'busy',
+        `${this.d.runner.backlog()} rounds are waiting for a bidding slot; submit again after Retry-After`,
+        undefined,
+        { retryAfterS: 1 },
+      );
     const open = this.d.runner.hasFreeSlot();
     let opening: Awaited<ReturnType<typeof insertTask>>;
     try {
@@ -301,7 +310,7 @@ export class MarketService {
    * Deregisters an agent and, in the same transaction, ends its live awards without blame; their
    * tasks go back to bidding once it has committed.
    */
-  async deregister(deregisterIn: (tx: Tx) => Promise<string[]>): Promise<void> {
+  async deregister(agentId: string, deregisterIn: (tx: Tx) => Promise<string[]>): Promise<void> {
     const ended = await this.db.transaction(async (tx) => {
       const results = [];
       for (const awardId of await deregisterIn(tx))
@@ -315,6 +324,7 @@ export class MarketService {
         );
       return results;
     });
+    this.d.client.forget(agentId);
     for (const e of ended) this.afterEnd(e);
   }
 

@@ -8,6 +8,9 @@ export class CliError extends Error {
   }
 }
 
+/** Tries of a call the manager answers 429 (busy, or over a rate limit), waiting Retry-After between. */
+const TRIES_ON_429 = 5;
+
 /** The manager's client API, for the command line. */
 export function apiClient(baseUrl: string, apiKey?: string) {
   return async function call<T = unknown>(
@@ -16,9 +19,21 @@ export function apiClient(baseUrl: string, apiKey?: string) {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
-    let res: Response;
+    for (let tries = 1; ; tries++) {
+      const res = await send(method, path, body, headers);
+      if (res.status === 429 && tries < TRIES_ON_429) {
+        const wait = Math.min(30, Number(res.headers.get('retry-after')) || 1);
+        await res.text();
+        await new Promise((r) => setTimeout(r, wait * 1000));
+        continue;
+      }
+      return read<T>(res);
+    }
+  };
+
+  async function send(method: string, path: string, body: unknown, headers: Record<string, string>) {
     try {
-      res = await fetch(baseUrl.replace(/\/+$/, '') + path, {
+      return await fetch(baseUrl.replace(/\/+$/, '') + path, {
         method,
         headers: {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -32,6 +47,9 @@ export function apiClient(baseUrl: string, apiKey?: string) {
         `cannot reach the manager at ${baseUrl}: ${(err as Error).cause ?? (err as Error).message}`,
       );
     }
+  }
+
+  async function read<T>(res: Response): Promise<T> {
     const text = await res.text();
     const json = text ? JSON.parse(text) : undefined;
     if (!res.ok) {
@@ -42,5 +60,5 @@ export function apiClient(baseUrl: string, apiKey?: string) {
       throw new CliError(`${res.status} ${e?.code ?? 'error'}: ${details || e?.message || text}`);
     }
     return json as T;
-  };
+  }
 }

@@ -38,11 +38,14 @@ export function eventCtes(name: string, select: string, capability: string): str
  * (agents that failed this task) while anyone else can be invited: with no one else, a task
  * goes back to the agents that failed it rather than wait for ever (PROTOCOL.md, round step 1).
  * With their completions and failures, the ledger rows not yet folded included (reputation).
+ * At most `max` (an int expression) of them, picked at random: a round's cost (and the copies
+ * of a task's input it sends) is bounded however many agents register for one capability.
  */
 export function eligibleAgentsCte(
   name: string,
   cap: string,
   blocked: string,
+  max: string,
   failed = "'{}'::uuid[]",
 ): string {
   return `${name}_all as (
@@ -57,5 +60,6 @@ export function eligibleAgentsCte(
   ), ${name} as (
     select * from ${name}_all x where not (x.id = any(${failed}))
       or not exists (select 1 from ${name}_all y where not (y.id = any(${failed})))
+    order by random() limit ${max}
   )`;
 }

@@ -11,10 +11,13 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly details?: ErrorDetail[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterS?: number },
   ) {
     super(message, options);
+    this.retryAfterS = options?.retryAfterS;
   }
+  /** For a 429 or 503: when to try again (the Retry-After header). */
+  readonly retryAfterS: number | undefined;
 
   toBody() {
     return {

@@ -25,7 +25,10 @@ export function errorHandler(logger: Logger) {
     // so say it closes (a keep-alive client would otherwise send its next request into it).
     if ((err instanceof AppError || err instanceof HTTPException) && err.status === 413)
       c.header('Connection', 'close');
-    if (err instanceof AppError) return c.json(err.toBody(), err.status);
+    if (err instanceof AppError) {
+      if (err.retryAfterS !== undefined) c.header('Retry-After', String(err.retryAfterS));
+      return c.json(err.toBody(), err.status);
+    }
     if (err instanceof HTTPException) {
       const status = err.status;
       const code =

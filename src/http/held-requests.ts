@@ -29,11 +29,12 @@ export class HeldRequests {
     const who = holderOf(c);
     const n = this.held.get(who) ?? 0;
     if (n >= this.max) {
-      c.header('Retry-After', '1');
       throw new AppError(
         429,
         'too_many_open',
         `this client holds ${n} ${this.what} open already, the most it may (${this.setting}); close one first`,
+        undefined,
+        { retryAfterS: 1 },
       );
     }
     this.held.set(who, n + 1);

@@ -40,7 +40,12 @@ type AgentPolicies = {
   bulkhead: BulkheadPolicy;
   awardRetry: RetryPolicy;
   openedAt: number | null;
+  /** When a call last used them: idle, closed ones are dropped (pruneIdle). */
+  usedAt: number;
 };
+
+/** Policies of an agent not called for this long, with a closed circuit, are forgotten. */
+const POLICY_IDLE_MS = 10 * 60_000;
 
 /** Breaker transitions, reported to the audit trail and metrics by the manager. */
 export type CircuitListener = (agentId: string, state: WireCircuitState, lastFailure?: string) => void;
@@ -89,9 +94,38 @@ export class AgentClient {
     });
   }
 
+  private lastPrune = Date.now();
+
+  /**
+   * Forgets the policies of agents not called for POLICY_IDLE_MS whose circuit is closed (a
+   * closed breaker with no recent calls holds nothing worth keeping): the map does not grow with
+   * every agent that ever registered. Open and half-open circuits are kept.
+   */
+  pruneIdle(now = Date.now()): void {
+    this.lastPrune = now;
+    for (const [id, p] of this.policies)
+      if (now - p.usedAt >= POLICY_IDLE_MS && p.breaker.state === CircuitState.Closed)
+        this.policies.delete(id);
+  }
+
+  /** Drops an agent's policies (it deregistered: a new registration starts afresh). */
+  forget(agentId: string): void {
+    this.policies.delete(agentId);
+  }
+
+  /** How many agents this manager keeps policies for. */
+  get trackedAgents(): number {
+    return this.policies.size;
+  }
+
   private policiesOf(agentId: string): AgentPolicies {
+    const now = Date.now();
     const p = this.policies.get(agentId);
-    if (p) return p;
+    if (p) {
+      p.usedAt = now;
+      return p;
+    }
+    if (now - this.lastPrune >= 60_000) this.pruneIdle(now);
     // Everything counts against the agent except what the manager's own congestion caused.
     const breaker = circuitBreaker(
       handleWhen((err) => !(err instanceof CfpWindowError)),
@@ -129,6 +163,7 @@ export class AgentClient {
       bulkhead: bulkhead(this.cfg.BULKHEAD_LIMIT, this.cfg.BULKHEAD_QUEUE),
       awardRetry,
       openedAt: null,
+      usedAt: now,
     };
     breaker.onBreak((reason) => {
       policies.openedAt = Date.now();

@@ -31,6 +31,11 @@ export class Admission {
     return this.current;
   }
 
+  /** Rounds waiting for a slot. */
+  get backlog(): number {
+    return this.waiting.length;
+  }
+
   hasFreeSlot(): boolean {
     return this.running < this.current;
   }

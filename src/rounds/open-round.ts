@@ -25,6 +25,8 @@ export type OpenPolicy = {
   leaseSlackMs: number;
   requeueBaseMs: number;
   requeueCapMs: number;
+  /** Agents one round invites at most (MAX_INVITEES). */
+  maxInvitees: number;
 };
 
 const pgArray = (ids: string[]) => `{${ids.join(',')}}`;
@@ -54,7 +56,7 @@ with cur as (
   select id, capability, excluded_agents, requeues from tasks
   where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
 ), d as (select ${delayMs('requeues', '$7', '$8')} as ms from cur),
-${eligibleAgentsCte('elig', '(select capability from cur)', '$5::uuid[]', '(select excluded_agents from cur)::uuid[]')},
+${eligibleAgentsCte('elig', '(select capability from cur)', '$5::uuid[]', '$9::int', '(select excluded_agents from cur)::uuid[]')},
 t as (
   update tasks set
     state = case when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state,
@@ -101,7 +103,7 @@ select ${taskColumns('t')}, ${INVITEES}, (select notices from ev_n) as notices f
  * An idempotency key already used answers no row (the caller looks the first task up).
  */
 const SUBMIT_SQL = `
-with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]')},
+with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]', '$21::int')},
 elig as (select * from elig0 where $19::boolean),
 x as (
   select case when not $19::boolean then 'pending' when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state as state,
@@ -187,6 +189,7 @@ export async function openRound(
     policy.leaseSlackMs,
     policy.requeueBaseMs,
     policy.requeueCapMs,
+    policy.maxInvitees,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);
@@ -235,6 +238,7 @@ export async function insertTask(
     policy.requeueCapMs,
     open,
     policy.backstopMs,
+    policy.maxInvitees,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);

@@ -67,7 +67,13 @@ export class RoundRunner {
       leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
       requeueBaseMs: this.requeue.baseMs,
       requeueCapMs: this.requeue.capMs,
+      maxInvitees: this.d.config.MAX_INVITEES,
     };
+  }
+
+  /** Rounds waiting for a bidding slot: intake and the sweeper keep it under ROUND_QUEUE_MAX. */
+  backlog(): number {
+    return this.slots.backlog;
   }
 
   /** Whether a round could start bidding at once (a submission may then open it itself). */

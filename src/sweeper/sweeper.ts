@@ -261,17 +261,47 @@ export class Sweeper {
 
   /** Queued tasks due for another auction (and pending ones whose first round never opened). */
   private async reauction() {
+    // Rounds already waiting for a slot come first: due tasks stay in the database meanwhile.
+    const room = Math.min(BATCH, this.d.config.ROUND_QUEUE_MAX - this.d.port.roundBacklog());
+    if (room <= 0) return;
     const now = new Date();
     const claimed = await claimTasks(this.db, {
       where: and(inArray(tasks.state, ['queued', 'pending']), lte(tasks.nextAuctionAt, now)),
       // Pushed forward so the next sweep leaves them to the round this one starts.
       set: { nextAuctionAt: new Date(now.getTime() + this.d.config.ROUND_LEASE_SLACK_MS) },
       orderBy: [desc(tasks.priority), asc(tasks.createdAt)],
-      limit: BATCH,
+      limit: room,
     });
     for (const t of claimed) {
+      if (t.state === 'queued' && t.round >= this.d.config.MAX_ROUNDS) {
+        await this.giveUpRounds(t.id, t.round);
+        continue;
+      }
       this.d.port.startRound(t.id, { state: t.state as 'queued' | 'pending', round: t.round });
     }
+  }
+
+  /**
+   * A task whose rounds keep ending without an award (agents that never bid, or fail every
+   * award) is not auctioned for ever, each round sending its input to every invitee: after
+   * MAX_ROUNDS it fails with rounds_exhausted.
+   */
+  private async giveUpRounds(taskId: string, round: number) {
+    await this.db.transaction((tx) =>
+      transitionTask(tx, {
+        taskId,
+        action: 'fail',
+        guard: and(eq(tasks.state, 'queued'), eq(tasks.round, round)),
+        set: {
+          error: {
+            code: 'rounds_exhausted',
+            message: `${round} rounds of this task ended without an award (MAX_ROUNDS)`,
+          },
+          nextAuctionAt: null,
+        },
+        event: { type: 'task.failed', data: { code: 'rounds_exhausted', rounds: round } },
+      }),
+    );
   }
 
   /** Client callbacks of tasks that ended (the outbox). */

@@ -119,7 +119,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     // The agent itself, or an operator revoking it (an admin key): its token dies either way.
     if (!isAdmin(c, deps.config)) requireSelf(await requireAgent(c, deps.registry), id);
     else await deps.registry.get(id);
-    await deps.market.deregister((tx) => deps.registry.deregister(tx, id));
+    await deps.market.deregister(id, (tx) => deps.registry.deregister(tx, id));
     return c.json(view(await deps.registry.get(id)), 200);
   });
 
