@@ -26,7 +26,7 @@ import { OutboundGuard } from './resilience/outbound-guard.ts';
 import { allowList, isLoopbackHost } from './resilience/outbound-policy.ts';
 import { RoundRunner } from './rounds/round-runner.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
-import { CallbackOutbox } from './tasks/callback-outbox.ts';
+import { CallbackOutbox, callbackSecretOf } from './tasks/callback-outbox.ts';
 import { TaskStore } from './tasks/task-store.ts';
 
 export type Manager = {
@@ -133,6 +133,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     logger,
     config,
     guard,
+    callbackSecretOf: (taskId) => callbackSecretOf(secret, taskId),
   });
   const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {

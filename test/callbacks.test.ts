@@ -15,7 +15,7 @@ describe('task callbacks', () => {
     await m?.stop();
   });
 
-  it('posts the finished Task to callbackUrl, signed with the manager secret, retrying until it is taken', async () => {
+  it('posts the finished Task to callbackUrl, signed with the secret returned at submission, retrying until it is taken', async () => {
     m = await startManager({ MANAGER_SECRET: SECRET });
     fleet = new Fleet(m.url);
     await fleet.start({ ...fixedBidder('cb-worker', 1, 100), capabilities: ['cb.work'] });
@@ -41,9 +41,21 @@ describe('task callbacks', () => {
       state: 'completed',
       output: { doubled: 6, by: 'cb-worker' },
     });
-    expect(
-      verifySignature(SECRET, JSON.stringify(last.body), last.headers['x-cnp-signature'] as string),
-    ).toMatchObject({ ok: true });
+    // Signed with the task's own callback secret, never with the manager secret itself.
+    expect(t.body.callbackSecret).toMatch(/^cbs_/);
+    const signature = last.headers['x-cnp-signature'] as string;
+    expect(verifySignature(t.body.callbackSecret, JSON.stringify(last.body), signature)).toMatchObject({
+      ok: true,
+    });
+    expect(verifySignature(SECRET, JSON.stringify(last.body), signature).ok).toBe(false);
+    // Shown only at submission: a read of the task does not carry it.
+    expect((await m.call('GET', `/v1/tasks/${t.body.id}`)).body.callbackSecret).toBeUndefined();
+    const other = await m.call('POST', '/v1/tasks', {
+      capability: 'cb.unserved',
+      input: 1,
+      callbackUrl: hook.url,
+    });
+    expect(other.body.callbackSecret).not.toBe(t.body.callbackSecret);
     const events = await eventually(async () => {
       const items = (await m!.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items;
       return items.some((e: { type: string }) => e.type === 'task.callback_delivered') ? items : null;
@@ -69,6 +81,7 @@ describe('task callbacks', () => {
     await eventually(() => hook!.requests.length >= 1);
     const req = hook.requests[0]!;
     expect(req.body.state).toBe('cancelled');
+    expect(t.body.callbackSecret).toBeUndefined(); // with keys, the API key signs
     expect(
       verifySignature('client-key-two', JSON.stringify(req.body), req.headers['x-cnp-signature'] as string),
     ).toMatchObject({ ok: true });

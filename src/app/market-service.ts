@@ -42,6 +42,8 @@ export type MarketServiceDeps = {
   logger: Logger;
   config: Config;
   guard: OutboundGuard;
+  /** The key a task's callbacks are signed with when API keys are off (returned at submission). */
+  callbackSecretOf(taskId: string): string;
 };
 
 /**
@@ -62,6 +64,11 @@ export class MarketService {
 
   private get db() {
     return this.d.database.db;
+  }
+
+  /** The secret a task's callbacks are signed with when API keys are off. */
+  callbackSecretOf(taskId: string): string {
+    return this.d.callbackSecretOf(taskId);
   }
 
   /** A task completed or ended here: waiting clients get its view without another read. */

@@ -79,6 +79,13 @@ export const Task = z
   .openapi('Task');
 export type Task = z.infer<typeof Task>;
 
+/**
+ * What a submission answers: the Task, and with a `callbackUrl` while API keys are off, the
+ * secret its callbacks are signed with (shown only here; with keys, the API key signs them).
+ */
+export const SubmittedTask = Task.extend({ callbackSecret: z.string().optional() }).openapi('SubmittedTask');
+export type SubmittedTask = z.infer<typeof SubmittedTask>;
+
 export const TaskEvent = z
   .object({
     id: z.string(),

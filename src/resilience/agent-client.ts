@@ -315,8 +315,15 @@ export class AgentClient {
           }
           const parsed = schema.safeParse(json);
           if (!parsed.success) {
+            // Which fields and what kind of problem, never the values (or keys) it sent.
+            const problems = parsed.error.issues
+              .slice(0, 5)
+              .map(
+                (i) =>
+                  `${i.code === 'unrecognized_keys' ? '(unknown fields)' : i.path.join('.') || '(message)'}: ${i.code}`,
+              );
             throw new InvalidAgentReplyError(
-              `agent answered ${path} with an invalid message: ${parsed.error.message}`,
+              `agent answered ${path} with an invalid message (${problems.join('; ')})`,
             );
           }
           return parsed.data;

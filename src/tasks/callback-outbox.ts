@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request } from 'undici';
@@ -17,6 +17,14 @@ export const DELIVERY_HEADER = 'x-cnp-delivery';
 export const deliveryId = (taskId: string, completedAt: Date | null): string =>
   `${taskId}.${completedAt?.getTime() ?? 0}`;
 
+/**
+ * The key one task's callbacks are signed with when API keys are off: derived from the manager
+ * secret for this purpose and this task only, and returned to the submitter as `callbackSecret`.
+ * A receiver verifies with it and learns nothing that signs anything else.
+ */
+export const callbackSecretOf = (managerSecret: string, taskId: string): string =>
+  `cbs_${createHmac('sha256', managerSecret).update(`callback:${taskId}`).digest('base64url')}`;
+
 /** After this many failed deliveries the callback is given up (an event says so). */
 export const MAX_CALLBACK_ATTEMPTS = 8;
 
@@ -34,7 +42,7 @@ export type CallbackOptions = {
  * Delivers `callbackUrl` notifications from the tasks table, which is the outbox: a task that
  * ends is marked due in the same transaction. Each delivery is claimed with SKIP LOCKED, sent
  * outside any transaction, signed like agent calls (keyed by the client's API key, or by the
- * manager secret when keys are off), and retried with backoff until it answers 2xx.
+ * task's callback secret when keys are off), and retried with backoff until it answers 2xx.
  */
 export class CallbackOutbox {
   constructor(
@@ -48,12 +56,14 @@ export class CallbackOutbox {
 
   private readonly dispatcher: Dispatcher;
 
-  private keyFor(callbackKey: string | null): string {
-    if (!callbackKey) return this.opts.managerSecret;
-    const key = this.opts.apiKeys?.find(
-      (k) => createHash('sha256').update(k).digest('hex').slice(0, 16) === callbackKey,
-    );
-    return key ?? this.opts.managerSecret;
+  /** The submitting API key (keys on), or the task's own callback secret (keys off). */
+  private keyFor(taskId: string, callbackKey: string | null): string {
+    const key = callbackKey
+      ? this.opts.apiKeys?.find(
+          (k) => createHash('sha256').update(k).digest('hex').slice(0, 16) === callbackKey,
+        )
+      : undefined;
+    return key ?? callbackSecretOf(this.opts.managerSecret, taskId);
   }
 
   async deliverDue(batch = 20): Promise<void> {
@@ -80,7 +90,7 @@ export class CallbackOutbox {
         body,
         headers: {
           'content-type': 'application/json',
-          [SIGNATURE_HEADER]: signBody(this.keyFor(row.callbackKey), body),
+          [SIGNATURE_HEADER]: signBody(this.keyFor(row.id, row.callbackKey), body),
           // The same on every retry of one ending: delivery is at least once, and a client
           // deduplicates by it. A retried task that ends again is a new delivery.
           [DELIVERY_HEADER]: deliveryId(row.id, row.completedAt),

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
-import { Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
+import { SubmittedTask, Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
 import { clientScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
@@ -19,8 +19,8 @@ const submit = createRoute({
     body: { content: { 'application/json': { schema: TaskSubmission } }, required: true },
   },
   responses: {
-    202: json(Task, 'Accepted'),
-    200: json(Task, 'The task this Idempotency-Key already created'),
+    202: json(SubmittedTask, 'Accepted'),
+    200: json(SubmittedTask, 'The task this Idempotency-Key already created'),
     ...errorResponses,
   },
 });
@@ -119,7 +119,11 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       key ? `${principal}:${key}` : undefined,
       principal === 'anonymous' ? null : principal,
     );
-    return res.created ? c.json(res.view, 202) : c.json(res.view, 200);
+    const view =
+      res.view.callbackUrl && principal === 'anonymous'
+        ? { ...res.view, callbackSecret: deps.market.callbackSecretOf(res.view.id) }
+        : res.view;
+    return res.created ? c.json(view, 202) : c.json(view, 200);
   });
 
   app.openapi(get, async (c) => {
