@@ -83,6 +83,17 @@ export function streamEvents(
   });
 }
 
+/** Each feed row's wire text, made once however many streams send it. */
+const wireText = new WeakMap<FeedRow, string>();
+const wireOf = (r: FeedRow) => {
+  let text = wireText.get(r);
+  if (text === undefined) {
+    text = JSON.stringify(toEventView(r));
+    wireText.set(r, text);
+  }
+  return text;
+};
+
 /**
  * Streams the manager-wide feed: first what the client missed since `after` (at most
  * `replayMax` events, read with `fetch`; beyond that an `events_skipped` event says which ids
@@ -112,8 +123,8 @@ export function streamFeed(
       closed = true;
       wake?.();
     });
-    const send = async (r: EventRow | FeedRow) => {
-      await stream.writeSSE({ id: String(r.id), event: r.type, data: JSON.stringify(toEventView(r)) });
+    const send = async (r: EventRow | FeedRow, data = JSON.stringify(toEventView(r))) => {
+      await stream.writeSSE({ id: String(r.id), event: r.type, data });
       last = r.id;
     };
     let last = opts.after ?? sub.head;
@@ -138,7 +149,7 @@ export function streamFeed(
       while (!closed) {
         const rows = pending;
         pending = [];
-        for (const r of rows) if (r.id > last) await send(r);
+        for (const r of rows) if (r.id > last) await send(r, wireOf(r));
         if (pending.length) continue;
         const woke = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), 15_000);
