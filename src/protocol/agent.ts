@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { CapabilityName, Id, Int32, Text, Timestamp } from './common.ts';
 
 export const Capability = z.object({
@@ -32,7 +32,7 @@ export const AgentRegistration = z
     maxConcurrency: z.number().int().min(1).max(10_000).default(1),
     description: Text(2000).optional(),
   })
-  .openapi('AgentRegistration');
+  .meta({ id: 'AgentRegistration' });
 export type AgentRegistration = z.infer<typeof AgentRegistration>;
 
 export const AgentStatus = z.enum(['active', 'draining', 'deregistered']);
@@ -69,7 +69,7 @@ export const Agent = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
-  .openapi('Agent');
+  .meta({ id: 'Agent' });
 export type Agent = z.infer<typeof Agent>;
 
 export const RegistrationResult = z.object({ agent: Agent, token: z.string().optional() });

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 
 /** A UUID; the manager mints time-ordered v7 ids. */
 export const Id = z.uuid();
@@ -87,7 +87,7 @@ export const JsonValue = z
     const problem = jsonProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
   })
-  .openapi({ description: `any JSON value, nested at most ${MAX_JSON_DEPTH} levels` });
+  .meta({ description: `any JSON value, nested at most ${MAX_JSON_DEPTH} levels` });
 
 /** The one error shape of every non-2xx answer. */
 export const ErrorBody = z
@@ -98,7 +98,7 @@ export const ErrorBody = z
       details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
     }),
   })
-  .openapi('Error');
+  .meta({ id: 'Error' });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** A page of a list: newest first, `nextCursor` is null on the last page. */

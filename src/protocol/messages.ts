@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { AgentText, Id, JsonValue, MAX_INT32, Timestamp } from './common.ts';
 
 /** The part of a task an agent sees in a cfp and an award. */
@@ -50,7 +50,7 @@ export const DeferredBid = z
     Proposal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
     Refusal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
   ])
-  .openapi('DeferredBid');
+  .meta({ id: 'DeferredBid' });
 export type DeferredBid = z.infer<typeof DeferredBid>;
 
 /** accept-proposal: manager -> winner `POST {endpoint}/award`. */
@@ -95,7 +95,7 @@ export const ResultReport = z
     z.object({ awardId: Id, type: z.literal('inform-result'), output: JsonValue }),
     z.object({ awardId: Id, type: z.literal('failure'), reason: AgentText(2000) }),
   ])
-  .openapi('ResultReport');
+  .meta({ id: 'ResultReport' });
 export type ResultReport = z.infer<typeof ResultReport>;
 
 /** The bid outcomes the manager records, one per bid. */
@@ -129,5 +129,5 @@ export const BidRecord = z
     outcome: BidOutcome,
     receivedAt: Timestamp,
   })
-  .openapi('Bid');
+  .meta({ id: 'Bid' });
 export type BidRecord = z.infer<typeof BidRecord>;

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { CapabilityName, Timestamp } from './common.ts';
 import { TaskSpec } from './messages.ts';
 
@@ -8,11 +8,11 @@ export const ClaimRequest = z
     limit: z.number().int().min(1).max(50).default(1),
     leaseMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   })
-  .openapi('ClaimRequest');
+  .meta({ id: 'ClaimRequest' });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
 
 export const ClaimedTask = z.object({ task: TaskSpec, awardId: z.uuid(), leaseUntil: Timestamp });
 export type ClaimedTask = z.infer<typeof ClaimedTask>;
 
-export const ClaimResponse = z.object({ tasks: z.array(ClaimedTask) }).openapi('ClaimResponse');
+export const ClaimResponse = z.object({ tasks: z.array(ClaimedTask) }).meta({ id: 'ClaimResponse' });
 export type ClaimResponse = z.infer<typeof ClaimResponse>;

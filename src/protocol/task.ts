@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 import { CapabilityName, Id, JsonValue, Timestamp } from './common.ts';
 
 export const TaskState = z.enum([
@@ -38,7 +38,7 @@ export const TaskSubmission = z
       .nullable()
       .optional(),
   })
-  .openapi('TaskSubmission');
+  .meta({ id: 'TaskSubmission' });
 export type TaskSubmission = z.infer<typeof TaskSubmission>;
 
 export const TaskAward = z.object({
@@ -76,14 +76,16 @@ export const Task = z
     updatedAt: Timestamp,
     completedAt: Timestamp.nullable(),
   })
-  .openapi('Task');
+  .meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;
 
 /**
  * What a submission answers: the Task, and with a `callbackUrl` while API keys are off, the
  * secret its callbacks are signed with (shown only here; with keys, the API key signs them).
  */
-export const SubmittedTask = Task.extend({ callbackSecret: z.string().optional() }).openapi('SubmittedTask');
+export const SubmittedTask = Task.extend({ callbackSecret: z.string().optional() }).meta({
+  id: 'SubmittedTask',
+});
 export type SubmittedTask = z.infer<typeof SubmittedTask>;
 
 export const TaskEvent = z
@@ -95,5 +97,5 @@ export const TaskEvent = z
     data: z.record(z.string(), z.unknown()),
     createdAt: Timestamp,
   })
-  .openapi('Event');
+  .meta({ id: 'Event' });
 export type TaskEvent = z.infer<typeof TaskEvent>;
