@@ -16,7 +16,7 @@ import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
 import { clientKeys } from './http/auth.ts';
 import { createLogger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics } from './observability/prometheus.ts';
 import { cleanText } from './protocol/common.ts';
 import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
@@ -70,7 +70,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   await hub.start(database);
   const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
   await events.hello();
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, () => client.circuits());
   const guard = new OutboundGuard({
     allowLoopback:
       config.OUTBOUND_LOOPBACK === 'allow' ||
@@ -87,7 +87,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     config,
     logger,
     (agentId, state, lastFailure) => {
-      metrics.circuitTransitions.inc({ state });
+      metrics.circuitTransition(state);
       void db
         .transaction((tx) =>
           recordEvent(tx, {
@@ -102,6 +102,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         .catch((err) => logger.warn({ err }, 'could not record circuit event'));
     },
     guard,
+    metrics,
   );
   const tasks = new TaskStore(database, db);
   let boundPort: number | undefined;
@@ -120,13 +121,14 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     tokenOf: (a, kid) => registry.tokenOf(a, kid),
     resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
     onCompleted: (task, award) => market?.rememberEnded(task, award),
+    metrics,
   });
   market = new MarketService({
     database,
     events,
     store: tasks,
     runner: rounds,
-    queue: new WorkQueue(database, events, hub),
+    queue: new WorkQueue(database, events, hub, metrics),
     client,
     book,
     hub,
@@ -134,6 +136,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     config,
     guard,
     callbackSecretOf: (taskId) => callbackSecretOf(secret, taskId),
+    metrics,
   });
   const service = market;
   const callbacks = new CallbackOutbox(db, tasks, logger, {
@@ -148,6 +151,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     database,
     config,
     logger,
+    metrics,
     managerId: id,
     applicationName,
     port: {
@@ -168,7 +172,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     feed,
     market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
-    metrics: metrics.text,
+    metrics,
     publicUrl,
   });
 

@@ -69,10 +69,9 @@ describe('the SDK as an installable package', () => {
       ['pack', '--workspace', '@contract-net/sdk', '--pack-destination', dir, '--json'],
       ROOT,
     );
-    const [{ filename, files }] = JSON.parse(packed.stdout) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
+    const [{ filename, files }] = JSON.parse(packed.stdout) as [
+      { filename: string; files: { path: string }[] },
+    ];
     const paths = files.map((f) => f.path);
     expect(paths).toContain('dist/sdk/index.js');
     expect(paths).toContain('dist/sdk/index.d.ts');

@@ -13,6 +13,7 @@ import { tasks as tasksTable } from '../db/schema.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
@@ -44,6 +45,7 @@ export type MarketServiceDeps = {
   guard: OutboundGuard;
   /** The key a task's callbacks are signed with when API keys are off (returned at submission). */
   callbackSecretOf(taskId: string): string;
+  metrics: MarketMetrics;
 };
 
 /**
@@ -73,6 +75,7 @@ export class MarketService {
 
   /** A task completed or ended here: waiting clients get its view without another read. */
   rememberEnded(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task {
+    if (row.state === 'completed') this.d.metrics.completed(Date.now() - row.createdAt.getTime());
     const view = toTaskView(row, award);
     this.ended.remember(view);
     return view;

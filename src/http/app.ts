@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
 import { AppError } from '../errors/app-error.ts';
 import { checkCredentialsFirst } from './credentials-first.ts';
 import type { AppDeps, AppEnv, RouteDeps } from './deps.ts';
@@ -78,6 +79,17 @@ export function createApp(appDeps: AppDeps) {
     },
   });
   app.use('*', requestId());
+  const metrics = deps.metrics;
+  if (metrics)
+    app.use('*', async (c, next) => {
+      const started = performance.now();
+      try {
+        await next();
+      } finally {
+        // The route's pattern, not its path: one series per route, whatever the ids.
+        metrics.httpRequest(c.req.method, routePath(c, -1), c.res.status, performance.now() - started);
+      }
+    });
   const hostAllowed = hostPolicy({
     listenHost: deps.config.HOST,
     publicUrl: deps.config.PUBLIC_URL,

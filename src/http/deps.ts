@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { EventFeed } from '../events/event-feed.ts';
 import type { EventHub } from '../events/event-hub.ts';
+import type { PrometheusMetrics } from '../observability/prometheus.ts';
 import type { CircuitState } from '../protocol/agent.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
@@ -22,7 +23,7 @@ export type AppDeps = {
   /** The application layer: every use case that changes the market. */
   market: MarketService;
   circuitOf(agentId: string): CircuitState;
-  metrics?: () => Promise<string>;
+  metrics?: PrometheusMetrics;
   /** The manager's own base URL: PUBLIC_URL, or where it listens (never the request's Host). */
   publicUrl(): string;
 };

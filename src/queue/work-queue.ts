@@ -3,6 +3,7 @@ import type { Database } from '../db/client.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import { type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
@@ -16,6 +17,7 @@ export class WorkQueue {
     private readonly database: Database,
     private readonly events: EventSink,
     private readonly hub: EventHub,
+    private readonly metrics: MarketMetrics = noMetrics,
   ) {}
 
   /**
@@ -73,6 +75,10 @@ export class WorkQueue {
 
   private async claimNow(agent: AgentRow, req: ClaimRequest): Promise<ClaimedTask[]> {
     const claimed = await claimQueued(this.database, this.events, agent.id, req);
+    if (claimed.length) {
+      this.metrics.claimed(claimed.length);
+      for (const c of claimed) this.metrics.awarded(Date.now() - c.task.createdAt.getTime());
+    }
     return claimed.map((c) => ({
       task: toTaskSpec(c.task),
       awardId: c.awardId,

@@ -12,6 +12,7 @@ import {
   type RetryPolicy,
   retry,
   SamplingBreaker,
+  TaskCancelledError as TaskTimeoutError,
   TimeoutStrategy,
   timeout,
 } from 'cockatiel';
@@ -19,6 +20,7 @@ import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
+import { type AgentCallOutcome, type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
 import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
 import {
   type AcceptProposal,
@@ -85,6 +87,7 @@ export class AgentClient {
     private readonly onCircuit: CircuitListener = () => {},
     /** Every connection to an agent passes it (after DNS resolution). */
     private readonly guard: OutboundGuard = new OutboundGuard(),
+    private readonly metrics: MarketMetrics = noMetrics,
   ) {
     this.dispatcher = guard.dispatcher({
       connections: cfg.AGENT_CONNECTIONS,
@@ -184,6 +187,11 @@ export class AgentClient {
     return policies;
   }
 
+  /** Every agent this manager keeps a breaker for, with its state (the circuit gauge). */
+  *circuits(): Iterable<[string, WireCircuitState]> {
+    for (const id of this.policies.keys()) yield [id, this.circuitOf(id)];
+  }
+
   /** This manager's view of an agent's breaker. */
   circuitOf(agentId: string): WireCircuitState {
     const p = this.policies.get(agentId);
@@ -276,7 +284,9 @@ export class AgentClient {
     const body = JSON.stringify(msg);
     const started = performance.now();
     const debug = this.logger.isLevelEnabled('debug');
-    const log = (outcome: string) => {
+    const message = path.slice(1);
+    const log = (outcome: string, err?: unknown) => {
+      this.metrics.agentCall(message, callOutcome(outcome, err), performance.now() - started);
       if (debug)
         this.logger.debug(
           { agentId: agent.id, path, ms: Math.round(performance.now() - started), outcome },
@@ -301,9 +311,11 @@ export class AgentClient {
             headers: { 'content-type': 'application/json', 'x-cnp-signature': signBody(agent.token, body) },
           });
           const text = await readCapped(res.body, MAX_REPLY_BYTES);
-          log(String(res.statusCode));
           if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));
-          if (!schema) return undefined as T;
+          if (!schema) {
+            log(String(res.statusCode));
+            return undefined as T;
+          }
           let json: unknown;
           try {
             json = JSON.parse(text);
@@ -326,6 +338,7 @@ export class AgentClient {
               `agent answered ${path} with an invalid message (${problems.join('; ')})`,
             );
           }
+          log(String(res.statusCode));
           return parsed.data;
         } catch (err) {
           // undici reports the timeout's abort as its own AbortError: name it for what it is.
@@ -333,7 +346,7 @@ export class AgentClient {
         }
       })
       .catch((err: unknown) => {
-        log(err instanceof Error ? err.name : 'error');
+        log(err instanceof Error ? err.name : 'error', err);
         throw err;
       });
   }
@@ -341,6 +354,16 @@ export class AgentClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/** A call's outcome for the metrics: a status that was logged, or the kind of error. */
+function callOutcome(logged: string, err: unknown): AgentCallOutcome {
+  if (err === undefined) return Number(logged) < 300 ? 'ok' : 'http_error';
+  if (err instanceof AgentHttpError) return 'http_error';
+  if (err instanceof AgentTimeoutError || err instanceof TaskTimeoutError) return 'timeout';
+  if (err instanceof InvalidAgentReplyError) return 'invalid_reply';
+  if (err instanceof OutboundRefusedError) return 'refused';
+  return 'error';
 }
 
 async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, max: number): Promise<string> {

@@ -6,6 +6,7 @@ import { moveAward, type RequeuePolicy } from '../awards/end-award.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
 import type { Database, Db } from '../db/client.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
 import type { AcceptProposal, AwardReply, RejectReason } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
@@ -27,6 +28,7 @@ export type NegotiationDeps = {
   resultUrl(taskId: string): string;
   /** A task completed by an inline inform-result: its view may be handed to waiting clients. */
   onCompleted(task: TaskRow, award: AwardRow): void;
+  metrics: MarketMetrics;
 };
 
 /** reject-proposal to a bidder, best effort, off the hot path. */
@@ -114,6 +116,7 @@ export async function negotiateAward(
       }),
     );
     if (!moved) return;
+    if (ranked[i + 1]) d.metrics.awardMovedOn();
     ({ awardId, workDue } = moved);
   }
 }

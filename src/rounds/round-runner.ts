@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
@@ -30,6 +31,7 @@ export type RoundRunnerDeps = {
   tokenOf(agentId: string, kid: string | null): string;
   resultUrl(taskId: string): string;
   onCompleted(task: TaskRow, award: AwardRow): void;
+  metrics: MarketMetrics;
 };
 
 /**
@@ -127,6 +129,7 @@ export class RoundRunner {
         book: this.d.book,
         resultUrl: this.d.resultUrl,
         onCompleted: this.d.onCompleted,
+        metrics: this.d.metrics,
       },
       closed.task,
       closed.award,
@@ -141,6 +144,7 @@ export class RoundRunner {
 
   /** cfp, collect, close and rank: the part of a round bounded by a slot. */
   private async bid(task: TaskRow, invitees: Invitee[]) {
+    const started = performance.now();
     const cfp: Cfp = {
       type: 'cfp',
       conversationId: task.id,
@@ -158,6 +162,19 @@ export class RoundRunner {
       requeueBaseMs: this.requeue.baseMs,
       requeueCapMs: this.requeue.capMs,
     });
+    const outcome = closing.award
+      ? 'awarded'
+      : !closing.task
+        ? 'superseded'
+        : finals.some((f) => f.type === 'propose')
+          ? 'no_acceptable_bids'
+          : 'no_bids';
+    this.d.metrics.roundClosed(
+      outcome,
+      performance.now() - started,
+      finals.map((f) => f.type),
+    );
+    if (closing.award && closing.task) this.d.metrics.awarded(Date.now() - closing.task.createdAt.getTime());
     const byAgent = new Map(invitees.map((i) => [i.id, i]));
     const rejecter = {
       client: this.d.client,

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { isLockNotAvailable } from '../db/errors.ts';
 import { awards, tasks } from '../db/schema.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
@@ -19,6 +20,7 @@ export type SweeperDeps = {
   database: Database;
   port: SweepPort;
   config: Config;
+  metrics: MarketMetrics;
   logger: Logger;
   managerId: string;
   /** This manager's connections' name in pg_stat_activity: any other such name is a peer. */
@@ -137,6 +139,7 @@ export class Sweeper {
         return { due, ended };
       });
       if (!expired) return;
+      this.d.metrics.awardExpired(expired.due.kind === 'claim' ? 'claim' : 'award');
       // After the commit: the new round must see the queued state.
       this.d.port.afterAwardEnded(expired.ended);
       this.d.port.sendCancel(expired.due);

@@ -28,7 +28,7 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.get('/metrics', async (c) => {
     // Behind a client key when keys are configured (a scraper sends one as a bearer token).
     requireClient(c, clientKeys(deps.config));
-    const text = deps.metrics ? await deps.metrics() : '';
+    const text = deps.metrics ? await deps.metrics.text() : '';
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 

@@ -1,0 +1,131 @@
+import { sql } from 'drizzle-orm';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../db/client.ts';
+import { queryRows } from '../db/client.ts';
+import type { CircuitState } from '../protocol/agent.ts';
+import type { MarketMetrics } from './market-metrics.ts';
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Seconds buckets from a few ms (a round on loopback) to minutes (work, a stuck award). */
+const LATENCY = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export type PrometheusMetrics = MarketMetrics & {
+  circuitTransition(state: CircuitState): void;
+  /** HTTP requests by route pattern (never the raw path: ids would explode the series). */
+  httpRequest(method: string, route: string, status: number, durationMs: number): void;
+  text(): Promise<string>;
+};
+
+/**
+ * The manager's Prometheus metrics (prom-client), one registry per manager so tests can run
+ * several. Gauges that read the database touch only live tasks through partial or leading
+ * indexes (queued by capability, non-terminal by state), never a scan of the whole table.
+ */
+export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitState]>): PrometheusMetrics {
+  const registers = [new Registry()];
+  const [registry] = registers as [Registry];
+  collectDefaultMetrics({ register: registry });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, labelNames: string[] = []) =>
+    new Histogram({ name, help, labelNames, buckets: LATENCY, registers });
+
+  const circuitTransitions = counter(
+    'cnp_circuit_transitions_total',
+    'Agent circuit breaker transitions seen by this manager',
+    ['state'],
+  );
+  const rounds = counter('cnp_rounds_total', 'Contract-net rounds this manager closed, by outcome', [
+    'outcome',
+  ]);
+  const roundSeconds = histogram(
+    'cnp_round_duration_seconds',
+    'From a round opening to its close (the bidding phase)',
+    ['outcome'],
+  );
+  const bids = counter('cnp_bids_total', "Invitees' answers to cfps, by type", ['type']);
+  const toAward = histogram('cnp_submit_to_award_seconds', 'From submission to each award offered');
+  const toCompleted = histogram('cnp_submit_to_completed_seconds', 'From submission to completion');
+  const movedOn = counter(
+    'cnp_awards_moved_on_total',
+    'Awards that went to the next-best bid because the winner did not agree',
+  );
+  const agentCalls = histogram('cnp_agent_call_duration_seconds', 'Calls to agents, by message and outcome', [
+    'message',
+    'outcome',
+  ]);
+  const claims = counter('cnp_queue_claims_total', 'Tasks agents pulled from the fallback queue');
+  const expiries = counter(
+    'cnp_award_expiries_total',
+    'Awards ended by time: claim leases and awards past dueAt',
+    ['kind'],
+  );
+  const http = histogram('cnp_http_request_duration_seconds', 'HTTP requests by method, route and status', [
+    'method',
+    'route',
+    'status',
+  ]);
+
+  new Gauge({
+    name: 'cnp_agent_circuit_state',
+    help: "This manager's view of each agent's circuit: 0 closed, 1 half-open, 2 open",
+    labelNames: ['agent'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [agent, state] of circuits()) this.set({ agent }, CIRCUIT_VALUE[state]);
+    },
+  });
+  new Gauge({
+    name: 'cnp_queue_depth',
+    help: 'Queued tasks by capability (all managers on the database)',
+    labelNames: ['capability'],
+    registers,
+    async collect() {
+      // tasks_queue_idx is partial on state = 'queued': this reads the queue, not the table.
+      const rows = await queryRows<{ capability: string; n: string | number }>(
+        db,
+        sql`select capability, count(*) as n from tasks where state = 'queued' group by capability`,
+      );
+      this.reset();
+      for (const r of rows) this.set({ capability: r.capability }, Number(r.n));
+    },
+  });
+  new Gauge({
+    name: 'cnp_tasks',
+    help: 'Live (not yet ended) tasks by state (all managers on the database)',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      // Ended tasks pile up for ever; live ones are few, and tasks_state_idx leads with state.
+      const rows = await queryRows<{ state: string; n: string | number }>(
+        db,
+        sql`select state::text as state, count(*) as n from tasks
+            where state in ('pending', 'bidding', 'awarded', 'queued') group by state`,
+      );
+      this.reset();
+      for (const s of ['pending', 'bidding', 'awarded', 'queued']) this.set({ state: s }, 0);
+      for (const r of rows) this.set({ state: r.state }, Number(r.n));
+    },
+  });
+
+  const s = (ms: number) => Math.max(0, ms) / 1000;
+  return {
+    roundClosed(outcome, durationMs, answers) {
+      rounds.inc({ outcome });
+      roundSeconds.observe({ outcome }, s(durationMs));
+      for (const type of answers) bids.inc({ type });
+    },
+    awarded: (ms) => toAward.observe(s(ms)),
+    awardMovedOn: () => movedOn.inc(),
+    completed: (ms) => toCompleted.observe(s(ms)),
+    agentCall: (message, outcome, ms) => agentCalls.observe({ message, outcome }, s(ms)),
+    claimed: (n) => claims.inc(n),
+    awardExpired: (kind) => expiries.inc({ kind }),
+    circuitTransition: (state) => circuitTransitions.inc({ state }),
+    httpRequest: (method, route, status, ms) =>
+      http.observe({ method, route, status: String(status) }, s(ms)),
+    text: () => registry.metrics(),
+  };
+}
