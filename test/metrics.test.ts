@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { eventually, startManager, type TestManager } from './support/harness.ts';
-import { parsePrometheus, valueOf } from './support/prometheus-text.ts';
+import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 describe('/metrics after real rounds', () => {
   let m: TestManager;
@@ -60,32 +60,33 @@ describe('/metrics after real rounds', () => {
 
     const s = await eventually(async () => {
       const samples = await scrape();
-      return valueOf(samples, 'cnp_award_expiries_total', { kind: 'claim' }) >= 1 ? samples : null;
+      return sampleValue(samples, 'cnp_award_expiries_total', { kind: 'claim' }) >= 1 ? samples : null;
     });
-    expect(valueOf(s, 'cnp_rounds_total', { outcome: 'awarded' })).toBeGreaterThanOrEqual(3);
-    expect(valueOf(s, 'cnp_round_duration_seconds_count')).toBeGreaterThanOrEqual(3);
-    expect(valueOf(s, 'cnp_bids_total', { type: 'propose' })).toBeGreaterThanOrEqual(6);
+    expect(sampleValue(s, 'cnp_rounds_total', { outcome: 'awarded' })).toBeGreaterThanOrEqual(3);
+    expect(sampleValue(s, 'cnp_round_duration_seconds_count')).toBeGreaterThanOrEqual(3);
+    expect(sampleValue(s, 'cnp_bids_total', { type: 'propose' })).toBeGreaterThanOrEqual(6);
     expect(
-      valueOf(s, 'cnp_bids_total', { type: 'no_reply' }) + valueOf(s, 'cnp_bids_total', { type: 'invalid' }),
+      sampleValue(s, 'cnp_bids_total', { type: 'no_reply' }) +
+        sampleValue(s, 'cnp_bids_total', { type: 'invalid' }),
     ).toBeGreaterThanOrEqual(2);
-    expect(valueOf(s, 'cnp_awards_moved_on_total')).toBeGreaterThanOrEqual(1);
-    expect(valueOf(s, 'cnp_submit_to_award_seconds_count')).toBeGreaterThanOrEqual(4); // 3 rounds and the claim
-    expect(valueOf(s, 'cnp_submit_to_completed_seconds_count')).toBe(3);
+    expect(sampleValue(s, 'cnp_awards_moved_on_total')).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(s, 'cnp_submit_to_award_seconds_count')).toBeGreaterThanOrEqual(4); // 3 rounds and the claim
+    expect(sampleValue(s, 'cnp_submit_to_completed_seconds_count')).toBe(3);
     expect(
-      valueOf(s, 'cnp_agent_call_duration_seconds_count', { message: 'cfp', outcome: 'ok' }),
+      sampleValue(s, 'cnp_agent_call_duration_seconds_count', { message: 'cfp', outcome: 'ok' }),
     ).toBeGreaterThanOrEqual(6);
     expect(
-      valueOf(s, 'cnp_agent_call_duration_seconds_count', { message: 'cfp', outcome: 'http_error' }),
+      sampleValue(s, 'cnp_agent_call_duration_seconds_count', { message: 'cfp', outcome: 'http_error' }),
     ).toBeGreaterThanOrEqual(2);
-    expect(valueOf(s, 'cnp_agent_call_duration_seconds_count', { message: 'award' })).toBeGreaterThanOrEqual(
-      4,
-    );
-    expect(valueOf(s, 'cnp_agent_circuit_state', { agent: broken.id })).toBe(2);
-    expect(valueOf(s, 'cnp_agent_circuit_state', { agent: good.id })).toBe(0);
-    expect(valueOf(s, 'cnp_circuit_transitions_total', { state: 'open' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(s, 'cnp_queue_depth', { capability: 'metrics.unserved' })).toBe(1);
-    expect(valueOf(s, 'cnp_tasks', { state: 'queued' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(s, 'cnp_queue_claims_total')).toBe(1);
+    expect(
+      sampleValue(s, 'cnp_agent_call_duration_seconds_count', { message: 'award' }),
+    ).toBeGreaterThanOrEqual(4);
+    expect(sampleValue(s, 'cnp_agent_circuit_state', { agent: broken.id })).toBe(2);
+    expect(sampleValue(s, 'cnp_agent_circuit_state', { agent: good.id })).toBe(0);
+    expect(sampleValue(s, 'cnp_circuit_transitions_total', { state: 'open' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(s, 'cnp_queue_depth', { capability: 'metrics.unserved' })).toBe(1);
+    expect(sampleValue(s, 'cnp_tasks', { state: 'queued' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(s, 'cnp_queue_claims_total')).toBe(1);
     // HTTP by route pattern: the long-polls are one series, whatever the task ids.
     const polls = s.filter(
       (x) => x.name === 'cnp_http_request_duration_seconds_count' && x.labels.route === '/v1/tasks/:id',
@@ -97,7 +98,7 @@ describe('/metrics after real rounds', () => {
     });
     expect(s.some((x) => /[0-9a-f]{8}-[0-9a-f]{4}/.test(x.labels.route ?? ''))).toBe(false);
     expect(
-      valueOf(s, 'cnp_http_request_duration_seconds_count', { route: '/v1/tasks', status: '202' }),
+      sampleValue(s, 'cnp_http_request_duration_seconds_count', { route: '/v1/tasks', status: '202' }),
     ).toBeGreaterThanOrEqual(5);
   });
 });

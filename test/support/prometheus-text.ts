@@ -33,7 +33,7 @@ export function parsePrometheus(text: string): Sample[] {
 }
 
 /** The value of the sample named `name` whose labels include `labels` (summed over the rest). */
-export function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+export function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((n, s) => n + s.value, 0);
