@@ -16,6 +16,10 @@ export const errorResponses = {
   413: err('Body too large'),
   415: err('Body is not application/json'),
   422: err('Invalid fields; details name each one'),
+  429: {
+    ...err('Too many requests, requests held open, or rounds waiting; try again after Retry-After'),
+    headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } },
+  },
 } as const;
 
 export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
