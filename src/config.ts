@@ -97,6 +97,11 @@ const Env = z.object({
   MAX_LONG_POLLS_PER_CLIENT: int(1, 1_000_000).default(1024),
   /** Events a resuming /v1/events stream replays at most; older ones are paged with ?after=. */
   EVENT_REPLAY_MAX: int(0, 1_000_000).default(1000),
+  /** An OTLP/HTTP collector (e.g. http://127.0.0.1:4318): spans of rounds, agent calls and transactions go there. Unset: no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('contract-net-manager'),
+  /** How long spans gather before one export. */
+  OTEL_BSP_SCHEDULE_DELAY: int(10, 600_000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MANAGER_ID: z.string().min(1).max(100).optional(),
 

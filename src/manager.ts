@@ -17,6 +17,8 @@ import { createApp } from './http/app.ts';
 import { clientKeys } from './http/auth.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './observability/prometheus.ts';
+import { traceDatabase } from './observability/traced-database.ts';
+import { noTracing } from './observability/tracing.ts';
 import { cleanText } from './protocol/common.ts';
 import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
@@ -63,6 +65,15 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const applicationName = `contract-net/${id}`.slice(0, 63);
   const database = await openDatabase(target, { applicationName });
   await migrateDatabase(database, target);
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? (await import('./observability/otel-tracing.ts')).createOtelTracing({
+        endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+        serviceName: config.OTEL_SERVICE_NAME,
+        scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+        managerId: id,
+      })
+    : noTracing;
+  traceDatabase(database, tracing);
   const db = database.db;
   const secret = await loadManagerSecret(db, config.MANAGER_SECRET);
   const hub = new EventHub(id);
@@ -103,6 +114,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     },
     guard,
     metrics,
+    tracing,
   );
   const tasks = new TaskStore(database, db);
   let boundPort: number | undefined;
@@ -122,6 +134,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
     onCompleted: (task, award) => market?.rememberEnded(task, award),
     metrics,
+    tracing,
   });
   market = new MarketService({
     database,
@@ -222,6 +235,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       await events.stop();
       await hub.stop();
       await client.close();
+      await tracing.close();
       await database.close();
     },
   };

@@ -14,6 +14,7 @@ import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
+import { formatTraceparent, newTrace, parseTraceparent } from '../observability/trace-context.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
@@ -90,6 +91,7 @@ export class MarketService {
     rawBody: unknown,
     idempotencyKey: string | undefined,
     callbackKey: string | null,
+    traceparent?: string,
   ): Promise<{ view: Task; created: boolean }> {
     if (body.callbackUrl) {
       const refused = await this.d.guard.check(body.callbackUrl);
@@ -127,6 +129,8 @@ export class MarketService {
           callbackKey,
           idempotencyKey: idempotencyKey ?? null,
           requestHash,
+          // The client's trace, when it sent a valid one; else the task starts its own.
+          traceParent: formatTraceparent(parseTraceparent(traceparent) ?? newTrace()),
         },
         open,
         { ...this.d.runner.openPolicy(), backstopMs: this.d.config.ROUND_LEASE_SLACK_MS },

@@ -88,6 +88,8 @@ export const tasks = pgTable(
     budget: doublePrecision('budget'),
     deadline: ts('deadline'),
     bidWindowMs: integer('bid_window_ms').notNull(),
+    /** The W3C traceparent of the submission (the client's, or a new trace): agent calls carry it on. */
+    traceParent: text('trace_parent'),
     maxAttempts: integer('max_attempts').notNull(),
     attempts: integer('attempts').notNull().default(0),
     priority: integer('priority').notNull().default(0),

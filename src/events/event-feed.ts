@@ -12,6 +12,7 @@ export type FeedRow = {
   data: Record<string, unknown>;
   createdAt: Date;
   capability: string | null;
+  traceParent: string | null;
 };
 
 export type FeedSource = (afterId: number, limit: number) => Promise<FeedRow[]>;
@@ -97,7 +98,7 @@ export class EventFeed {
 export function eventFeedOn(hub: EventHub, db: Db): EventFeed {
   const source: FeedSource = (after, limit) =>
     db
-      .select({ ...getTableColumns(events), capability: tasks.capability })
+      .select({ ...getTableColumns(events), capability: tasks.capability, traceParent: tasks.traceParent })
       .from(events)
       .leftJoin(tasks, eq(tasks.id, events.taskId))
       .where(gt(events.id, after))

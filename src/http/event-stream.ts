@@ -3,16 +3,19 @@ import { streamSSE } from 'hono/streaming';
 import type { events } from '../db/schema.ts';
 import type { EventFeed, FeedRow } from '../events/event-feed.ts';
 import type { TaskEvent } from '../protocol/task.ts';
+import { traceIdOf } from '../tasks/task-view.ts';
 
 export type EventRow = typeof events.$inferSelect;
 
-export const toEventView = (r: EventRow | FeedRow): TaskEvent => ({
+/** An event on the wire; `traceParent` is its task's (joined in by the query, or known to the caller). */
+export const toEventView = (r: (EventRow | FeedRow) & { traceParent?: string | null }): TaskEvent => ({
   id: String(r.id),
   taskId: r.taskId,
   agentId: r.agentId,
   type: r.type,
   data: r.data,
   createdAt: r.createdAt.toISOString(),
+  traceId: traceIdOf(r.traceParent),
 });
 
 export const wantsEventStream = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream');

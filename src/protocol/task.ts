@@ -75,6 +75,8 @@ export const Task = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     completedAt: Timestamp.nullable(),
+    /** The W3C trace id its agent calls carry (the submitter's `traceparent`, or a new trace). */
+    traceId: z.string().nullable(),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;
@@ -96,6 +98,8 @@ export const TaskEvent = z
     type: z.string(),
     data: z.record(z.string(), z.unknown()),
     createdAt: Timestamp,
+    /** The trace id of the event's task (null for an agent's own events). */
+    traceId: z.string().nullable(),
   })
   .meta({ id: 'Event' });
 export type TaskEvent = z.infer<typeof TaskEvent>;

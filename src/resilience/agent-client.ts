@@ -21,6 +21,8 @@ import { type Agent as Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import { type AgentCallOutcome, type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
+import { formatTraceparent, type TraceContext } from '../observability/trace-context.ts';
+import { noTracing, type Tracing } from '../observability/tracing.ts';
 import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
 import {
   type AcceptProposal,
@@ -34,8 +36,8 @@ import { signBody } from '../protocol/signature.ts';
 import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyError } from './agent-errors.ts';
 import { OutboundGuard, OutboundRefusedError } from './outbound-guard.ts';
 
-/** Who to call and how to sign. */
-export type AgentAddress = { id: string; endpoint: string; token: string };
+/** Who to call and how to sign; `trace`: the span the call is made in (sent as `traceparent`). */
+export type AgentAddress = { id: string; endpoint: string; token: string; trace?: TraceContext };
 
 type AgentPolicies = {
   breaker: CircuitBreakerPolicy;
@@ -88,6 +90,7 @@ export class AgentClient {
     /** Every connection to an agent passes it (after DNS resolution). */
     private readonly guard: OutboundGuard = new OutboundGuard(),
     private readonly metrics: MarketMetrics = noMetrics,
+    private readonly tracing: Tracing = noTracing,
   ) {
     this.dispatcher = guard.dispatcher({
       connections: cfg.AGENT_CONNECTIONS,
@@ -274,12 +277,30 @@ export class AgentClient {
     }
   }
 
-  private async post<T>(
+  /** One call; in a span of its own (under the round's) when the address carries a trace. */
+  private post<T>(
     agent: AgentAddress,
     path: string,
     msg: unknown,
     timeoutMs: number,
     schema: z.ZodType<T> | null,
+  ): Promise<T> {
+    if (!agent.trace) return this.send(agent, path, msg, timeoutMs, schema, undefined);
+    return this.tracing.span(
+      `cnp.agent${path.replace('/', '.')}`,
+      agent.trace,
+      { 'cnp.agent_id': agent.id },
+      (trace) => this.send(agent, path, msg, timeoutMs, schema, formatTraceparent(trace)),
+    );
+  }
+
+  private async send<T>(
+    agent: AgentAddress,
+    path: string,
+    msg: unknown,
+    timeoutMs: number,
+    schema: z.ZodType<T> | null,
+    traceparent: string | undefined,
   ): Promise<T> {
     const body = JSON.stringify(msg);
     const started = performance.now();
@@ -308,7 +329,11 @@ export class AgentClient {
             body,
             signal,
             dispatcher: this.dispatcher,
-            headers: { 'content-type': 'application/json', 'x-cnp-signature': signBody(agent.token, body) },
+            headers: {
+              'content-type': 'application/json',
+              'x-cnp-signature': signBody(agent.token, body),
+              ...(traceparent ? { traceparent } : {}),
+            },
           });
           const text = await readCapped(res.body, MAX_REPLY_BYTES);
           if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));

@@ -110,9 +110,9 @@ x as (
     ${delayMs('0', '$17', '$18')} as ms
 ), ins as (
   insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
-    callback_url, callback_key, idempotency_key, request_hash, state, round, reply_by, round_owner,
+    callback_url, callback_key, idempotency_key, request_hash, trace_parent, state, round, reply_by, round_owner,
     round_lease_until, queued_reason, next_auction_at, requeues)
-  select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13,
+  select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13, $22,
     x.state, case when x.state = 'bidding' then 1 else 0 end,
     case when x.state = 'bidding' then now() + $6::int * interval '1 millisecond' end,
     case when x.state = 'bidding' then $14 end,
@@ -203,6 +203,8 @@ export type NewTask = {
   callbackKey: string | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /** The submission's W3C traceparent. */
+  traceParent: string;
 };
 
 /**
@@ -239,6 +241,7 @@ export async function insertTask(
     open,
     policy.backstopMs,
     policy.maxInvitees,
+    t.traceParent,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);

@@ -7,10 +7,11 @@ import type { Database } from '../db/client.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
+import { parseTraceparent, type TraceContext } from '../observability/trace-context.ts';
+import type { Tracing } from '../observability/tracing.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
-import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
-import { toTaskSpec } from '../tasks/task-view.ts';
+import { type AwardRow, type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
 import { Admission } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
@@ -32,6 +33,7 @@ export type RoundRunnerDeps = {
   resultUrl(taskId: string): string;
   onCompleted(task: TaskRow, award: AwardRow): void;
   metrics: MarketMetrics;
+  tracing: Tracing;
 };
 
 /**
@@ -83,8 +85,10 @@ export class RoundRunner {
     return this.slots.hasFreeSlot();
   }
 
-  private track(p: Promise<unknown>): void {
-    const guarded = p.catch((err) => this.d.logger.error({ err }, 'round failed'));
+  private track(p: Promise<unknown>, task: { id: string; traceParent?: string | null }): void {
+    const guarded = p.catch((err) =>
+      this.d.logger.error({ err, taskId: task.id, traceId: traceIdOf(task.traceParent) }, 'round failed'),
+    );
     this.running.add(guarded);
     void guarded.finally(() => this.running.delete(guarded));
   }
@@ -102,21 +106,42 @@ export class RoundRunner {
         const opening = await openRound(this.d.database, this.d.events, taskId, from, this.openPolicy());
         return opening.kind === 'opened' ? opening : null;
       }),
+      { id: taskId },
     );
   }
 
   /** Runs a round that a submission already opened in its own statement. */
   continueOpened(opening: Extract<Opening, { kind: 'opened' }>): void {
-    this.track(this.run(async () => opening));
+    this.track(
+      this.run(async () => opening),
+      opening.task,
+    );
   }
 
   private async run(open: () => Promise<Extract<Opening, { kind: 'opened' }> | null>): Promise<void> {
     const closed = await this.slots.execute(async () => {
       const opened = await open();
-      return opened ? this.bid(opened.task, opened.invitees) : null;
+      if (!opened) return null;
+      const { task, invitees } = opened;
+      // One span per round, in the trace the task was submitted with.
+      return this.d.tracing.span(
+        'cnp.round',
+        parseTraceparent(task.traceParent),
+        { 'cnp.task_id': task.id, 'cnp.round': task.round, 'cnp.invitees': invitees.length },
+        (trace) => this.bid(task, invitees, trace),
+      );
     });
     if (!closed) return;
-    await negotiateAward(
+    await this.d.tracing.span(
+      'cnp.award',
+      closed.trace,
+      { 'cnp.task_id': closed.task.id, 'cnp.round': closed.task.round, 'cnp.ranked': closed.ranked.length },
+      (trace) => this.negotiate(closed, trace),
+    );
+  }
+
+  private negotiate(closed: NonNullable<Awaited<ReturnType<RoundRunner['bid']>>>, trace: TraceContext) {
+    return negotiateAward(
       {
         database: this.d.database,
         events: this.d.events,
@@ -125,7 +150,7 @@ export class RoundRunner {
         logger: this.d.logger,
         timing: this.timing,
         requeue: this.requeue,
-        address: (i) => this.address(i),
+        address: (i) => this.address(i, trace),
         book: this.d.book,
         resultUrl: this.d.resultUrl,
         onCompleted: this.d.onCompleted,
@@ -138,12 +163,12 @@ export class RoundRunner {
     );
   }
 
-  private address(a: Pick<Invitee, 'id' | 'endpoint' | 'kid'>): AgentAddress {
-    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id, a.kid) };
+  private address(a: Pick<Invitee, 'id' | 'endpoint' | 'kid'>, trace: TraceContext): AgentAddress {
+    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id, a.kid), trace };
   }
 
   /** cfp, collect, close and rank: the part of a round bounded by a slot. */
-  private async bid(task: TaskRow, invitees: Invitee[]) {
+  private async bid(task: TaskRow, invitees: Invitee[], trace: TraceContext) {
     const started = performance.now();
     const cfp: Cfp = {
       type: 'cfp',
@@ -152,7 +177,9 @@ export class RoundRunner {
       replyBy: (task.replyBy ?? new Date()).toISOString(),
       task: toTaskSpec(task),
     };
-    const answers = await collectBids(this.d.client, this.d.hub, cfp, invitees, (i) => this.address(i));
+    const answers = await collectBids(this.d.client, this.d.hub, cfp, invitees, (i) =>
+      this.address(i, trace),
+    );
     const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const posted = await readPostedBids(this.d.database, deferred);
     const finals = finaliseBids(invitees, answers, posted, Date.now());
@@ -178,11 +205,17 @@ export class RoundRunner {
     const byAgent = new Map(invitees.map((i) => [i.id, i]));
     const rejecter = {
       client: this.d.client,
-      address: (i: Invitee) => this.address(i),
+      address: (i: Invitee) => this.address(i, trace),
     };
     for (const u of closing.ranking.unranked)
       sendReject(rejecter, byAgent.get(u.bid.agentId), task.id, task.round, u.reason);
     if (!closing.task || !closing.award || closing.task.state !== 'awarded') return null;
-    return { task: closing.task, award: closing.award, ranked: closing.ranking.ranked, invitees: byAgent };
+    return {
+      task: closing.task,
+      award: closing.award,
+      ranked: closing.ranking.ranked,
+      invitees: byAgent,
+      trace,
+    };
   }
 }

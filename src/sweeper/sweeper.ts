@@ -11,6 +11,7 @@ import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
 import { transitionTask } from '../tasks/task-store.ts';
+import { traceIdOf } from '../tasks/task-view.ts';
 import type { SweepPort } from './sweep-port.ts';
 
 const BATCH = 50;
@@ -226,7 +227,10 @@ export class Sweeper {
         await this.abandon(t.id, t.round, t.takeovers);
         continue;
       }
-      this.d.logger.warn({ taskId: t.id, round: t.round }, 'taking over a round whose owner stopped');
+      this.d.logger.warn(
+        { taskId: t.id, traceId: traceIdOf(t.traceParent), round: t.round },
+        'taking over a round whose owner stopped',
+      );
       this.d.port.startRound(t.id, { state: 'bidding', round: t.round });
     }
   }

@@ -10,6 +10,7 @@ import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { reauctionDelay } from '../rounds/backoff.ts';
 import { claimTasks } from './claim-tasks.ts';
 import type { TaskStore } from './task-store.ts';
+import { traceIdOf } from './task-view.ts';
 
 /** Names one ending of a task, for a callback receiver to deduplicate deliveries. */
 export const DELIVERY_HEADER = 'x-cnp-delivery';
@@ -128,6 +129,10 @@ export class CallbackOutbox {
         capability: row.capability,
       });
     });
-    if (error) this.logger.warn({ taskId: row.id, attempts, error }, 'callback delivery failed');
+    if (error)
+      this.logger.warn(
+        { taskId: row.id, traceId: traceIdOf(row.traceParent), attempts, error },
+        'callback delivery failed',
+      );
   }
 }

@@ -1,4 +1,5 @@
 import type { awards, tasks } from '../db/schema.ts';
+import { parseTraceparent } from '../observability/trace-context.ts';
 import type { TaskSpec } from '../protocol/messages.ts';
 import type { Task } from '../protocol/task.ts';
 
@@ -36,8 +37,13 @@ export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     completedAt: row.completedAt?.toISOString() ?? null,
+    traceId: traceIdOf(row.traceParent),
   };
 }
+
+/** The trace id of a stored traceparent (null for tasks from before traces were kept). */
+export const traceIdOf = (traceParent: string | null | undefined): string | null =>
+  parseTraceparent(traceParent)?.traceId ?? null;
 
 /** The part of a task an agent sees, in a cfp, an award or a queue claim. */
 export function toTaskSpec(t: TaskRow): TaskSpec {

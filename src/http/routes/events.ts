@@ -50,7 +50,7 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     const q = c.req.valid('query');
     const fetch = (after: number, limit = q.limit) =>
       deps.database.db
-        .select(getTableColumns(events))
+        .select({ ...getTableColumns(events), traceParent: tasks.traceParent })
         .from(events)
         .leftJoin(tasks, eq(tasks.id, events.taskId))
         .where(

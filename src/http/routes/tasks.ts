@@ -118,6 +118,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       raw,
       key ? `${principal}:${key}` : undefined,
       principal === 'anonymous' ? null : principal,
+      c.req.header('traceparent'),
     );
     const view =
       res.view.callbackUrl && principal === 'anonymous'
@@ -158,9 +159,11 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   app.openapi(events, async (c) => {
     const { id } = c.req.valid('param');
-    await deps.tasks.getOwnedRow(id, scope(c).owner); // 404 before any stream starts
+    const { traceParent } = await deps.tasks.getOwnedRow(id, scope(c).owner); // 404 before any stream starts
+    const withTrace = (rows: Awaited<ReturnType<typeof deps.tasks.events>>) =>
+      rows.map((r) => ({ ...r, traceParent }));
     if (!wantsEventStream(c)) {
-      const rows = await deps.tasks.events(id, 0, 100_000);
+      const rows = withTrace(await deps.tasks.events(id, 0, 100_000));
       return c.json({ items: rows.map(toEventView) }, 200);
     }
     const release = deps.held.streams.take(c);
@@ -168,7 +171,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       after: lastEventIdOf(c) ?? 0,
       onEnd: release,
       subscribe: (wake) => deps.hub.onTask(id, wake),
-      fetch: (after) => deps.tasks.events(id, after, 500),
+      fetch: async (after) => withTrace(await deps.tasks.events(id, after, 500)),
       isDone: async () => isTerminal((await deps.tasks.getRow(id)).state),
     }) as never;
   });

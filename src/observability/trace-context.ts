@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+
+/** A W3C trace context (https://www.w3.org/TR/trace-context/): the `traceparent` header. */
+export type TraceContext = { traceId: string; spanId: string; flags: string };
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZEROS = /^0+$/;
+
+/**
+ * The trace context of a `traceparent` header, or null when it is not one: version 00 only,
+ * lower-case hex, neither id all zeros (the specification's invalid values). Anything else a
+ * client sends is ignored and the task starts a trace of its own.
+ */
+export function parseTraceparent(header: string | undefined | null): TraceContext | null {
+  const m = header?.trim().match(TRACEPARENT);
+  if (!m || ZEROS.test(m[1]!) || ZEROS.test(m[2]!)) return null;
+  return { traceId: m[1]!, spanId: m[2]!, flags: m[3]! };
+}
+
+export const formatTraceparent = (t: TraceContext): string => `00-${t.traceId}-${t.spanId}-${t.flags}`;
+
+export const newSpanId = (): string => randomBytes(8).toString('hex');
+
+/** A new trace, sampled: for a task submitted without a trace of its own. */
+export const newTrace = (): TraceContext => ({
+  traceId: randomBytes(16).toString('hex'),
+  spanId: newSpanId(),
+  flags: '01',
+});
+
+/** The context a call made on behalf of `parent` carries: the same trace, a span id of its own. */
+export const childOf = (parent: TraceContext): TraceContext => ({ ...parent, spanId: newSpanId() });
