@@ -258,6 +258,21 @@ describe('authentication when keys are configured', () => {
     expect(back.body.token).toBeTruthy();
   });
 
+  it('says in its A2A card that a bearer key is needed, and its A2A endpoint needs one', async () => {
+    const card = (await m.call('GET', '/.well-known/agent-card.json')).body;
+    expect(card.securitySchemes.bearer.httpAuthSecurityScheme.scheme).toBe('Bearer');
+    expect(card.securityRequirements).toEqual([{ schemes: { bearer: { list: [] } } }]);
+    const rpc = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'GetTask',
+      params: { id: '01900000-0000-7000-8000-000000000000' },
+    };
+    expect((await m.call('POST', '/v1/a2a', rpc)).status).toBe(401);
+    const ok = await m.call('POST', '/v1/a2a', rpc, { authorization: 'Bearer client-key-1' });
+    expect(ok.body.error.code).toBe(-32001);
+  });
+
   it('lets an admin key revoke an agent (its token dies); a client key cannot', async () => {
     const agent = { name: 'revoked-one', endpoint: 'http://127.0.0.1:9100', capabilities: [{ name: 'a.b' }] };
     const reg = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
@@ -328,7 +343,7 @@ describe('authentication when keys are off', () => {
     expect((await as('attacker.example', 'POST', '/v1/tasks', task)).status).toBe(403);
     expect((await as(`localhost:${port}`)).status).toBe(200);
     const card = await as(`localhost:${port}`, 'GET', '/.well-known/agent-card.json');
-    expect(JSON.parse(card.text).url).toBe(m.url);
+    expect(JSON.parse(card.text).supportedInterfaces[0].url).toBe(`${m.url}/v1/a2a`);
     pool.destroy();
   });
 });

@@ -61,6 +61,8 @@ export const agents = pgTable(
     capabilityNames: text('capability_names').array().notNull(),
     maxConcurrency: integer('max_concurrency').notNull(),
     description: text('description'),
+    /** The A2A Agent Card it registered with, kept as sent (null: registered with a profile). */
+    a2aCard: jsonb('a2a_card').$type<Record<string, unknown>>(),
     status: agentStatus('status').notNull().default('active'),
     tokenHash: text('token_hash').notNull(),
     /** The random key id the current token derives from (null: a token from before key ids). */

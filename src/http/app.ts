@@ -10,6 +10,7 @@ import { errorHandler, validationError } from './error-handler.ts';
 import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
 import { applyRateLimits } from './rate-limits.ts';
+import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerEventRoutes } from './routes/events.ts';
@@ -127,6 +128,7 @@ export function createApp(appDeps: AppDeps) {
   registerEventRoutes(app, deps);
   registerAgentMessageRoutes(app, deps);
   registerQueueRoutes(app, deps);
+  registerA2ARoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

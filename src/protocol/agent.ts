@@ -61,6 +61,8 @@ export const Agent = z
     capabilities: z.array(Capability),
     maxConcurrency: z.number().int(),
     description: z.string().nullable(),
+    /** The A2A Agent Card the agent registered with, as sent (null: it registered a profile). */
+    card: z.record(z.string(), z.unknown()).nullable(),
     status: AgentStatus,
     circuit: CircuitState,
     running: z.number().int(),

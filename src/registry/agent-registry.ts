@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
+import { mergeCapabilities } from '../a2a/manager-card.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { agents, awards } from '../db/schema.ts';
@@ -63,10 +64,11 @@ export class AgentRegistry {
   async register(
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
+    a2aCard: Record<string, unknown> | null = null,
   ): Promise<Registration> {
     if (body.endpoint) await this.checkEndpoint(body.endpoint);
     try {
-      const reg = await this.upsert(body, credentials);
+      const reg = await this.upsert(body, credentials, a2aCard);
       // Shown with its counters, ledger included (a re-registering agent has a record).
       return reg.created ? reg : { ...reg, agent: await this.get(reg.agent.id) };
     } catch (err) {
@@ -76,8 +78,13 @@ export class AgentRegistry {
     }
   }
 
-  private upsert(body: AgentRegistration, credentials: { bearer?: string; registrationKey?: string }) {
+  private upsert(
+    body: AgentRegistration,
+    credentials: { bearer?: string; registrationKey?: string },
+    a2aCard: Record<string, unknown> | null,
+  ) {
     const profile = {
+      a2aCard,
       endpoint: body.endpoint ?? null,
       capabilities: body.capabilities,
       capabilityNames: [...new Set(body.capabilities.map((c) => c.name))],
@@ -226,6 +233,16 @@ export class AgentRegistry {
       .from(agents)
       .where(eq(agents.tokenHash, hashToken(token)));
     return row ?? null;
+  }
+
+  /** Every capability some active agent offers now, one entry per name (the manager's card). */
+  async liveCapabilities() {
+    const rows = await this.db
+      .select({ capabilities: agents.capabilities })
+      .from(agents)
+      .where(eq(agents.status, 'active'))
+      .limit(10_000);
+    return mergeCapabilities(rows.map((r) => r.capabilities));
   }
 
   async get(id: string): Promise<AgentRow> {

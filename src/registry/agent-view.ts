@@ -13,6 +13,7 @@ export function toAgentView(row: AgentRow, circuit: CircuitState): Agent {
     capabilities: row.capabilities,
     maxConcurrency: row.maxConcurrency,
     description: row.description,
+    card: row.a2aCard ?? null,
     status: row.status,
     circuit,
     running: row.running,

@@ -1,4 +1,7 @@
 import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { cardField, isAgentCard, registrationFromCard } from '../../a2a/agent-card.ts';
+import { AppError } from '../../errors/app-error.ts';
 import {
   Agent,
   AgentRegistration,
@@ -81,17 +84,46 @@ const rotateToken = createRoute({
 export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const view = (row: Parameters<typeof toAgentView>[0]) => toAgentView(row, deps.circuitOf(row.id));
 
-  app.openapi(register, async (c) => {
-    const body = c.req.valid('json');
-    const reg = await deps.registry.register(body, {
-      bearer: bearerOf(c),
-      registrationKey: c.req.header('x-registration-key'),
-    });
+  const registerWith = async (c: Context, body: AgentRegistration, card: Record<string, unknown> | null) => {
+    const reg = await deps.registry.register(
+      body,
+      { bearer: bearerOf(c), registrationKey: c.req.header('x-registration-key') },
+      card,
+    );
     // A pull-only agent cannot be invited: a new round would find nobody new.
     if (reg.agent.endpoint) await deps.market.wakeQueued(reg.agent.capabilityNames);
     const out = { agent: view(reg.agent), ...(reg.token ? { token: reg.token } : {}) };
     return reg.created ? c.json(out, 201) : c.json(out, 200);
+  };
+
+  // An A2A Agent Card registers too: its skills become capabilities, its URL the endpoint.
+  app.on('POST', '/v1/agents', async (c, next) => {
+    const body: unknown = await c.req.json().catch(() => undefined);
+    if (!isAgentCard(body)) return next();
+    const mapped = registrationFromCard(body);
+    if (!mapped.ok)
+      throw new AppError(
+        422,
+        'invalid_request',
+        `invalid Agent Card: ${mapped.details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+        mapped.details,
+      );
+    try {
+      return await registerWith(c, mapped.registration, body as Record<string, unknown>);
+    } catch (err) {
+      // The registry's refusals (an endpoint it will not call) name the card's field too.
+      if (err instanceof AppError && err.status === 422 && err.details)
+        throw new AppError(
+          422,
+          err.code,
+          err.message,
+          err.details.map((d) => ({ ...d, field: cardField(d.field.split('.'), mapped.card) })),
+        );
+      throw err;
+    }
   });
+
+  app.openapi(register, (c) => registerWith(c, c.req.valid('json'), null));
 
   app.openapi(list, async (c) => {
     await requireReader(c, clientKeys(deps.config), deps.registry);

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
+import { managerCard } from '../../a2a/manager-card.ts';
 import { clientKeys, requireClient } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 
@@ -32,23 +33,14 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 
-  app.get('/.well-known/agent-card.json', (c) => {
-    const url = deps.publicUrl();
-    return c.json({
-      name: 'contract-net-manager',
-      description: 'Contract Net manager: announces tasks to registered agents, awards the best bid.',
-      url,
-      version: '0.1.0',
-      capabilities: { streaming: true },
-      defaultInputModes: ['application/json'],
-      defaultOutputModes: ['application/json'],
-      skills: [
-        {
-          id: 'contract-net.submit',
-          name: 'Submit a task',
-          description: 'POST /v1/tasks: the task is auctioned to the agents that offer its capability.',
-        },
-      ],
-    });
-  });
+  app.get('/.well-known/agent-card.json', async (c) =>
+    c.json(
+      managerCard({
+        publicUrl: deps.publicUrl(),
+        capabilities: await deps.registry.liveCapabilities(),
+        keysRequired: Boolean(clientKeys(deps.config)),
+        version: '0.1.0',
+      }),
+    ),
+  );
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "agents" ADD COLUMN "a2a_card" jsonb;

@@ -1,0 +1,205 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
+import { A2A_PATH } from '../../a2a/manager-card.ts';
+import { AppError } from '../../errors/app-error.ts';
+import type { Task } from '../../protocol/task.ts';
+import { TaskSubmission } from '../../protocol/task.ts';
+import { isTerminal } from '../../tasks/state-machine.ts';
+import { type ClientScope, clientScope } from '../auth.ts';
+import type { AppEnv, RouteDeps } from '../deps.ts';
+
+type RpcId = string | number | null;
+type Rpc = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+
+/** JSON-RPC and A2A error codes (A2A specification, JSON-RPC binding). */
+const RPC = {
+  parse: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  taskNotFound: -32001,
+  taskNotCancelable: -32002,
+} as const;
+
+class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** How long a blocking SendMessage waits for its task to end before answering with it as it is. */
+const BLOCKING_WAIT_MS = 30_000;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The A2A (v1.0) JSON-RPC binding over the manager's own API: SendMessage submits a task (and
+ * by default waits for it to end), GetTask and CancelTask are the task's read and cancel,
+ * SendStreamingMessage and SubscribeToTask follow it as server-sent events. Same keys, same
+ * ownership and the same limits as /v1/tasks.
+ */
+export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
+  app.post(A2A_PATH, async (c) => {
+    const scope = clientScope(c, deps.config);
+    let req: Rpc;
+    try {
+      req = (await c.req.json()) as Rpc;
+    } catch {
+      return c.json({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: RPC.parse, message: 'Invalid JSON payload' },
+      });
+    }
+    const id: RpcId =
+      isRecord(req) && (typeof req.id === 'string' || typeof req.id === 'number') ? req.id : null;
+    try {
+      if (!isRecord(req) || req.jsonrpc !== '2.0' || typeof req.method !== 'string')
+        throw new RpcError(RPC.invalidRequest, 'not a JSON-RPC 2.0 request (jsonrpc "2.0" and a method)');
+      const params = isRecord(req.params) ? req.params : {};
+      switch (req.method) {
+        case 'SendMessage': {
+          const task = await submit(c, scope, params);
+          const blocking = !(
+            isRecord(params.configuration) && params.configuration.returnImmediately === true
+          );
+          const view =
+            blocking && !isTerminal(task.state)
+              ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, c.req.raw.signal)
+              : task;
+          return c.json({ jsonrpc: '2.0', id, result: { task: toA2ATask(view) } });
+        }
+        case 'GetTask':
+          return c.json({ jsonrpc: '2.0', id, result: toA2ATask(await read(scope, params)) });
+        case 'CancelTask': {
+          const task = await read(scope, params);
+          const cancelled = await deps.market.cancel(task.id).catch((err: unknown) => {
+            if (err instanceof AppError && err.status === 409)
+              throw new RpcError(
+                RPC.taskNotCancelable,
+                `task ${task.id} is ${task.state} and cannot be canceled`,
+              );
+            throw err;
+          });
+          return c.json({ jsonrpc: '2.0', id, result: toA2ATask(cancelled) });
+        }
+        case 'SendStreamingMessage':
+          return follow(c, id, await submit(c, scope, params));
+        case 'SubscribeToTask':
+          return follow(c, id, await read(scope, params));
+        default:
+          throw new RpcError(
+            RPC.methodNotFound,
+            `method ${req.method} is not served here (A2A 1.0 JSON-RPC: SendMessage, SendStreamingMessage, GetTask, CancelTask, SubscribeToTask)`,
+          );
+      }
+    } catch (err) {
+      if (err instanceof RpcError)
+        return c.json({
+          jsonrpc: '2.0',
+          id,
+          error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) },
+        });
+      // Refusals that are not about the request's content keep their HTTP status (auth, limits).
+      if (err instanceof AppError && err.status === 404)
+        return c.json({ jsonrpc: '2.0', id, error: { code: RPC.taskNotFound, message: 'Task not found' } });
+      if (err instanceof AppError && err.status === 422)
+        return c.json({
+          jsonrpc: '2.0',
+          id,
+          error: { code: RPC.invalidParams, message: err.message, data: err.details },
+        });
+      throw err;
+    }
+  });
+
+  async function submit(c: Context, scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
+    const message = isRecord(params.message) ? params.message : undefined;
+    const mapped = submissionFromMessage(message, params.metadata);
+    if (!mapped.ok) throw new RpcError(RPC.invalidParams, mapped.message);
+    const parsed = TaskSubmission.safeParse(mapped.submission);
+    if (!parsed.success)
+      throw new RpcError(
+        RPC.invalidParams,
+        'the message does not make a valid task',
+        parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'input', message: i.message })),
+      );
+    // The message id is the idempotency key: a client that sends the same message again gets the same task.
+    const messageId =
+      typeof message?.messageId === 'string' && message.messageId ? message.messageId : undefined;
+    const res = await deps.market.submit(
+      parsed.data,
+      mapped.submission,
+      messageId ? `${scope.principal}:a2a:${messageId}` : undefined,
+      scope.principal === 'anonymous' ? null : scope.principal,
+      c.req.header('traceparent'),
+    );
+    return res.view;
+  }
+
+  async function read(scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
+    const taskId = params.id;
+    if (typeof taskId !== 'string' || !/^[0-9a-f-]{36}$/i.test(taskId))
+      throw new RpcError(RPC.invalidParams, 'params.id must be a task id');
+    await deps.tasks.getOwnedRow(taskId, scope.owner);
+    return deps.market.getTask(taskId, 0);
+  }
+
+  /** The task as a stream of A2A StreamResponses: the task, each status change, the artifact, the end. */
+  function follow(c: Context, id: RpcId, first: Task) {
+    const release = deps.held.streams.take(c);
+    return streamSSE(c, async (stream) => {
+      const send = (result: unknown) =>
+        stream.writeSSE({ data: JSON.stringify({ jsonrpc: '2.0', id, result }) });
+      let wake: (() => void) | undefined;
+      let closed = false;
+      const off = deps.hub.onTask(first.id, () => wake?.());
+      stream.onAbort(() => {
+        closed = true;
+        wake?.();
+      });
+      try {
+        let last = first;
+        await send({ task: toA2ATask(first) });
+        // The first look needs no wake-up: the task may have moved before this stream listened.
+        let look = true;
+        while (!closed && !isTerminal(last.state)) {
+          if (!look)
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 15_000);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          look = false;
+          wake = undefined;
+          const now = await deps.market.getTask(first.id, 0);
+          if (now.state === last.state && now.updatedAt === last.updatedAt) continue;
+          const a2a = toA2ATask(now);
+          if (now.state === 'completed')
+            await send({
+              artifactUpdate: {
+                taskId: now.id,
+                contextId: now.id,
+                artifact: a2a.artifacts[0],
+                lastChunk: true,
+              },
+            });
+          await send({ statusUpdate: { taskId: now.id, contextId: now.id, status: a2a.status } });
+          last = now;
+        }
+      } finally {
+        off();
+        release();
+      }
+    });
+  }
+}

@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { Role, TaskState } from '@a2a-js/sdk';
+import { ClientFactory } from '@a2a-js/sdk/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { startManager, type TestManager } from './support/harness.ts';
+
+const specCard = (v: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/a2a-sample-card-v${v}.json`, import.meta.url), 'utf8'));
+
+/** A user message as the official client builds it (its proto-shaped types, every field set). */
+const message = (id: string, parts: unknown[], metadata?: Record<string, unknown>) => ({
+  messageId: id,
+  contextId: '',
+  taskId: '',
+  role: Role.ROLE_USER,
+  parts: parts as never,
+  metadata,
+  extensions: [],
+  referenceTaskIds: [],
+});
+const dataPart = (value: unknown) => ({
+  content: { $case: 'data' as const, value },
+  metadata: undefined,
+  filename: '',
+  mediaType: 'application/json',
+});
+const textPart = (value: string) => ({
+  content: { $case: 'text' as const, value },
+  metadata: undefined,
+  filename: '',
+  mediaType: 'text/plain',
+});
+const send = (msg: ReturnType<typeof message>, returnImmediately = false) => ({
+  tenant: '',
+  message: msg,
+  configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately },
+  metadata: undefined,
+});
+
+describe('A2A both ways', () => {
+  let m: TestManager;
+  let fleet: Fleet;
+  beforeAll(async () => {
+    m = await startManager();
+    fleet = new Fleet(m.url);
+  });
+  afterAll(async () => {
+    await fleet.stopAll();
+    await m.stop();
+  });
+
+  it("registers an agent with the specification's sample Agent Card; its skills become capabilities", async () => {
+    // The card as the specification has it, pointed at an agent that really runs here.
+    const raw = await fleet.raw('unused', 'unused.cap', (req, res) =>
+      req.path === '/cfp'
+        ? json(res, { type: 'propose', cost: 1, etaMs: 10 })
+        : req.path === '/award'
+          ? json(res, { type: 'inform-result', output: { route: ['A', 'B'] } })
+          : json(res, {}),
+    );
+    for (const v of ['0.3', '1.0']) {
+      const card = specCard(v);
+      card.name = `${card.name} ${v}`;
+      if (v === '0.3') card.url = raw.url;
+      else card.supportedInterfaces[0].url = raw.url;
+      const reg = await m.call('POST', '/v1/agents', card);
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+      expect(reg.body.agent.capabilities.map((c: { name: string }) => c.name)).toEqual([
+        'route-optimizer-traffic',
+        'custom-map-generator',
+      ]);
+      expect(reg.body.agent.endpoint).toBe(raw.url);
+      const shown = (await m.call('GET', `/v1/agents/${reg.body.agent.id}`)).body;
+      expect(shown.card).toEqual(card); // the card is kept and shown as sent
+    }
+    // Unchanged, its URL does not resolve here: refused, naming the card's field.
+    const asIs = await m.call('POST', '/v1/agents', { ...specCard('1.0'), name: 'as-is' });
+    expect(asIs.status).toBe(422);
+    expect(asIs.body.error.details[0].field).toBe('supportedInterfaces.0.url');
+    const bad = await m.call('POST', '/v1/agents', { name: 'bad', url: raw.url, skills: [{ id: 'Bad Id' }] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details[0].field).toBe('skills.0.id');
+
+    // A task of a card's skill is auctioned to the card's agent like any other.
+    const t = await m.call('POST', '/v1/tasks', {
+      capability: 'route-optimizer-traffic',
+      input: { from: 'A', to: 'B' },
+    });
+    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body;
+    expect(done).toMatchObject({ state: 'completed', output: { route: ['A', 'B'] } });
+  });
+
+  it('serves a card made of the live capabilities and the interface it really has', async () => {
+    await fleet.start({
+      ...fixedBidder('a2a-doubler', 1, 20),
+      capabilities: [{ name: 'math.double', description: 'doubles n' }],
+    });
+    const card = (await m.call('GET', '/.well-known/agent-card.json')).body;
+    expect(card.url).toBeUndefined();
+    expect(card.supportedInterfaces).toEqual([
+      { url: `${m.url}/v1/a2a`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' },
+    ]);
+    expect(card.capabilities).toMatchObject({ streaming: true, pushNotifications: false });
+    const skills = card.skills.map((s: { id: string }) => s.id);
+    expect(skills).toContain('math.double');
+    expect(skills).toContain('route-optimizer-traffic');
+    expect(card.skills.find((s: { id: string }) => s.id === 'math.double').description).toBe('doubles n');
+    expect(card.securitySchemes).toEqual({});
+  });
+
+  it('completes a task for the official A2A client (@a2a-js/sdk): send, get, stream, cancel', async () => {
+    const client = await new ClientFactory().createFromUrl(m.url);
+    // Blocking SendMessage: answers once the task has ended, its output the artifact.
+    const result = (await client.sendMessage(
+      send(message('msg-1', [dataPart({ n: 21 })], { capability: 'math.double' })),
+    )) as {
+      id: string;
+      status: { state: TaskState };
+      artifacts: { parts: { content: { value: unknown } }[] }[];
+    };
+    expect(result.status.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(result.artifacts[0]!.parts[0]!.content.value).toMatchObject({ doubled: 42, by: 'a2a-doubler' });
+    // It is an ordinary task of the marketplace.
+    expect((await m.call('GET', `/v1/tasks/${result.id}`)).body).toMatchObject({
+      state: 'completed',
+      capability: 'math.double',
+    });
+    const again = await client.getTask({ tenant: '', id: result.id, historyLength: undefined } as never);
+    expect(again.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    // The same message id again is the same task.
+    const same = (await client.sendMessage(
+      send(message('msg-1', [dataPart({ n: 21 })], { capability: 'math.double' })),
+    )) as { id: string };
+    expect(same.id).toBe(result.id);
+
+    // Streaming: the task, its status changes, the artifact, the end.
+    const events: string[] = [];
+    let output: unknown;
+    for await (const ev of client.sendMessageStream(
+      send(message('msg-2', [dataPart({ n: 5 })], { capability: 'math.double' })),
+    )) {
+      const e = ev as {
+        payload?: {
+          $case: string;
+          value: { status?: { state: TaskState }; artifact?: { parts: { content: { value: unknown } }[] } };
+        };
+      };
+      events.push(e.payload!.$case);
+      if (e.payload?.$case === 'artifactUpdate') output = e.payload.value.artifact!.parts[0]!.content.value;
+    }
+    expect(events[0]).toBe('task');
+    expect(events).toContain('statusUpdate');
+    expect(output).toMatchObject({ doubled: 10 });
+
+    // A task nobody can take yet: returned at once, then cancelled.
+    const waiting = (await client.sendMessage(
+      send(message('msg-3', [textPart('hello')], { capability: 'nobody.here' }), true),
+    )) as {
+      id: string;
+      status: { state: TaskState };
+    };
+    expect(waiting.status.state).toBe(TaskState.TASK_STATE_SUBMITTED);
+    expect((await m.call('GET', `/v1/tasks/${waiting.id}`)).body.input).toEqual({ text: 'hello' });
+    const cancelled = await client.cancelTask({ tenant: '', id: waiting.id, metadata: undefined } as never);
+    expect(cancelled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    await expect(
+      client.cancelTask({ tenant: '', id: waiting.id, metadata: undefined } as never),
+    ).rejects.toThrow();
+    await expect(
+      client.getTask({ tenant: '', id: '01900000-0000-7000-8000-000000000000' } as never),
+    ).rejects.toThrow(/not found/i);
+  });
+
+  it('answers JSON-RPC errors for what is not a request, not a method, or not a task', async () => {
+    const rpc = (body: unknown) => m.call('POST', '/v1/a2a', body);
+    expect((await rpc('{"jsonrpc": "2.0", "id": 1, "meth')).body.error.code).toBe(-32700);
+    expect((await rpc({ id: 1, method: 'SendMessage' })).body.error.code).toBe(-32600);
+    expect((await rpc({ jsonrpc: '2.0', id: 2, method: 'message/send', params: {} })).body.error.code).toBe(
+      -32601,
+    );
+    const noCap = await rpc({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'SendMessage',
+      params: { message: { messageId: 'x', parts: [{ text: 'hi' }] } },
+    });
+    expect(noCap.body).toMatchObject({ id: 3, error: { code: -32602 } });
+    expect(noCap.body.error.message).toMatch(/metadata\.capability/);
+    const badInput = await rpc({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'SendMessage',
+      params: {
+        message: { messageId: 'y', parts: [{ data: { n: 1 } }], metadata: { capability: 'NOT VALID' } },
+      },
+    });
+    expect(badInput.body.error.code).toBe(-32602);
+    expect(
+      (await rpc({ jsonrpc: '2.0', id: 5, method: 'GetTask', params: { id: 'nope' } })).body.error.code,
+    ).toBe(-32602);
+  });
+});
