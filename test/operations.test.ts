@@ -28,7 +28,9 @@ describe('operations', () => {
       const docs = await fetch(`${m.url}/docs`);
       expect(await docs.text()).toContain('/openapi.json');
       const card = await m.call('GET', '/.well-known/agent-card.json');
-      expect(card.body.skills[0].id).toBe('contract-net.submit');
+      // The truthful card: no agent registered, so no skill; the interface it really serves.
+      expect(card.body.skills).toEqual([]);
+      expect(card.body.supportedInterfaces[0]).toMatchObject({ protocolBinding: 'JSONRPC', protocolVersion: '1.0' });
     } finally {
       await m.stop();
     }
