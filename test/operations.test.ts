@@ -30,7 +30,10 @@ describe('operations', () => {
       const card = await m.call('GET', '/.well-known/agent-card.json');
       // The truthful card: no agent registered, so no skill; the interface it really serves.
       expect(card.body.skills).toEqual([]);
-      expect(card.body.supportedInterfaces[0]).toMatchObject({ protocolBinding: 'JSONRPC', protocolVersion: '1.0' });
+      expect(card.body.supportedInterfaces[0]).toMatchObject({
+        protocolBinding: 'JSONRPC',
+        protocolVersion: '1.0',
+      });
     } finally {
       await m.stop();
     }

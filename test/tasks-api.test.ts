@@ -148,6 +148,56 @@ describe('task API', () => {
     expect(text).not.toContain('event: task.submitted');
   });
 
+  it('refuses unknown fields in task, agent and bid bodies, naming each, and stores nothing', async () => {
+    const before = (await m.call('GET', '/v1/tasks?limit=200')).body.items.length;
+    const typo = await m.call('POST', '/v1/tasks', {
+      capability: 'typo.cap',
+      input: {},
+      dependson: [],
+      weights: { cost: 1, speed: 2 },
+    });
+    expect(typo.status).toBe(422);
+    expect(typo.body.error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'dependson', message: 'unknown field' },
+        { field: 'weights.speed', message: 'unknown field' },
+      ]),
+    );
+    expect((await m.call('GET', '/v1/tasks?limit=200')).body.items.length).toBe(before);
+    // The input itself is the client's own JSON: any fields.
+    expect(
+      (await m.call('POST', '/v1/tasks', { capability: 'typo.cap', input: { anything: 1 } })).status,
+    ).toBe(202);
+
+    const agent = await m.call('POST', '/v1/agents', {
+      name: 'typo-agent',
+      endpointt: 'http://127.0.0.1:9',
+      capabilities: [{ name: 'typo.cap', tag: 'x' }],
+    });
+    expect(agent.status).toBe(422);
+    expect(agent.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      'capabilities.0.tag',
+      'endpointt',
+    ]);
+    expect(
+      (await m.call('GET', '/v1/agents?limit=200')).body.items.map((a: { name: string }) => a.name),
+    ).not.toContain('typo-agent');
+
+    const ok = await m.call('POST', '/v1/agents', {
+      name: 'typo-bidder',
+      capabilities: [{ name: 'typo.cap' }],
+    });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'typo.cap', input: {} });
+    const bid = await m.call(
+      'POST',
+      `/v1/tasks/${t.body.id}/bids`,
+      { round: 1, type: 'propose', cost: 1, etaMs: 10, costt: 2 },
+      { authorization: `Bearer ${ok.body.token}` },
+    );
+    expect(bid.status).toBe(422);
+    expect(bid.body.error.details).toEqual([{ field: 'costt', message: 'unknown field' }]);
+  });
+
   it('answers 404 for an unknown task on every task route', async () => {
     const id = '0195a8d0-0000-7000-8000-000000000000';
     for (const [method, path] of [

@@ -6,10 +6,12 @@ import { AppError } from '../errors/app-error.ts';
 
 /** Maps a zod validation failure to 422 naming each field (or 400 when the body is not JSON at all). */
 export function validationError(error: ZodError, target: string): AppError {
-  const details = error.issues.map((i) => ({
-    field: i.path.length ? i.path.join('.') : target,
-    message: i.message,
-  }));
+  const details = error.issues.flatMap((i) =>
+    // One detail per unknown field, named by its own path.
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: [...i.path, k].join('.'), message: 'unknown field' }))
+      : [{ field: i.path.length ? i.path.join('.') : target, message: i.message }],
+  );
   return new AppError(
     422,
     'invalid_request',

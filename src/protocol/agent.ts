@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { CapabilityName, Id, Int32, Text, Timestamp } from './common.ts';
 
-export const Capability = z.object({
-  name: CapabilityName,
-  description: Text(1000).optional(),
-  tags: z.array(Text(64)).max(32).optional(),
-});
+export const Capability = z
+  .object({
+    name: CapabilityName,
+    description: Text(1000).optional(),
+    tags: z.array(Text(64)).max(32).optional(),
+  })
+  .strict();
 export type Capability = z.infer<typeof Capability>;
 
 /** An http(s) base URL without credentials, where the manager reaches the agent. */
@@ -32,6 +34,7 @@ export const AgentRegistration = z
     maxConcurrency: z.number().int().min(1).max(10_000).default(1),
     description: Text(2000).optional(),
   })
+  .strict()
   .meta({ id: 'AgentRegistration' });
 export type AgentRegistration = z.infer<typeof AgentRegistration>;
 

@@ -47,8 +47,10 @@ export type CfpReply = z.infer<typeof CfpReply>;
 /** A deferred bid posted to `POST /v1/tasks/{id}/bids` before `replyBy`. */
 export const DeferredBid = z
   .discriminatedUnion('type', [
-    Proposal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
-    Refusal.extend({ round: z.number().int().min(1).max(MAX_INT32) }),
+    // Strict, unlike the same answers to a cfp: a bid posted to the API with a field it does not
+    // know is refused (422 naming it), while an agent's reply with extras is still understood.
+    Proposal.extend({ round: z.number().int().min(1).max(MAX_INT32) }).strict(),
+    Refusal.extend({ round: z.number().int().min(1).max(MAX_INT32) }).strict(),
   ])
   .meta({ id: 'DeferredBid' });
 export type DeferredBid = z.infer<typeof DeferredBid>;

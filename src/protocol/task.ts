@@ -19,6 +19,7 @@ export const Weights = z
     time: z.number().min(0).max(1000).default(1),
     reputation: z.number().min(0).max(1000).default(1),
   })
+  .strict()
   .refine((w) => w.cost + w.time + w.reputation > 0, 'at least one weight must be positive');
 export type Weights = z.infer<typeof Weights>;
 
@@ -38,6 +39,8 @@ export const TaskSubmission = z
       .nullable()
       .optional(),
   })
+  // A misspelt field (`dependson`, `budjet`) is a 422 naming it, never silently ignored.
+  .strict()
   .meta({ id: 'TaskSubmission' });
 export type TaskSubmission = z.infer<typeof TaskSubmission>;
 
