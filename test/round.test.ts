@@ -376,13 +376,28 @@ describe('cancel and deadline', () => {
       await sleep(1500);
       json(res, { type: 'propose', cost: 1, etaMs: 100 });
     });
+    const quick = await fleet.raw('quick-bidder', cap, (req, res) =>
+      json(res, req.path === '/cfp' ? { type: 'propose', cost: 2, etaMs: 100 } : {}),
+    );
+    const refuser = await fleet.raw('refusing-bidder', cap, (req, res) =>
+      json(res, req.path === '/cfp' ? { type: 'refuse', reason: 'no' } : {}),
+    );
     const id = await submit({ capability: cap, bidWindowMs: 3000 });
-    await eventually(() => slow.count('/cfp') > 0);
+    await eventually(() => slow.count('/cfp') > 0 && quick.count('/cfp') > 0 && refuser.count('/cfp') > 0);
     expect((await m.call('POST', `/v1/tasks/${id}/cancel`)).status).toBe(200);
-    await sleep(2500);
+    // Every bidder that may still stand by a proposal is told; the one that refused is not.
+    await eventually(() => quick.count('/reject') > 0 && slow.count('/reject') > 0);
+    for (const agent of [quick, slow])
+      expect(agent.requests.find((r) => r.path === '/reject')!.body).toMatchObject({
+        type: 'reject-proposal',
+        conversationId: id,
+        reason: 'cancelled',
+      });
+    await sleep(2000);
     const t = (await m.call('GET', `/v1/tasks/${id}`)).body;
     expect(t.state).toBe('cancelled');
-    expect(slow.count('/award')).toBe(0);
+    expect(slow.count('/award') + quick.count('/award')).toBe(0);
+    expect(refuser.count('/reject')).toBe(0);
   });
 
   it('cancels after the award and sends cancel to the holder, whose work is aborted', async () => {

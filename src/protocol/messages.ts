@@ -75,7 +75,14 @@ export type InformResult = z.infer<typeof InformResult>;
 export const AwardReply = z.discriminatedUnion('type', [Agree, InformResult, Refusal]);
 export type AwardReply = z.infer<typeof AwardReply>;
 
-export const RejectReason = z.enum(['another_bid_accepted', 'over_budget', 'misses_deadline', 'late']);
+export const RejectReason = z.enum([
+  'another_bid_accepted',
+  'over_budget',
+  'misses_deadline',
+  'late',
+  /** The client cancelled the task while it was being bid on. */
+  'cancelled',
+]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
 /** reject-proposal: manager -> losing bidder `POST {endpoint}/reject`, best effort. */

@@ -16,7 +16,7 @@ import { Admission } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
 import { collectBids } from './collect-bids.ts';
-import { finaliseBids } from './finalise-bids.ts';
+import { type FinalBid, finaliseBids } from './finalise-bids.ts';
 import { type Opening, type OpenPolicy, openRound, type RoundStart } from './open-round.ts';
 import type { Invitee } from './round-types.ts';
 
@@ -35,6 +35,8 @@ export type RoundRunnerDeps = {
   metrics: MarketMetrics;
   tracing: Tracing;
 };
+
+const STATE_SQL = 'select state from tasks where id = $1';
 
 /**
  * Runs contract-net rounds: open (one statement) -> cfp to every invitee and collect -> close and
@@ -167,6 +169,25 @@ export class RoundRunner {
     return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id, a.kid), trace };
   }
 
+  /**
+   * A round whose task was cancelled while it bid: every invitee that may still stand by a
+   * proposal (it proposed, deferred, or has not answered) is told, reason `cancelled`.
+   */
+  private async rejectIfCancelled(
+    task: TaskRow,
+    finals: FinalBid[],
+    unranked: readonly { bid: { agentId: string } }[],
+    rejecter: Parameters<typeof sendReject>[0],
+    byAgent: Map<string, Invitee>,
+  ) {
+    const [row] = await this.d.database.query<{ state: string }>(STATE_SQL, [task.id]);
+    if (row?.state !== 'cancelled') return;
+    const told = new Set(unranked.map((u) => u.bid.agentId));
+    for (const f of finals)
+      if (f.type !== 'refuse' && !told.has(f.agentId))
+        sendReject(rejecter, byAgent.get(f.agentId), task.id, task.round, 'cancelled');
+  }
+
   /** cfp, collect, close and rank: the part of a round bounded by a slot. */
   private async bid(task: TaskRow, invitees: Invitee[], trace: TraceContext) {
     const started = performance.now();
@@ -209,6 +230,8 @@ export class RoundRunner {
     };
     for (const u of closing.ranking.unranked)
       sendReject(rejecter, byAgent.get(u.bid.agentId), task.id, task.round, u.reason);
+    if (!closing.task)
+      await this.rejectIfCancelled(task, finals, closing.ranking.unranked, rejecter, byAgent);
     if (!closing.task || !closing.award || closing.task.state !== 'awarded') return null;
     return {
       task: closing.task,
