@@ -153,7 +153,7 @@ export async function moveAward(
   awardId: string,
   failure: { refused: boolean; reason: string },
   next: NextBid | undefined,
-  policy: { requeue: RequeuePolicy; timing: AwardTiming },
+  policy: { requeue: RequeuePolicy; timing: AwardTiming; expiredBids?: string[] },
 ): Promise<{ awardId: string; workDue: Date } | null> {
   failure = { ...failure, reason: cleanText(failure.reason).slice(0, 2000) };
   const [ended] = await tx
@@ -163,6 +163,9 @@ export async function moveAward(
     .returning();
   if (!ended) return null;
   await chargeFailure(tx, ended, failure.refused ? 'award_refused' : 'award_failed');
+  // Bids passed over because their validUntil had passed: recorded as such, in the same commit.
+  if (policy.expiredBids?.length)
+    await tx.update(bids).set({ outcome: 'expired' }).where(inArray(bids.id, policy.expiredBids));
   const guard = and(eq(tasks.state, 'awarded'), eq(tasks.awardId, awardId));
   if (next) return offerAward(tx, task, next, guard, policy.timing, 'award.moved');
   const delay = reauctionDelay(task.requeues, policy.requeue.baseMs, policy.requeue.capMs);

@@ -156,6 +156,8 @@ export const bids = pgTable(
     cost: doublePrecision('cost'),
     etaMs: integer('eta_ms'),
     confidence: doublePrecision('confidence'),
+    /** A proposal's own limit: not awarded after it (outcome `expired`). */
+    validUntil: ts('valid_until'),
     reason: text('reason'),
     outcome: text('outcome').notNull(),
     receivedAt: ts('received_at').notNull().defaultNow(),

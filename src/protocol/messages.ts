@@ -30,7 +30,10 @@ export const Proposal = z.object({
     .int()
     .positive()
     .max(7 * 24 * 3600 * 1000),
+  /** Recorded and shown; it does not change the ranking (README: how bids are ranked). */
   confidence: z.number().min(0).max(1).optional(),
+  /** After this time the proposal is not awarded (outcome `expired`); the next-best valid bid is. */
+  validUntil: Timestamp.optional(),
 });
 export type Proposal = z.infer<typeof Proposal>;
 
@@ -82,6 +85,8 @@ export const RejectReason = z.enum([
   'late',
   /** The client cancelled the task while it was being bid on. */
   'cancelled',
+  /** The proposal's validUntil passed before it could be awarded. */
+  'expired',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
@@ -121,6 +126,7 @@ export const BidOutcome = z.enum([
   'no_reply',
   'award_refused',
   'award_failed',
+  'expired',
 ]);
 export type BidOutcome = z.infer<typeof BidOutcome>;
 
@@ -134,6 +140,7 @@ export const BidRecord = z
     cost: z.number().nullable(),
     etaMs: z.number().int().nullable(),
     confidence: z.number().nullable(),
+    validUntil: Timestamp.nullable(),
     reason: z.string().nullable(),
     outcome: BidOutcome,
     receivedAt: Timestamp,

@@ -109,14 +109,22 @@ export async function negotiateAward(
     // It may have got the award before the call failed.
     if (reply.type === 'error')
       void sendCancel(d.client, d.book, d.logger, { id: awardId, agentId: bid.agentId, taskId: task.id });
+    // The next-best bid that is still valid; those past their validUntil are passed over.
+    let j = i + 1;
+    const now = Date.now();
+    while (ranked[j] && ranked[j]!.validUntil != null && ranked[j]!.validUntil! <= now) j++;
+    const expired = ranked.slice(i + 1, j);
     const moved = await d.db.transaction((tx) =>
-      moveAward(tx, task, awardId, { refused: reply.type === 'refuse', reason }, ranked[i + 1], {
+      moveAward(tx, task, awardId, { refused: reply.type === 'refuse', reason }, ranked[j], {
         requeue: d.requeue,
         timing: d.timing,
+        expiredBids: expired.map((b) => b.id),
       }),
     );
+    for (const b of expired) sendReject(d, invitees.get(b.agentId), task.id, task.round, 'expired');
     if (!moved) return;
-    if (ranked[i + 1]) d.metrics.awardMovedOn();
+    if (ranked[j]) d.metrics.awardMovedOn();
     ({ awardId, workDue } = moved);
+    i = j - 1;
   }
 }

@@ -19,9 +19,9 @@ import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
 const CLOSE_SQL = `
 with b as (
   update bids set type = x.type, cost = x.cost, eta_ms = x."etaMs", confidence = x.confidence,
-    reason = x.reason, outcome = x.outcome, received_at = x."receivedAt"
+    reason = x.reason, outcome = x.outcome, received_at = x."receivedAt", valid_until = x."validUntil"
   from jsonb_to_recordset($4::jsonb) as x(id uuid, type text, cost float8, "etaMs" int, confidence float8,
-    reason text, outcome text, "receivedAt" timestamptz)
+    reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz)
   where bids.id = x.id
 ), bst as (
   insert into agent_stat_deltas (agent_id, proposals, refusals, no_replies)
@@ -54,7 +54,7 @@ ${eventCtes(
 select ${taskColumns('t')}, (select notices from ev_n) as notices from t`;
 
 /** The deferred bids a round's agents posted before replyBy (only read when someone deferred). */
-const POSTED_SQL = `select id, type, cost, eta_ms, confidence, reason, received_at from bids where id = any($1::uuid[])`;
+const POSTED_SQL = `select id, type, cost, eta_ms, confidence, valid_until, reason, received_at from bids where id = any($1::uuid[])`;
 
 export async function readPostedBids(database: Database, bidIds: string[]): Promise<Map<string, PostedBid>> {
   if (!bidIds.length) return new Map();
@@ -64,6 +64,7 @@ export async function readPostedBids(database: Database, bidIds: string[]): Prom
     cost: number | null;
     eta_ms: number | null;
     confidence: number | null;
+    valid_until: Date | string | null;
     reason: string | null;
     received_at: Date | string;
   }>(POSTED_SQL, [`{${bidIds.join(',')}}`]);
@@ -76,6 +77,7 @@ export async function readPostedBids(database: Database, bidIds: string[]): Prom
         cost: r.cost,
         etaMs: r.eta_ms,
         confidence: r.confidence,
+        validUntil: r.valid_until === null ? null : new Date(r.valid_until).getTime(),
         reason: r.reason,
         receivedAt: new Date(r.received_at).getTime(),
       },
@@ -123,6 +125,7 @@ export async function closeRound(
       finals.map((f) => ({
         ...f,
         receivedAt: new Date(f.receivedAt).toISOString(),
+        validUntil: f.validUntil === null ? null : new Date(f.validUntil).toISOString(),
         // Agents' words may hold what PostgreSQL refuses; cleaned here, one place for every bid.
         reason: f.reason ? cleanText(f.reason).slice(0, 500) : null,
       })),

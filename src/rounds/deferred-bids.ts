@@ -22,7 +22,13 @@ export async function submitDeferredBid(
   const now = new Date();
   const values =
     bid.type === 'propose'
-      ? { type: 'propose' as const, cost: bid.cost, etaMs: bid.etaMs, confidence: bid.confidence ?? null }
+      ? {
+          type: 'propose' as const,
+          cost: bid.cost,
+          etaMs: bid.etaMs,
+          confidence: bid.confidence ?? null,
+          validUntil: bid.validUntil ? new Date(bid.validUntil) : null,
+        }
       : { type: 'refuse' as const, reason: bid.reason ?? null };
   const accepted = await db.transaction(async (tx) => {
     const [task] = await tx

@@ -23,7 +23,16 @@ describe('finaliseBids', () => {
   const posted = new Map<string, PostedBid>([
     [
       'bid-4',
-      { id: 'bid-4', type: 'propose', cost: 2, etaMs: 50, confidence: null, reason: null, receivedAt: 20 },
+      {
+        id: 'bid-4',
+        type: 'propose',
+        cost: 2,
+        etaMs: 50,
+        confidence: null,
+        validUntil: null,
+        reason: null,
+        receivedAt: 20,
+      },
     ],
   ]);
   const finals = finaliseBids(invitees, answers, posted, 99);

@@ -7,6 +7,7 @@ export type PostedBid = {
   cost: number | null;
   etaMs: number | null;
   confidence: number | null;
+  validUntil: number | null;
   reason: string | null;
   receivedAt: number;
 };
@@ -19,6 +20,7 @@ export type FinalBid = {
   cost: number | null;
   etaMs: number | null;
   confidence: number | null;
+  validUntil: number | null;
   reason: string | null;
   receivedAt: number;
   outcome: string;
@@ -37,7 +39,15 @@ export function finaliseBids(
 ): FinalBid[] {
   return invitees.map((inv) => {
     const a = answers.get(inv.id);
-    const base = { id: inv.bidId, agentId: inv.id, cost: null, etaMs: null, confidence: null, reason: null };
+    const base = {
+      id: inv.bidId,
+      agentId: inv.id,
+      cost: null,
+      etaMs: null,
+      confidence: null,
+      validUntil: null,
+      reason: null,
+    };
     switch (a?.type) {
       case 'propose':
         return {
@@ -46,6 +56,7 @@ export function finaliseBids(
           cost: a.cost,
           etaMs: a.etaMs,
           confidence: a.confidence ?? null,
+          validUntil: a.validUntil ? Date.parse(a.validUntil) : null,
           receivedAt: a.receivedAt,
           outcome: 'pending',
         };
@@ -78,6 +89,7 @@ const pick = (p: PostedBid) => ({
   cost: p.cost,
   etaMs: p.etaMs,
   confidence: p.confidence,
+  validUntil: p.validUntil,
   receivedAt: p.receivedAt,
 });
 
@@ -94,6 +106,7 @@ export function proposalsOf(finals: readonly FinalBid[], invitees: readonly Invi
             etaMs: f.etaMs,
             reputation: rep.get(f.agentId) ?? 0.5,
             receivedAt: f.receivedAt,
+            validUntil: f.validUntil,
           },
         ]
       : [],

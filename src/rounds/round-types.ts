@@ -10,7 +10,14 @@ export type Invitee = {
 
 /** What an invited agent answered to a cfp, as the round owner saw it. */
 export type CfpAnswer =
-  | { type: 'propose'; cost: number; etaMs: number; confidence?: number; receivedAt: number }
+  | {
+      type: 'propose';
+      cost: number;
+      etaMs: number;
+      confidence?: number;
+      validUntil?: string;
+      receivedAt: number;
+    }
   | { type: 'refuse'; reason?: string; receivedAt: number }
   | { type: 'deferred'; receivedAt: number }
   | { type: 'no_reply'; reason: string; receivedAt: number }

@@ -25,6 +25,14 @@ describe('rankBids', () => {
     expect(r.ranked[0]!.score).toBe(0);
   });
 
+  it('passes over a proposal whose own validUntil has passed, and keeps one that is still valid', () => {
+    const expired = { ...bid('gone', 1, 100), validUntil: 999 };
+    const valid = { ...bid('valid', 5, 100), validUntil: 1001 };
+    const r = rankBids([expired, valid, bid('plain', 9, 100)], open, 1000);
+    expect(r.ranked.map((b) => b.agentId)).toEqual(['valid', 'plain']);
+    expect(r.unranked).toEqual([{ bid: expired, reason: 'expired' }]);
+  });
+
   it('lets the weights change the winner', () => {
     const cheapSlow = bid('cheap', 1, 10_000);
     const fastDear = bid('fast', 9, 100);

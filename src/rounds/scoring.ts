@@ -10,6 +10,8 @@ export type RankableBid = {
   /** The agent's reputation in 0..1 when the round closed. */
   reputation: number;
   receivedAt: number;
+  /** The proposal's own limit (ms), if it set one: past it, it is not awarded. */
+  validUntil?: number | null;
 };
 
 export type RankedBid = RankableBid & { score: number };
@@ -17,7 +19,10 @@ export type Ranking = {
   /** Acceptable bids, best first. */
   ranked: RankedBid[];
   /** Proposals recorded but not ranked, with the reason sent in their reject-proposal. */
-  unranked: { bid: RankableBid; reason: Extract<RejectReason, 'over_budget' | 'misses_deadline'> }[];
+  unranked: {
+    bid: RankableBid;
+    reason: Extract<RejectReason, 'over_budget' | 'misses_deadline' | 'expired'>;
+  }[];
 };
 
 /** Min-max normalisation to 0..1; all-equal values normalise to 0 so they do not sway the score. */
@@ -28,7 +33,8 @@ function normaliser(values: number[]) {
 }
 
 /**
- * Ranks a round's proposals: drops those over budget or that would miss the deadline, then
+ * Ranks a round's proposals: drops those past their own validUntil, over budget or that would
+ * miss the deadline, then
  * orders by the weighted sum of normalised cost, time and (1 - reputation), lowest first.
  * Ties go to the lower cost, then the earlier bid, then the lower agent id: deterministic.
  */
@@ -40,7 +46,8 @@ export function rankBids(
   const unranked: Ranking['unranked'] = [];
   const valid: RankableBid[] = [];
   for (const bid of bids) {
-    if (task.budget !== null && bid.cost > task.budget) unranked.push({ bid, reason: 'over_budget' });
+    if (bid.validUntil != null && bid.validUntil <= now) unranked.push({ bid, reason: 'expired' });
+    else if (task.budget !== null && bid.cost > task.budget) unranked.push({ bid, reason: 'over_budget' });
     else if (task.deadline !== null && now + bid.etaMs > task.deadline)
       unranked.push({ bid, reason: 'misses_deadline' });
     else valid.push(bid);

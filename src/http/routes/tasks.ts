@@ -186,6 +186,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
           ...b,
           outcome: b.outcome as BidRecord['outcome'],
           receivedAt: b.receivedAt.toISOString(),
+          validUntil: b.validUntil?.toISOString() ?? null,
         })),
       },
       200,

@@ -1,0 +1,1 @@
+ALTER TABLE "bids" ADD COLUMN "valid_until" timestamp with time zone;
