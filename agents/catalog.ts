@@ -11,6 +11,7 @@ import {
   type Strategy,
   withinBudget,
 } from './strategies.ts';
+import { inputWithDependencies } from './work/dependency-input.ts';
 
 /** A sample agent: what it offers and how it bids. */
 export type SampleAgent = {
@@ -100,7 +101,7 @@ export function sampleAgentSpec(
       if (!cap || !sample.capabilities.includes(cfp.task.capability as CapabilityName)) {
         return { type: 'refuse', reason: `no ${cfp.task.capability} here` };
       }
-      const parsed = cap.input.safeParse(cfp.task.input);
+      const parsed = cap.input.safeParse(inputWithDependencies(cfp.task.input, cfp.task.dependencies));
       if (!parsed.success)
         return { type: 'refuse', reason: `invalid input: ${parsed.error.issues[0]?.message}` };
       const bid = (size: number): Bid =>
@@ -118,7 +119,7 @@ export function sampleAgentSpec(
         throw new Error(`simulated failure (--fail-rate ${chaos.failRate})`);
       const cap = CAPABILITIES[task.capability as CapabilityName];
       if (!cap) throw new Error(`no ${task.capability} here`);
-      const parsed = cap.input.safeParse(input);
+      const parsed = cap.input.safeParse(inputWithDependencies(input, task.dependencies));
       if (!parsed.success)
         throw new Error(
           `invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,

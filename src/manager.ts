@@ -170,6 +170,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     port: {
       startRound: (taskId, from) => rounds.startRound(taskId, from),
       roundBacklog: () => rounds.backlog(),
+      releaseWaiting: () => service.releaseWaiting(),
       afterAwardEnded: (ended) => service.afterEnd(ended),
       sendCancel: (award) => void sendCancel(client, book, logger, award),
       peersPresent: (present) => events.peersPresent(present),

@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManager, type TestManager } from './support/harness.ts';
 import { runTs } from './support/processes.ts';
@@ -114,6 +117,36 @@ describe('cnet CLI', () => {
     } finally {
       agent.child.kill('SIGINT');
       await agent.exited;
+    }
+  }, 60_000);
+
+  it('submits the example pipeline: each stage works on what the one before produced', async () => {
+    const agents = ['summarizer', 'hasher'].map((name) =>
+      runTs('bin/cnet.js', ['--manager', m.url, 'agent', name], env),
+    );
+    try {
+      for (let i = 0; i < 200 && !agents.every((a) => a.stdout().includes('listening')); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const res = await cli(['pipeline', 'examples/pipeline.json', '--wait', '30000']);
+      expect(res.code, res.err).toBe(0);
+      const lines = res.out.split('\n').filter((l) => /\t/.test(l));
+      expect(lines.map((l) => l.split('\t')[0])).toEqual(['summary', 'keywords', 'fingerprint']);
+      expect(lines[1]).toMatch(/\twaiting$/);
+      const outputs = JSON.parse(res.out.slice(res.out.indexOf('{')));
+      expect(outputs.summary.summary).toEqual(expect.any(String));
+      expect(outputs.keywords.keywords).toHaveLength(3);
+      expect(outputs.fingerprint).toMatchObject({
+        algorithm: 'sha256',
+        digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      const cyclic = join(tmpdir(), `cnp-cycle-${process.pid}.json`);
+      writeFileSync(cyclic, JSON.stringify({ tasks: [{ name: 'a', dependsOn: ['a'] }] }));
+      const bad = await cli(['pipeline', cyclic]);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/cycle/);
+    } finally {
+      for (const a of agents) a.child.kill('SIGINT');
+      await Promise.all(agents.map((a) => a.exited));
     }
   }, 60_000);
 

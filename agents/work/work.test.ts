@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CsvInput, csvStats } from './csv-stats.ts';
+import { inputWithDependencies } from './dependency-input.ts';
 import { HashInput, hashText } from './hash.ts';
 import { KeywordsInput, keywords } from './keywords.ts';
 import { evaluateExpression, MathInput } from './math-evaluate.ts';
@@ -88,5 +89,26 @@ describe('crypto.hash', () => {
   });
   it('rejects unknown algorithms at the input schema', () => {
     expect(HashInput.safeParse({ text: 'x', algorithm: 'crc32' }).success).toBe(false);
+  });
+});
+
+describe('inputWithDependencies', () => {
+  it('takes the text of the dependencies when the input has none', () => {
+    const deps = {
+      a: { summary: 'Cats sleep a lot.', sentences: 1 },
+      b: {
+        keywords: [
+          { word: 'cats', count: 2 },
+          { word: 'sleep', count: 1 },
+        ],
+      },
+    };
+    expect(inputWithDependencies({ top: 3 }, deps)).toEqual({
+      top: 3,
+      text: 'Cats sleep a lot.\ncats sleep',
+    });
+    expect(inputWithDependencies({ text: 'own' }, deps)).toEqual({ text: 'own' });
+    expect(inputWithDependencies({ top: 3 }, undefined)).toEqual({ top: 3 });
+    expect(inputWithDependencies('plain', deps)).toBe('plain');
   });
 });

@@ -2,6 +2,7 @@ import type { Task, TaskState, TaskSubmission } from '../protocol/task.ts';
 
 /** A2A v1.0 task states, in their JSON (proto enum) names. */
 const STATE: Record<TaskState, string> = {
+  waiting: 'TASK_STATE_SUBMITTED',
   pending: 'TASK_STATE_SUBMITTED',
   bidding: 'TASK_STATE_SUBMITTED',
   queued: 'TASK_STATE_SUBMITTED',

@@ -26,6 +26,7 @@ import { sendReject } from '../rounds/award-negotiation.ts';
 import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
 import { insertTask } from '../rounds/open-round.ts';
 import type { RoundRunner } from '../rounds/round-runner.ts';
+import { checkDependencies, insertWaitingTask, releaseWaiting } from '../tasks/dependencies.ts';
 import { isTerminal } from '../tasks/state-machine.ts';
 import { canonicalJson, type TaskStore, transitionTask } from '../tasks/task-store.ts';
 import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
@@ -69,6 +70,47 @@ export class MarketService {
     return this.d.database.db;
   }
 
+  /**
+   * A task with dependencies: checked (existing, visible tasks only), stored `waiting`, and
+   * released at once if they have all completed already; else the sweeper releases it (or fails
+   * it with dependency_failed) when they settle.
+   */
+  private async submitWaiting(
+    body: TaskSubmission,
+    requestHash: string | null,
+    idempotencyKey: string | undefined,
+    owner: string | null,
+    traceparent: string | undefined,
+  ): Promise<{ view: Task; created: boolean }> {
+    await checkDependencies(this.db, body.dependsOn ?? [], owner);
+    const row = await insertWaitingTask(this.db, {
+      id: uuidv7(),
+      body,
+      bidWindowMs: body.bidWindowMs ?? this.d.config.DEFAULT_BID_WINDOW_MS,
+      callbackKey: owner,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      traceParent: formatTraceparent(parseTraceparent(traceparent) ?? newTrace()),
+    });
+    if (!row) {
+      const existing = idempotencyKey
+        ? await this.d.store.findByKey(idempotencyKey, requestHash ?? '')
+        : null;
+      if (!existing) throw new AppError(409, 'conflict', 'the task could not be stored; submit it again');
+      return { view: await this.d.store.viewOf(existing), created: false };
+    }
+    this.submittedHere.add(row.id);
+    const released = await this.releaseWaiting(row.id);
+    return { view: toTaskView(released[0] ?? row, null), created: true };
+  }
+
+  /** Releases settled waiting tasks (one, or a batch) and auctions the released ones. */
+  async releaseWaiting(only?: string): Promise<TaskRow[]> {
+    const released = await releaseWaiting(this.db, { only, backstopMs: this.d.config.ROUND_LEASE_SLACK_MS });
+    for (const t of released) this.d.runner.startRound(t.id, { state: 'pending', round: t.round });
+    return released;
+  }
+
   /** The secret a task's callbacks are signed with when API keys are off. */
   callbackSecretOf(taskId: string): string {
     return this.d.callbackSecretOf(taskId);
@@ -107,6 +149,8 @@ export class MarketService {
       const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
       if (existing) return { view: await this.d.store.viewOf(existing), created: false };
     }
+    if (body.dependsOn?.length)
+      return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
     // Backpressure: past the round queue, a submission is refused before anything is stored.
     if (this.d.runner.backlog() >= this.d.config.ROUND_QUEUE_MAX)
       throw new AppError(

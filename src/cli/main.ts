@@ -5,6 +5,7 @@ import type { Agent, Task, TaskEvent } from '../protocol/index.ts';
 import { defineAgent } from '../sdk/index.ts';
 import { runServer } from '../server.ts';
 import { apiClient, CliError } from './api-client.ts';
+import { planPipeline, stageBody } from './pipeline.ts';
 import { table } from './table.ts';
 
 /** Exit codes scripts can rely on. */
@@ -169,6 +170,38 @@ export function buildProgram() {
         );
       exitCode =
         task.state === 'completed' ? EXIT.ok : TERMINAL.has(task.state) ? EXIT.taskFailed : EXIT.stillRunning;
+    });
+
+  program
+    .command('pipeline')
+    .description('submit a pipeline: tasks that depend on each other, from a JSON file ("-" for stdin)')
+    .argument('<file>', '{"tasks": [{"name", "capability", "input", "dependsOn": ["<stage name>"]}, ...]}')
+    .option('-w, --wait [ms]', 'wait for every stage to end and print their outputs (default 60000 ms)', int)
+    .action(async (file: string, o: { wait?: number | true }) => {
+      const stages = planPipeline(readJsonSource(file));
+      const call = api();
+      const ids = new Map<string, string>();
+      for (const s of stages) {
+        const task = await call<Task>('POST', '/v1/tasks', stageBody(s, ids));
+        ids.set(s.name, task.id);
+        console.log(`${s.name}\t${task.id}\t${task.state}`);
+      }
+      if (o.wait === undefined) return;
+      const until = Date.now() + (o.wait === true ? 60_000 : o.wait);
+      const outputs: Record<string, unknown> = {};
+      let failed = false;
+      for (const s of stages) {
+        let task = await call<Task>('GET', `/v1/tasks/${ids.get(s.name)}`);
+        while (!TERMINAL.has(task.state) && Date.now() < until)
+          task = await call<Task>(
+            'GET',
+            `/v1/tasks/${task.id}?waitMs=${Math.max(1, Math.min(60_000, until - Date.now()))}`,
+          );
+        outputs[s.name] = task.state === 'completed' ? task.output : { state: task.state, error: task.error };
+        failed ||= task.state !== 'completed';
+      }
+      print(outputs);
+      exitCode = failed ? EXIT.taskFailed : EXIT.ok;
     });
 
   program

@@ -28,6 +28,7 @@ const agentCounters = () => ({
 
 export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered']);
 export const taskState = pgEnum('task_state', [
+  'waiting',
   'pending',
   'bidding',
   'awarded',
@@ -90,6 +91,10 @@ export const tasks = pgTable(
     budget: doublePrecision('budget'),
     deadline: ts('deadline'),
     bidWindowMs: integer('bid_window_ms').notNull(),
+    /** The tasks this one waits for (null: none). */
+    dependsOn: uuid('depends_on').array(),
+    /** Their outputs, by task id, taken when the last one completed: cfps, awards and claims carry them. */
+    dependencyOutputs: jsonb('dependency_outputs').$type<Record<string, unknown>>(),
     /** The W3C traceparent of the submission (the client's, or a new trace): agent calls carry it on. */
     traceParent: text('trace_parent'),
     maxAttempts: integer('max_attempts').notNull(),

@@ -9,6 +9,8 @@ export const TaskSpec = z.object({
   budget: z.number().nullable(),
   deadline: Timestamp.nullable(),
   priority: z.number().int(),
+  /** The outputs of the tasks it depends on, by task id (only for a task with dependsOn). */
+  dependencies: z.record(z.string(), JsonValue).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { CapabilityName, Id, JsonValue, Timestamp } from './common.ts';
 
 export const TaskState = z.enum([
+  /** Its dependsOn tasks have not all completed: no round, not in the queue. */
+  'waiting',
   'pending',
   'bidding',
   'awarded',
@@ -37,6 +39,13 @@ export const TaskSubmission = z
       .url({ protocol: /^https?$/ })
       .max(2048)
       .nullable()
+      .optional(),
+    /** Tasks whose outputs this one needs: it waits until they have all completed (existing tasks only). */
+    dependsOn: z
+      .array(Id)
+      .min(1)
+      .max(32)
+      .refine((ids) => new Set(ids).size === ids.length, 'a task is listed twice')
       .optional(),
   })
   // A misspelt field (`dependson`, `budjet`) is a 422 naming it, never silently ignored.
@@ -78,6 +87,8 @@ export const Task = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     completedAt: Timestamp.nullable(),
+    /** The tasks it depends on (empty: none). */
+    dependsOn: z.array(Id),
     /** The W3C trace id its agent calls carry (the submitter's `traceparent`, or a new trace). */
     traceId: z.string().nullable(),
   })

@@ -9,6 +9,8 @@ export interface SweepPort {
   afterAwardEnded(ended: AwardEndResult): void;
   /** Best effort `cancel` to an award's holder, after the commit that ended its award. */
   sendCancel(award: { id: string; agentId: string; taskId: string }): void;
+  /** Releases (and auctions) or fails waiting tasks whose dependencies settled. */
+  releaseWaiting(): Promise<unknown>;
   /** Rounds waiting for a bidding slot in this manager (re-auctions leave room under the cap). */
   roundBacklog(): number;
   /** Whether other managers' connections share the database (PostgreSQL only). */

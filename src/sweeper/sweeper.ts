@@ -10,6 +10,7 @@ import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
+import { WAITING_READY_SQL } from '../tasks/dependencies.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
 import type { SweepPort } from './sweep-port.ts';
@@ -38,14 +39,18 @@ const PROBE_SQL = `select
   exists (select 1 from tasks where state = 'bidding' and round_lease_until < now()) as rounds,
   exists (select 1 from tasks where state in ('queued', 'pending') and next_auction_at <= now()) as reauction,
   exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now()) as callbacks,
-  exists (select 1 from agent_stat_deltas) as ledger`;
+  exists (select 1 from agent_stat_deltas) as ledger,
+  ${WAITING_READY_SQL} as waiting`;
 
 /** On PostgreSQL the probe also sees whether other managers' connections share the database. */
 const PEERS_SQL = `,
   exists (select 1 from pg_stat_activity where datname = current_database()
     and application_name like 'contract-net/%' and application_name <> $3) as peers`;
 
-type Probe = Record<'awards' | 'deadlines' | 'rounds' | 'reauction' | 'callbacks' | 'ledger', boolean> & {
+type Probe = Record<
+  'awards' | 'deadlines' | 'rounds' | 'reauction' | 'callbacks' | 'ledger' | 'waiting',
+  boolean
+> & {
   peers?: boolean;
 };
 
@@ -108,6 +113,7 @@ export class Sweeper {
       probe.rounds && this.takeOverRounds,
       probe.reauction && this.reauction,
       probe.callbacks && this.deliverCallbacks,
+      probe.waiting && this.releaseWaiting,
       foldDue && this.foldAgentStats,
     ].filter((s): s is () => Promise<void> => !!s);
     for (const step of steps) {
@@ -309,6 +315,11 @@ export class Sweeper {
         event: { type: 'task.failed', data: { code: 'rounds_exhausted', rounds: round } },
       }),
     );
+  }
+
+  /** Waiting tasks whose dependencies settled: released and auctioned, or failed. */
+  private async releaseWaiting() {
+    await this.d.port.releaseWaiting();
   }
 
   /** Client callbacks of tasks that ended (the outbox). */

@@ -12,6 +12,12 @@ describe('audit trail check', () => {
       ),
     ).toBeNull();
     expect(trailError(['pending', 'failed', 'pending', 'bidding', 'cancelled'], 'cancelled')).toBeNull();
+    // A task with dependencies starts waiting, and is released to pending (or fails).
+    expect(trailError(['waiting', 'pending', 'bidding', 'awarded', 'completed'], 'completed')).toBeNull();
+    expect(trailError(['waiting', 'failed'], 'failed')).toBeNull();
+    expect(trailError(['waiting', 'bidding'], 'bidding')).toBe(
+      'step 1: waiting -> bidding is not a transition',
+    );
   });
 
   it('names the step that is not a transition', () => {

@@ -8,12 +8,13 @@ export function isTransition(from: TaskState, to: TaskState): boolean {
 
 /**
  * Checks a task's audit trail (the states its events carry, oldest first) against the state
- * machine: it starts at `pending`, every step is a transition, and it ends in `finalState`.
+ * machine: it starts at `pending` (or `waiting`, with dependencies), every step is a transition, and it ends in `finalState`.
  * Answers null for a valid path, or what is wrong with it. Pure: the chaos run checks every
  * task's trail with it.
  */
 export function trailError(states: readonly TaskState[], finalState: TaskState): string | null {
-  if (states[0] !== 'pending') return `starts at ${states[0] ?? 'nothing'}, not pending`;
+  if (states[0] !== 'pending' && states[0] !== 'waiting')
+    return `starts at ${states[0] ?? 'nothing'}, not pending (or waiting)`;
   for (let i = 1; i < states.length; i++) {
     const from = states[i - 1] as TaskState;
     const to = states[i] as TaskState;

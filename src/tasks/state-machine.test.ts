@@ -30,13 +30,21 @@ describe('task state machine', () => {
   });
 
   it('cancels any non-terminal task and nothing else', () => {
-    expect(statesAllowing('cancel')).toEqual(['pending', 'bidding', 'awarded', 'queued']);
+    expect(statesAllowing('cancel')).toEqual(['waiting', 'pending', 'bidding', 'awarded', 'queued']);
   });
 
   it('fails only unfinished tasks and revives only failed ones', () => {
-    expect(statesAllowing('fail')).toEqual(['pending', 'bidding', 'awarded', 'queued']);
+    expect(statesAllowing('fail')).toEqual(['waiting', 'pending', 'bidding', 'awarded', 'queued']);
     expect(statesAllowing('retry')).toEqual(['failed']);
     expect(nextState('failed', 'retry')).toBe('pending');
+  });
+
+  it('releases a waiting task only to pending, and only from waiting', () => {
+    expect(nextState('waiting', 'release')).toBe('pending');
+    expect(statesAllowing('release')).toEqual(['waiting']);
+    expect(nextState('waiting', 'announce')).toBeNull();
+    expect(nextState('waiting', 'claim')).toBeNull();
+    expect(nextState('waiting', 'fail')).toBe('failed');
   });
 
   it('treats completed and cancelled as final', () => {

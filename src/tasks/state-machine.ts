@@ -2,6 +2,7 @@ import type { TaskState } from '../protocol/task.ts';
 
 /** Everything that can happen to a task. Each maps to exactly one audit event type. */
 export type TaskAction =
+  | 'release' // every task it depends on completed: it may be auctioned
   | 'announce' // open a (new) contract-net round
   | 'award' // a bid was accepted, or the award moved to the next-best bid
   | 'claim' // an agent pulled the task from the work queue
@@ -13,6 +14,7 @@ export type TaskAction =
 
 /** Every action, for code that asks what any action could do (the audit-trail check). */
 export const TASK_ACTIONS: readonly TaskAction[] = [
+  'release',
   'announce',
   'award',
   'claim',
@@ -33,6 +35,9 @@ export const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s)
  */
 export function nextState(state: TaskState, action: TaskAction): TaskState | null {
   switch (state) {
+    case 'waiting':
+      // fail: a dependency failed or was cancelled (dependency_failed).
+      return pick(action, { release: 'pending', fail: 'failed', cancel: 'cancelled' });
     case 'pending':
       return pick(action, { announce: 'bidding', enqueue: 'queued', fail: 'failed', cancel: 'cancelled' });
     case 'bidding':
@@ -69,6 +74,7 @@ function pick(action: TaskAction, table: Partial<Record<TaskAction, TaskState>>)
 }
 
 const ALL_STATES: readonly TaskState[] = [
+  'waiting',
   'pending',
   'bidding',
   'awarded',

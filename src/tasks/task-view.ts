@@ -38,6 +38,7 @@ export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
     updatedAt: row.updatedAt.toISOString(),
     completedAt: row.completedAt?.toISOString() ?? null,
     traceId: traceIdOf(row.traceParent),
+    dependsOn: row.dependsOn ?? [],
   };
 }
 
@@ -54,5 +55,6 @@ export function toTaskSpec(t: TaskRow): TaskSpec {
     budget: t.budget,
     deadline: t.deadline?.toISOString() ?? null,
     priority: t.priority,
+    ...(t.dependencyOutputs ? { dependencies: t.dependencyOutputs as TaskSpec['dependencies'] } : {}),
   };
 }

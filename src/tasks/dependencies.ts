@@ -1,0 +1,139 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { queryRows } from '../db/client.ts';
+import { tasks } from '../db/schema.ts';
+import { AppError } from '../errors/app-error.ts';
+import { recordEvent } from '../events/event-log.ts';
+import type { NewTask } from '../rounds/open-round.ts';
+import { transitionTask } from './task-store.ts';
+import type { TaskRow } from './task-view.ts';
+
+/**
+ * Every id in `dependsOn` names an existing task the submitter may see (its own, or any with
+ * keys off or an admin key): 422 naming the others. Existing tasks only, so there is no cycle.
+ */
+export async function checkDependencies(db: Db, ids: readonly string[], owner: string | null): Promise<void> {
+  const found = await db
+    .select({ id: tasks.id, owner: tasks.callbackKey })
+    .from(tasks)
+    .where(inArray(tasks.id, [...ids]));
+  const visible = new Set(found.filter((t) => !owner || t.owner === owner).map((t) => t.id));
+  const missing = ids.filter((id) => !visible.has(id));
+  if (missing.length)
+    throw new AppError(
+      422,
+      'invalid_request',
+      `dependsOn names tasks that do not exist: ${missing.join(', ')}`,
+      [{ field: 'dependsOn', message: `no such task: ${missing.join(', ')}` }],
+    );
+}
+
+/**
+ * Stores a task that depends on others, `waiting` (no round, not queued, not claimable), with
+ * its `task.submitted` event, in one transaction. Null: its idempotency key was taken first.
+ */
+export async function insertWaitingTask(db: Db, t: NewTask): Promise<TaskRow | null> {
+  const b = t.body;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(tasks)
+      .values({
+        id: t.id,
+        capability: b.capability,
+        input: b.input,
+        budget: b.budget ?? null,
+        deadline: b.deadline ? new Date(b.deadline) : null,
+        bidWindowMs: t.bidWindowMs,
+        maxAttempts: b.maxAttempts,
+        priority: b.priority,
+        weights: { cost: 1, time: 1, reputation: 1, ...b.weights },
+        callbackUrl: b.callbackUrl ?? null,
+        callbackKey: t.callbackKey,
+        idempotencyKey: t.idempotencyKey,
+        requestHash: t.requestHash,
+        traceParent: t.traceParent,
+        state: 'waiting',
+        dependsOn: b.dependsOn ?? [],
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) return null;
+    await recordEvent(tx, {
+      taskId: row.id,
+      type: 'task.submitted',
+      data: { state: 'waiting', capability: row.capability, dependsOn: row.dependsOn },
+      capability: row.capability,
+      state: 'waiting',
+    });
+    return row;
+  });
+}
+
+type Resolved = {
+  id: string;
+  done: boolean;
+  outputs: Record<string, unknown> | null;
+  culprit: string | null;
+  culprit_state: string | null;
+};
+
+/**
+ * Waiting tasks whose dependencies are settled: released to `pending` with their dependencies'
+ * outputs when every one completed, failed (`dependency_failed`) as soon as one failed or was
+ * cancelled. One transaction per batch, rows locked SKIP LOCKED (several managers may run it).
+ * Answers the released tasks, for the caller to auction once committed.
+ */
+export async function releaseWaiting(
+  db: Db,
+  opts: { only?: string; backstopMs: number },
+): Promise<TaskRow[]> {
+  return db.transaction(async (tx) => {
+    const rows = await queryRows<Resolved>(
+      tx,
+      sql`with w as (
+        select id, depends_on from tasks
+        where state = 'waiting' ${opts.only ? sql`and id = ${opts.only}` : sql``}
+        order by created_at limit 50 for update skip locked
+      )
+      select w.id,
+        bool_and(d.state = 'completed') as done,
+        jsonb_object_agg(d.id::text, d.output) filter (where d.state = 'completed') as outputs,
+        (array_agg(d.id::text) filter (where d.state in ('failed', 'cancelled')))[1] as culprit,
+        (array_agg(d.state::text) filter (where d.state in ('failed', 'cancelled')))[1] as culprit_state
+      from w join tasks d on d.id = any(w.depends_on)
+      group by w.id
+      having bool_and(d.state = 'completed') or bool_or(d.state in ('failed', 'cancelled'))`,
+    );
+    const released: TaskRow[] = [];
+    for (const r of rows) {
+      const waiting = and(eq(tasks.id, r.id), eq(tasks.state, 'waiting'));
+      if (r.culprit) {
+        await transitionTask(tx, {
+          taskId: r.id,
+          action: 'fail',
+          guard: waiting,
+          set: {
+            error: { code: 'dependency_failed', message: `dependency ${r.culprit} is ${r.culprit_state}` },
+          },
+          event: { type: 'task.failed', data: { code: 'dependency_failed', dependency: r.culprit } },
+        });
+        continue;
+      }
+      const row = await transitionTask(tx, {
+        taskId: r.id,
+        action: 'release',
+        guard: waiting,
+        // The sweeper's backstop if the round this caller starts never opens.
+        set: { dependencyOutputs: r.outputs ?? {}, nextAuctionAt: new Date(Date.now() + opts.backstopMs) },
+        event: { type: 'task.released', data: { dependencies: Object.keys(r.outputs ?? {}) } },
+      });
+      if (row) released.push(row);
+    }
+    return released;
+  });
+}
+
+/** Whether some waiting task is ready to be released or failed (the sweeper's probe). */
+export const WAITING_READY_SQL = `exists (select 1 from tasks t where t.state = 'waiting' and (
+    not exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state <> 'completed')
+    or exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state in ('failed', 'cancelled'))))`;
