@@ -27,11 +27,11 @@ async function demo(args: string[]) {
 }
 
 describe('npm run demo', () => {
-  it('runs 30 tasks end to end and ends them all', async () => {
+  it('runs 30 tasks and a three-stage pipeline end to end and ends them all', async () => {
     const { code, summary } = await demo(['--tasks', '30']);
     expect(code).toBe(0);
-    expect(summary).toMatchObject({ tasks: 30, terminal: 30 });
-    expect(summary.outcomes.completed).toBe(30);
+    expect(summary).toMatchObject({ tasks: 33, pipelines: 1, terminal: 33 });
+    expect(summary.outcomes.completed).toBe(33);
     const names = summary.agents.map((a: { agent: string }) => a.agent);
     expect(names).toEqual(
       expect.arrayContaining(['calculator', 'summarizer', 'statistician', 'queue-worker']),
@@ -39,13 +39,13 @@ describe('npm run demo', () => {
     // The over-budget tasks found no acceptable bid and were served from the fallback queue.
     expect(summary.servedFromQueue).toBeGreaterThanOrEqual(3);
     const done = summary.agents.reduce((s: number, a: { completions: number }) => s + a.completions, 0);
-    expect(done).toBe(30);
+    expect(done).toBe(33);
   }, 120_000);
 
   it('with --chaos, still ends every task while the misbehaving agents are cut off', async () => {
     const { code, summary } = await demo(['--tasks', '30', '--chaos']);
     expect(code).toBe(0);
-    expect(summary.terminal).toBe(30);
+    expect(summary.terminal).toBe(33);
     const byName = Object.fromEntries(summary.agents.map((a: { agent: string }) => [a.agent, a]));
     expect(Object.keys(byName)).toEqual(
       expect.arrayContaining(['calculator-flaky', 'summarizer-hung', 'hasher-garbage']),

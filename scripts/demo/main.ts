@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
+import { planPipeline, stageBody } from '../../src/cli/pipeline.ts';
 import { table } from '../../src/cli/table.ts';
 import type { Agent, Task, TaskEvent } from '../../src/protocol/index.ts';
-import { demoWorkload } from './workload.ts';
+import { demoPipelines, demoWorkload } from './workload.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -163,6 +164,23 @@ async function main() {
     );
     ids.push(...batch);
   }
+  // A few pipelines among them: each stage is submitted with dependsOn the one before.
+  const pipelines = demoPipelines(opts.tasks, opts.seed);
+  for (const pipeline of pipelines) {
+    const stageIds = new Map<string, string>();
+    for (const stage of planPipeline(pipeline)) {
+      const res = await fetch(`${url}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(stageBody(stage, stageIds)),
+      });
+      if (res.status !== 202) throw new Error(`pipeline stage refused: ${res.status} ${await res.text()}`);
+      const id = ((await res.json()) as Task).id;
+      stageIds.set(stage.name, id);
+      ids.push(id);
+    }
+  }
+  say(`${workload.length} tasks and ${pipelines.length} three-stage pipelines submitted`);
 
   const tty = out.isTTY && !opts.json;
   let lastLine = 0;
@@ -190,19 +208,19 @@ async function main() {
     const agents = (await get<{ items: Agent[] }>(`${url}/v1/agents?limit=200`)).items;
     const done = count('completed') + count('failed') + count('cancelled');
     const width = 30;
-    const filled = Math.round((done / opts.tasks) * width);
+    const filled = Math.round((done / ids.length) * width);
     const line =
-      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${opts.tasks}  ` +
+      `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${ids.length}  ` +
       `bidding ${count('bidding')}  awarded ${count('awarded')}  queued ${count('queued')}  ` +
       `completed ${count('completed')}  failed ${count('failed')}  circuits open ${agents.filter((a) => a.circuit !== 'closed').length}`;
     if (tty) out.write(`\r${line}`);
-    else if (Date.now() - lastLine > 2000 || done === opts.tasks) {
+    else if (Date.now() - lastLine > 2000 || done === ids.length) {
       say(line);
       lastLine = Date.now();
     }
     return done;
   };
-  await until('every task to end', 300_000, async () => (await progress()) >= opts.tasks);
+  await until('every task to end', 300_000, async () => (await progress()) >= ids.length);
   if (tty) out.write('\n');
 
   // The summary, from the manager's own records.
@@ -226,7 +244,8 @@ async function main() {
     outcomes[key] = (outcomes[key] ?? 0) + 1;
   }
   const summary = {
-    tasks: opts.tasks,
+    tasks: ids.length,
+    pipelines: pipelines.length,
     terminal: tasks.filter((t) => TERMINAL.has(t.state)).length,
     outcomes,
     seconds: Math.round((Date.now() - started) / 100) / 10,

@@ -72,3 +72,29 @@ export function demoWorkload(n: number, seed = 42): DemoTask[] {
   }
   return out;
 }
+
+/**
+ * Pipelines among the demo's tasks (one per 20 tasks, at least one): a summary, the keywords of
+ * that summary, and a fingerprint of the keywords, each stage waiting for the one before
+ * (dependsOn) and working on its output.
+ */
+export function demoPipelines(n: number, seed = 42) {
+  const rnd = seeded(seed + 1);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  return Array.from({ length: Math.max(1, Math.floor(n / 20)) }, () => ({
+    tasks: [
+      {
+        name: 'summary',
+        capability: 'text.summarize',
+        input: { text: Array.from({ length: 6 }, () => pick(SENTENCES)).join(' '), sentences: 2 },
+      },
+      { name: 'keywords', capability: 'text.keywords', input: { top: 3 }, dependsOn: ['summary'] },
+      {
+        name: 'fingerprint',
+        capability: 'crypto.hash',
+        input: { algorithm: 'sha256' },
+        dependsOn: ['keywords'],
+      },
+    ],
+  }));
+}
