@@ -94,9 +94,10 @@ describe('held requests: caps, the shared event feed and bounded replay', () => 
       const first = eventIds(streams[0]!.text);
       for (const s of streams) expect(eventIds(s.text)).toEqual(first);
       expect(new Set(first).size).toBe(first.length);
-      // One statement per wake-up of the feed, not one per stream: far fewer than 20 per event.
+      // About one statement per wake-up of the feed (other capabilities' events wake it too),
+      // not one per stream: a stream of its own each would be 20 per event.
       expect(fetches).toBeGreaterThan(0);
-      expect(fetches).toBeLessThanOrEqual(first.length);
+      expect(fetches).toBeLessThanOrEqual(2 * first.length);
       for (const s of streams) s.close();
     } finally {
       await agent.stop();

@@ -26,12 +26,14 @@ import { sendReject } from '../rounds/award-negotiation.ts';
 import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
 import { insertTask } from '../rounds/open-round.ts';
 import type { RoundRunner } from '../rounds/round-runner.ts';
-import { checkDependencies, insertWaitingTask, releaseWaiting } from '../tasks/dependencies.ts';
+import { releaseWaiting } from '../tasks/dependencies.ts';
 import { isTerminal } from '../tasks/state-machine.ts';
-import { canonicalJson, type TaskStore, transitionTask } from '../tasks/task-store.ts';
+import { type TaskStore, transitionTask } from '../tasks/task-store.ts';
 import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { EndedViews } from './ended-views.ts';
+import { busy, checkCallbackUrl, requestHashOf } from './submission-checks.ts';
 import { SubmittedHere } from './submitted-here.ts';
+import { storeWaitingTask } from './waiting-tasks.ts';
 
 export type MarketServiceDeps = {
   database: Database;
@@ -71,9 +73,8 @@ export class MarketService {
   }
 
   /**
-   * A task with dependencies: checked (existing, visible tasks only), stored `waiting`, and
-   * released at once if they have all completed already; else the sweeper releases it (or fails
-   * it with dependency_failed) when they settle.
+   * A task with dependencies: stored `waiting` (waiting-tasks.ts), and released at once if they
+   * have all completed already; else the sweeper releases it (or fails it) when they settle.
    */
   private async submitWaiting(
     body: TaskSubmission,
@@ -82,26 +83,18 @@ export class MarketService {
     owner: string | null,
     traceparent: string | undefined,
   ): Promise<{ view: Task; created: boolean }> {
-    await checkDependencies(this.db, body.dependsOn ?? [], owner);
-    const row = await insertWaitingTask(this.db, {
-      id: uuidv7(),
+    const stored = await storeWaitingTask(this.db, this.d.store, {
       body,
-      bidWindowMs: body.bidWindowMs ?? this.d.config.DEFAULT_BID_WINDOW_MS,
-      callbackKey: owner,
-      idempotencyKey: idempotencyKey ?? null,
       requestHash,
-      traceParent: formatTraceparent(parseTraceparent(traceparent) ?? newTrace()),
+      idempotencyKey,
+      owner,
+      traceparent,
+      bidWindowMs: body.bidWindowMs ?? this.d.config.DEFAULT_BID_WINDOW_MS,
     });
-    if (!row) {
-      const existing = idempotencyKey
-        ? await this.d.store.findByKey(idempotencyKey, requestHash ?? '')
-        : null;
-      if (!existing) throw new AppError(409, 'conflict', 'the task could not be stored; submit it again');
-      return { view: await this.d.store.viewOf(existing), created: false };
-    }
-    this.submittedHere.add(row.id);
-    const released = await this.releaseWaiting(row.id);
-    return { view: toTaskView(released[0] ?? row, null), created: true };
+    if (!stored.created) return { view: await this.d.store.viewOf(stored.row), created: false };
+    this.submittedHere.add(stored.row.id);
+    const released = await this.releaseWaiting(stored.row.id);
+    return { view: toTaskView(released[0] ?? stored.row, null), created: true };
   }
 
   /** Releases settled waiting tasks (one, or a batch) and auctions the released ones. */
@@ -135,16 +128,8 @@ export class MarketService {
     callbackKey: string | null,
     traceparent?: string,
   ): Promise<{ view: Task; created: boolean }> {
-    if (body.callbackUrl) {
-      const refused = await this.d.guard.check(body.callbackUrl);
-      if (refused)
-        throw new AppError(422, 'invalid_request', 'the manager will not call this callbackUrl', [
-          { field: 'callbackUrl', message: refused },
-        ]);
-    }
-    const requestHash = idempotencyKey
-      ? createHash('sha256').update(canonicalJson(rawBody)).digest('hex')
-      : null;
+    if (body.callbackUrl) await checkCallbackUrl(this.d.guard, body.callbackUrl);
+    const requestHash = idempotencyKey ? requestHashOf(rawBody) : null;
     if (idempotencyKey) {
       const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
       if (existing) return { view: await this.d.store.viewOf(existing), created: false };
@@ -152,14 +137,7 @@ export class MarketService {
     if (body.dependsOn?.length)
       return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
     // Backpressure: past the round queue, a submission is refused before anything is stored.
-    if (this.d.runner.backlog() >= this.d.config.ROUND_QUEUE_MAX)
-      throw new AppError(
-        429,
-        'busy',
-        `${this.d.runner.backlog()} rounds are waiting for a bidding slot; submit again after Retry-After`,
-        undefined,
-        { retryAfterS: 1 },
-      );
+    if (this.d.runner.backlog() >= this.d.config.ROUND_QUEUE_MAX) throw busy(this.d.runner.backlog());
     const open = this.d.runner.hasFreeSlot();
     let opening: Awaited<ReturnType<typeof insertTask>>;
     try {

@@ -37,7 +37,9 @@ with due as (
    from t`,
   '(select capability from t where t.id = e.task_id)',
 )}
-select ${taskColumns('t')}, (select notices from ev_n) as notices from t`;
+select ${taskColumns('t')}, (select notices from ev_n) as notices from t
+-- RETURNING has no order of its own: hand the tasks out in the order they were picked.
+order by t.priority desc, t.created_at asc`;
 
 export type Claimed = { task: TaskRow; awardId: string; leaseUntil: Date };
 

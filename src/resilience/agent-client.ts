@@ -12,7 +12,6 @@ import {
   type RetryPolicy,
   retry,
   SamplingBreaker,
-  TaskCancelledError as TaskTimeoutError,
   TimeoutStrategy,
   timeout,
 } from 'cockatiel';
@@ -20,7 +19,7 @@ import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
-import { type AgentCallOutcome, type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
+import { type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
 import { formatTraceparent, type TraceContext } from '../observability/trace-context.ts';
 import { noTracing, type Tracing } from '../observability/tracing.ts';
 import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
@@ -34,6 +33,7 @@ import {
 } from '../protocol/messages.ts';
 import { signBody } from '../protocol/signature.ts';
 import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyError } from './agent-errors.ts';
+import { callOutcome, readCapped } from './agent-reply.ts';
 import { OutboundGuard, OutboundRefusedError } from './outbound-guard.ts';
 
 /** Who to call and how to sign; `trace`: the span the call is made in (sent as `traceparent`). */
@@ -379,25 +379,4 @@ export class AgentClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
-}
-
-/** A call's outcome for the metrics: a status that was logged, or the kind of error. */
-function callOutcome(logged: string, err: unknown): AgentCallOutcome {
-  if (err === undefined) return Number(logged) < 300 ? 'ok' : 'http_error';
-  if (err instanceof AgentHttpError) return 'http_error';
-  if (err instanceof AgentTimeoutError || err instanceof TaskTimeoutError) return 'timeout';
-  if (err instanceof InvalidAgentReplyError) return 'invalid_reply';
-  if (err instanceof OutboundRefusedError) return 'refused';
-  return 'error';
-}
-
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new InvalidAgentReplyError(`agent reply exceeds ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
