@@ -1,15 +1,18 @@
 import type { z } from 'zod';
+import type { WorkContext } from '../src/sdk/index.ts';
 import { CsvInput, csvStats } from './work/csv-stats.ts';
 import { HashInput, hashText } from './work/hash.ts';
 import { KeywordsInput, keywords } from './work/keywords.ts';
 import { evaluateExpression, MathInput } from './work/math-evaluate.ts';
+import { ReportInput, report } from './work/report.ts';
 import { SummarizeInput, summarize } from './work/summarize.ts';
 
 /** One capability the sample agents offer: its input schema, its work, and how big a job is. */
 export type CapabilityImpl = {
   description: string;
   input: z.ZodType;
-  run(input: never): unknown;
+  /** The work; `ctx` lets it subcontract parts through the market. */
+  run(input: never, ctx: Pick<WorkContext, 'subcontract'>): unknown;
   /** The job's size for pricing (characters, cells, ...). */
   size(input: never): number;
   /** Loads what the work needs, so an agent pays for it at start and not in its first job. */
@@ -19,7 +22,7 @@ export type CapabilityImpl = {
 const impl = <S extends z.ZodType>(c: {
   description: string;
   input: S;
-  run(input: z.infer<S>): unknown;
+  run(input: z.infer<S>, ctx: Pick<WorkContext, 'subcontract'>): unknown;
   size(input: z.infer<S>): number;
   warmUp?(): void;
 }): CapabilityImpl => c as unknown as CapabilityImpl;
@@ -50,6 +53,12 @@ export const CAPABILITIES = {
     input: CsvInput,
     run: csvStats,
     size: (i) => i.csv.length / 50,
+  }),
+  'text.report': impl({
+    description: 'a summary and keywords of a text, subcontracted to other agents and merged',
+    input: ReportInput,
+    run: report,
+    size: (i) => i.text.length / 50,
   }),
   'crypto.hash': impl({
     description: 'sha256/sha512/sha1/md5/sha3-256/blake2b512 digest of a text',

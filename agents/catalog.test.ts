@@ -18,7 +18,12 @@ const cfp = (capability: string, input: unknown, budget: number | null = null) =
     },
   }) as Cfp & { task: { input: unknown } };
 const idle = { running: 0, queued: 0, capacity: 4 };
-const work = { signal: new AbortController().signal, awardId: 'a', task: cfp('math.evaluate', {}).task };
+const work = {
+  signal: new AbortController().signal,
+  awardId: 'a',
+  task: cfp('math.evaluate', {}).task,
+  subcontract: () => Promise.reject(new Error('no subcontracting here')),
+};
 
 describe('sample agents', () => {
   it('bid by their strategies and refuse input they cannot do', async () => {

@@ -63,6 +63,12 @@ export const SAMPLE_AGENTS: Record<string, SampleAgent> = {
     maxConcurrency: 4,
     strategy: refuseWhenBusy(loadPriced({ base: 1, perTask: 0.5, msPerUnit: 5, minMs: 20 })),
   },
+  reporter: {
+    description: 'reports: subcontracts a summary and keywords to other agents, merges them',
+    capabilities: ['text.report'],
+    maxConcurrency: 4,
+    strategy: loadPriced({ base: 6, perTask: 1, msPerUnit: 5, minMs: 200 }),
+  },
   'queue-worker': {
     description: 'bids on nothing; pulls whatever lands in the fallback queue',
     capabilities: Object.keys(CAPABILITIES) as CapabilityName[],
@@ -112,7 +118,7 @@ export function sampleAgentSpec(
       }
       return bid(cap.size(parsed.data as never));
     },
-    async execute(input, { task, signal }) {
+    async execute(input, { task, signal, subcontract }) {
       if (chaos.hang)
         await new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
       if (chaos.failRate && random() < chaos.failRate)
@@ -125,7 +131,7 @@ export function sampleAgentSpec(
           `invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       signal.throwIfAborted();
-      return cap.run(parsed.data as never);
+      return cap.run(parsed.data as never, { subcontract });
     },
   };
 }

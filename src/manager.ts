@@ -171,6 +171,13 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       startRound: (taskId, from) => rounds.startRound(taskId, from),
       roundBacklog: () => rounds.backlog(),
       releaseWaiting: () => service.releaseWaiting(),
+      cancelSubtask: (taskId) =>
+        service
+          .cancel(taskId, {
+            code: 'parent_ended',
+            message: 'the award this subtask was submitted under ended',
+          })
+          .catch(() => null),
       afterAwardEnded: (ended) => service.afterEnd(ended),
       sendCancel: (award) => void sendCancel(client, book, logger, award),
       peersPresent: (present) => events.peersPresent(present),

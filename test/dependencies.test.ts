@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
 
 /** Tasks that wait for others (dependsOn) and get their outputs. */
 describe('task dependencies', () => {
@@ -14,7 +14,11 @@ describe('task dependencies', () => {
       name: 'pipe-fetcher',
       capabilities: ['pipe.fetch'],
       bid,
-      execute: (input: { doc: string }) => ({ text: `the text of ${input.doc} has five words` }),
+      // Not instant: the stages after it are submitted while it still runs.
+      execute: async (input: { doc: string }) => {
+        await sleep(400);
+        return { text: `the text of ${input.doc} has five words` };
+      },
     });
     await fleet.start({
       name: 'pipe-counter',

@@ -32,6 +32,7 @@ import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { EndedViews } from './ended-views.ts';
 import { busy, checkCallbackUrl, requestHashOf } from './submission-checks.ts';
 import { SubmittedHere } from './submitted-here.ts';
+import type { SubtaskParent } from './subtasks.ts';
 import { storeWaitingTask } from './waiting-tasks.ts';
 
 export type MarketServiceDeps = {
@@ -126,6 +127,7 @@ export class MarketService {
     idempotencyKey: string | undefined,
     callbackKey: string | null,
     traceparent?: string,
+    parent?: SubtaskParent,
   ): Promise<{ view: Task; created: boolean }> {
     if (body.callbackUrl) await checkCallbackUrl(this.d.guard, body.callbackUrl);
     const requestHash = idempotencyKey ? requestHashOf(rawBody) : null;
@@ -152,6 +154,7 @@ export class MarketService {
           requestHash,
           // The client's trace, when it sent a valid one; else the task starts its own.
           traceParent: formatTraceparent(parseTraceparent(traceparent) ?? newTrace()),
+          ...(parent ? { parent } : {}),
         },
         open,
         { ...this.d.runner.openPolicy(), backstopMs: this.d.config.ROUND_LEASE_SLACK_MS },
@@ -291,10 +294,15 @@ export class MarketService {
   }
 
   /** Cancels a task that has not ended (409 if it has); its holder is sent `cancel`. */
-  async cancel(taskId: string): Promise<Task> {
+  async cancel(taskId: string, why?: { code: string; message: string }): Promise<Task> {
     const result = await this.db.transaction(async (tx) => {
       await lockLiveAwardOf(tx, taskId);
-      const row = await transitionTask(tx, { taskId, action: 'cancel', event: { type: 'task.cancelled' } });
+      const row = await transitionTask(tx, {
+        taskId,
+        action: 'cancel',
+        ...(why ? { set: { error: why } } : {}),
+        event: { type: 'task.cancelled', ...(why ? { data: { reason: why.code } } : {}) },
+      });
       if (!row) return null;
       return { row, holder: await cancelLiveAward(tx, row.awardId, 'task cancelled') };
     });

@@ -15,6 +15,8 @@ const CLAIM_SQL = `
 with due as (
   select id from tasks
   where state = 'queued' and capability = any($2::text[]) and not ($1::uuid = any(excluded_agents))
+    -- A subtask is never its parent holder's to take.
+    and parent_agent_id is distinct from $1::uuid
   order by priority desc, created_at asc
   limit $3
   for update skip locked

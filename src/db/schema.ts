@@ -91,6 +91,12 @@ export const tasks = pgTable(
     budget: doublePrecision('budget'),
     deadline: ts('deadline'),
     bidWindowMs: integer('bid_window_ms').notNull(),
+    /** A subtask: the task and award it was submitted under, and that award's holder (never invited to it). */
+    parentId: uuid('parent_id'),
+    parentAwardId: uuid('parent_award_id'),
+    parentAgentId: uuid('parent_agent_id'),
+    /** Its subtasks, in the order they were submitted (appended by the child's own insert). */
+    children: uuid('children').array().notNull().default(sql`'{}'::uuid[]`),
     /** The tasks this one waits for (null: none). */
     dependsOn: uuid('depends_on').array(),
     /** Their outputs, by task id, taken when the last one completed: cfps, awards and claims carry them. */
@@ -137,6 +143,8 @@ export const tasks = pgTable(
       .where(sql`${t.state} = 'queued'`),
     // The sweeper's probe and re-auction look for due tasks by time alone.
     index('tasks_next_auction_idx').on(t.nextAuctionAt).where(sql`${t.state} in ('queued','pending')`),
+    // Subtasks only: their parent's award, for the cascade when it ends.
+    index('tasks_parent_award_idx').on(t.parentAwardId).where(sql`${t.parentAwardId} is not null`),
     index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.state} = 'bidding'`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
     index('tasks_deadline_idx')

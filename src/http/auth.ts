@@ -64,6 +64,29 @@ export function isAdmin(c: Context, keys: { ADMIN_KEYS?: string[] }): boolean {
   return keys.ADMIN_KEYS.some((k) => timingSafeEqual(digest(k), given));
 }
 
+/** The principal of the tasks an agent submits (its subtasks): its own, apart from any key's. */
+export const agentPrincipal = (agentId: string) => `agent:${agentId}`;
+
+/**
+ * Whose tasks a request may see and act on: a client key's (clientScope), or, with keys
+ * configured, an agent's own subtasks with its agent token.
+ */
+export async function taskScope(
+  c: Context,
+  keys: { API_KEYS?: string[]; ADMIN_KEYS?: string[] },
+  registry: AgentRegistry,
+): Promise<ClientScope> {
+  try {
+    return clientScope(c, keys);
+  } catch (err) {
+    const token = bearerOf(c);
+    const agentId =
+      token && err instanceof AppError && err.status === 403 ? await registry.agentIdOf(token) : null;
+    if (!agentId) throw err;
+    return { principal: agentPrincipal(agentId), owner: agentPrincipal(agentId) };
+  }
+}
+
 /** The agent whose token the request carries; 401 without one, 403 with an unknown one. */
 export async function requireAgent(c: Context, registry: AgentRegistry): Promise<AgentRow> {
   const token = bearerOf(c);

@@ -11,8 +11,14 @@ import type { AppDeps, AppEnv } from './deps.ts';
  * (and more: whose task, which agent) with the cached results these leave behind.
  */
 export function checkCredentialsFirst(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
-  const client: MiddlewareHandler = async (_c, next) => {
-    requireClient(_c, clientKeys(deps.config));
+  // A client key, or an agent token (an agent submitting a subtask); which, the route decides.
+  const client: MiddlewareHandler = async (c, next) => {
+    try {
+      requireClient(c, clientKeys(deps.config));
+    } catch (err) {
+      const token = bearerOf(c);
+      if (!token || !(await deps.registry.agentIdOf(token))) throw err;
+    }
     await next();
   };
   const agent: MiddlewareHandler = async (c, next) => {

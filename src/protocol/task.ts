@@ -40,6 +40,8 @@ export const TaskSubmission = z
       .max(2048)
       .nullable()
       .optional(),
+    /** A subtask of a task whose award the submitting agent holds (its agent token submits it). */
+    parent: z.object({ taskId: Id, awardId: Id }).strict().optional(),
     /** Tasks whose outputs this one needs: it waits until they have all completed (existing tasks only). */
     dependsOn: z
       .array(Id)
@@ -89,6 +91,9 @@ export const Task = z
     completedAt: Timestamp.nullable(),
     /** The tasks it depends on (empty: none). */
     dependsOn: z.array(Id),
+    /** The task it is a subtask of (null: none), and its own subtasks. */
+    parentId: Id.nullable(),
+    children: z.array(Id),
     /** The W3C trace id its agent calls carry (the submitter's `traceparent`, or a new trace). */
     traceId: z.string().nullable(),
   })

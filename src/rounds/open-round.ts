@@ -53,10 +53,10 @@ const BIDDING_DATA = (t: string) => `jsonb_build_object('state', 'bidding', 'rou
  */
 const OPEN_SQL = `
 with cur as (
-  select id, capability, excluded_agents, requeues from tasks
+  select id, capability, excluded_agents, requeues, parent_agent_id from tasks
   where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
 ), d as (select ${delayMs('requeues', '$7', '$8')} as ms from cur),
-${eligibleAgentsCte('elig', '(select capability from cur)', '$5::uuid[]', '$9::int', '(select excluded_agents from cur)::uuid[]')},
+${eligibleAgentsCte('elig', '(select capability from cur)', "($5::uuid[] || coalesce((select array_remove(array[parent_agent_id], null) from cur), '{}'::uuid[]))", '$9::int', '(select excluded_agents from cur)::uuid[]')},
 t as (
   update tasks set
     state = case when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state,
@@ -110,9 +110,10 @@ x as (
     ${delayMs('0', '$17', '$18')} as ms
 ), ins as (
   insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
-    callback_url, callback_key, idempotency_key, request_hash, trace_parent, state, round, reply_by, round_owner,
-    round_lease_until, queued_reason, next_auction_at, requeues)
+    callback_url, callback_key, idempotency_key, request_hash, trace_parent, parent_id, parent_award_id,
+    parent_agent_id, state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
   select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13, $22,
+    $23::uuid, $24::uuid, $25::uuid,
     x.state, case when x.state = 'bidding' then 1 else 0 end,
     case when x.state = 'bidding' then now() + $6::int * interval '1 millisecond' end,
     case when x.state = 'bidding' then $14 end,
@@ -124,6 +125,9 @@ x as (
   from x
   on conflict do nothing
   returning *
+), par as (
+  -- A subtask is listed in its parent's children by the statement that creates it.
+  update tasks set children = tasks.children || ins.id from ins where tasks.id = $23::uuid
 ), inv as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
   select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = 'bidding'
@@ -205,6 +209,8 @@ export type NewTask = {
   requestHash: string | null;
   /** The submission's W3C traceparent. */
   traceParent: string;
+  /** A subtask: its parent task and award, and the award's holder (never invited to it). */
+  parent?: { taskId: string; awardId: string; agentId: string };
 };
 
 /**
@@ -234,7 +240,7 @@ export async function insertTask(
     t.idempotencyKey,
     t.requestHash,
     policy.managerId,
-    pgArray(policy.uninvitable),
+    pgArray(t.parent ? [...policy.uninvitable, t.parent.agentId] : policy.uninvitable),
     policy.leaseSlackMs,
     policy.requeueBaseMs,
     policy.requeueCapMs,
@@ -242,6 +248,9 @@ export async function insertTask(
     policy.backstopMs,
     policy.maxInvitees,
     t.traceParent,
+    t.parent?.taskId ?? null,
+    t.parent?.awardId ?? null,
+    t.parent?.agentId ?? null,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Capability } from '../protocol/agent.ts';
 import type { Cfp, Proposal, Refusal, RejectProposal, TaskSpec } from '../protocol/messages.ts';
 import type { ManagerClient } from './manager-client.ts';
+import type { SubcontractOptions } from './subcontract.ts';
 
 /** What `bid` sees besides the cfp: the agent's own load, for strategies that price it in. */
 export type BidContext = { running: number; queued: number; capacity: number };
@@ -12,7 +13,16 @@ export type DeferredDecision = { type: 'deferred'; decide: () => Promise<Proposa
 
 export type BidDecision = Proposal | Refusal | DeferredDecision;
 
-export type WorkContext = { signal: AbortSignal; task: TaskSpec; awardId: string };
+export type WorkContext = {
+  signal: AbortSignal;
+  task: TaskSpec;
+  awardId: string;
+  /**
+   * Submits a subtask through the market and waits for its output (subcontract.ts): budget at
+   * most this award's cost, deadline at most its dueAt; cancelled with this work's `signal`.
+   */
+  subcontract(capability: string, input: unknown, options?: SubcontractOptions): Promise<unknown>;
+};
 
 export type AgentSpec<Input = unknown, Output = unknown> = {
   name: string;

@@ -4,6 +4,7 @@ import { agentRoutes } from './agent-routes.ts';
 import { AgentSession } from './agent-session.ts';
 import type { AgentSpec, RunningAgent, StartOptions } from './agent-spec.ts';
 import { pullLoop } from './pull-loop.ts';
+import { subcontract } from './subcontract.ts';
 import { WorkPool } from './work-pool.ts';
 
 export {
@@ -25,11 +26,26 @@ export {
 export function defineAgent<Input = unknown, Output = unknown>(spec: AgentSpec<Input, Output>) {
   let session: AgentSession | undefined;
   let accepting = true;
-  const pool = new WorkPool<Input, Output>(spec.maxConcurrency ?? 1, spec.execute, (award, result) => {
-    // Work only arrives through signed messages or claims, which both need a session.
-    if (!session) throw new Error('not registered');
-    return session.manager.report(award.conversationId, { awardId: award.awardId, ...result } as never);
-  });
+  const pool = new WorkPool<Input, Output>(
+    spec.maxConcurrency ?? 1,
+    spec.execute,
+    (award, result) => {
+      // Work only arrives through signed messages or claims, which both need a session.
+      if (!session) throw new Error('not registered');
+      return session.manager.report(award.conversationId, { awardId: award.awardId, ...result } as never);
+    },
+    (award, signal) => (capability, input, options) => {
+      if (!session) return Promise.reject(new Error('not registered'));
+      return subcontract(
+        session.manager,
+        { taskId: award.conversationId, awardId: award.awardId },
+        signal,
+        capability,
+        input,
+        options,
+      );
+    },
+  );
   const app = agentRoutes(spec, { pool, session: () => session, accepting: () => accepting });
 
   async function start(opts: StartOptions): Promise<RunningAgent> {

@@ -2,6 +2,7 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { AgentRegistration, NewToken, RegistrationResult } from '../protocol/agent.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimRequest, ClaimResponse } from '../protocol/queue.ts';
+import type { Task, TaskSubmission } from '../protocol/task.ts';
 
 /** An error answer from the manager, with its protocol error code. */
 export class ManagerError extends Error {
@@ -83,6 +84,27 @@ export class ManagerClient {
   /** A new token for the agent; the caller starts using it (the old one is dead). */
   rotateToken(agentId: string): Promise<NewToken> {
     return this.call('POST', `/v1/agents/${agentId}/token`);
+  }
+
+  /** Submits a task with the agent's token: a subtask of an award it holds (`parent`). */
+  submitTask(body: TaskSubmission): Promise<Task> {
+    return this.call('POST', '/v1/tasks', body);
+  }
+
+  /** A task this agent submitted; with `waitMs`, as soon as it has ended (long-poll). */
+  getTask(taskId: string, waitMs = 0, signal?: AbortSignal): Promise<Task> {
+    const timeout = AbortSignal.timeout(waitMs + 10_000);
+    return this.call(
+      'GET',
+      `/v1/tasks/${taskId}?waitMs=${waitMs}`,
+      undefined,
+      {},
+      signal ? AbortSignal.any([signal, timeout]) : timeout,
+    );
+  }
+
+  cancelTask(taskId: string): Promise<Task> {
+    return this.call('POST', `/v1/tasks/${taskId}/cancel`);
   }
 
   bid(taskId: string, bid: DeferredBid) {

@@ -35,6 +35,11 @@ export class WorkPool<Input, Output> {
     readonly capacity: number,
     private readonly execute: (input: Input, ctx: WorkContext) => Output | Promise<Output>,
     private readonly report: (award: AcceptProposal, result: WorkResult) => Promise<unknown>,
+    /** What a job's context may do beyond its signal and task (subcontract). */
+    private readonly subcontractor: (
+      award: AcceptProposal,
+      signal: AbortSignal,
+    ) => WorkContext['subcontract'] = () => () => Promise.reject(new Error('this agent cannot subcontract')),
   ) {}
 
   load() {
@@ -149,7 +154,12 @@ export class WorkPool<Input, Output> {
     job.state = 'running';
     const { award } = job;
     return Promise.resolve().then(() =>
-      this.execute(job.input, { signal: job.controller.signal, task: award.task, awardId: award.awardId }),
+      this.execute(job.input, {
+        signal: job.controller.signal,
+        task: award.task,
+        awardId: award.awardId,
+        subcontract: this.subcontractor(award, job.controller.signal),
+      }),
     );
   }
 

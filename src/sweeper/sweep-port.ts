@@ -9,6 +9,8 @@ export interface SweepPort {
   afterAwardEnded(ended: AwardEndResult): void;
   /** Best effort `cancel` to an award's holder, after the commit that ended its award. */
   sendCancel(award: { id: string; agentId: string; taskId: string }): void;
+  /** Cancels a subtask whose parent award ended (parent_ended); a task already ended is left. */
+  cancelSubtask(taskId: string): Promise<unknown>;
   /** Releases (and auctions) or fails waiting tasks whose dependencies settled. */
   releaseWaiting(): Promise<unknown>;
   /** Rounds waiting for a bidding slot in this manager (re-auctions leave room under the cap). */

@@ -11,6 +11,7 @@ import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
 import { WAITING_READY_SQL } from '../tasks/dependencies.ts';
+import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
 import type { SweepPort } from './sweep-port.ts';
@@ -40,7 +41,8 @@ const PROBE_SQL = `select
   exists (select 1 from tasks where state in ('queued', 'pending') and next_auction_at <= now()) as reauction,
   exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now()) as callbacks,
   exists (select 1 from agent_stat_deltas) as ledger,
-  ${WAITING_READY_SQL} as waiting`;
+  ${WAITING_READY_SQL} as waiting,
+  ${ORPHANS_READY_SQL} as orphans`;
 
 /** On PostgreSQL the probe also sees whether other managers' connections share the database. */
 const PEERS_SQL = `,
@@ -48,7 +50,7 @@ const PEERS_SQL = `,
     and application_name like 'contract-net/%' and application_name <> $3) as peers`;
 
 type Probe = Record<
-  'awards' | 'deadlines' | 'rounds' | 'reauction' | 'callbacks' | 'ledger' | 'waiting',
+  'awards' | 'deadlines' | 'rounds' | 'reauction' | 'callbacks' | 'ledger' | 'waiting' | 'orphans',
   boolean
 > & {
   peers?: boolean;
@@ -114,6 +116,7 @@ export class Sweeper {
       probe.reauction && this.reauction,
       probe.callbacks && this.deliverCallbacks,
       probe.waiting && this.releaseWaiting,
+      probe.orphans && this.cancelOrphans,
       foldDue && this.foldAgentStats,
     ].filter((s): s is () => Promise<void> => !!s);
     for (const step of steps) {
@@ -320,6 +323,11 @@ export class Sweeper {
   /** Waiting tasks whose dependencies settled: released and auctioned, or failed. */
   private async releaseWaiting() {
     await this.d.port.releaseWaiting();
+  }
+
+  /** Subtasks whose parent award ended: cancelled (parent_ended), their holders told. */
+  private async cancelOrphans() {
+    for (const id of await orphanedSubtasks(this.d.database)) await this.d.port.cancelSubtask(id);
   }
 
   /** Client callbacks of tasks that ended (the outbox). */

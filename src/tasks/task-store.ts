@@ -138,6 +138,7 @@ export class TaskStore {
     cursor?: string;
     state?: TaskState;
     capability?: string;
+    parentId?: string;
     owner?: string | null;
   }) {
     const rows = await this.db
@@ -150,6 +151,7 @@ export class TaskStore {
           opts.state ? eq(tasks.state, opts.state) : undefined,
           opts.capability ? eq(tasks.capability, opts.capability) : undefined,
           opts.owner ? eq(tasks.callbackKey, opts.owner) : undefined,
+          opts.parentId ? eq(tasks.parentId, opts.parentId) : undefined,
         ),
       )
       .orderBy(desc(tasks.id))

@@ -39,6 +39,8 @@ export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
     completedAt: row.completedAt?.toISOString() ?? null,
     traceId: traceIdOf(row.traceParent),
     dependsOn: row.dependsOn ?? [],
+    parentId: row.parentId ?? null,
+    children: row.children ?? [],
   };
 }
 

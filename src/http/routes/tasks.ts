@@ -1,9 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { subtaskOf } from '../../app/subtasks.ts';
+import { AppError } from '../../errors/app-error.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
 import { SubmittedTask, Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
-import { clientScope } from '../auth.ts';
+import { agentPrincipal, clientKeys, type clientScope, requireAgentId, taskScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
@@ -45,7 +47,11 @@ const list = createRoute({
   summary: 'Tasks, newest first; state=failed is the dead-letter view',
   security: bearer,
   request: {
-    query: PageQuery.extend({ state: TaskState.optional(), capability: CapabilityName.optional() }),
+    query: PageQuery.extend({
+      state: TaskState.optional(),
+      capability: CapabilityName.optional(),
+      parentId: z.uuid().optional(),
+    }),
   },
   responses: { 200: json(page(Task), 'A page of tasks'), ...errorResponses },
 });
@@ -101,24 +107,29 @@ const bids = createRoute({
 
 /** The client task API. */
 export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
-  const scope = (c: Parameters<typeof clientScope>[0]) => clientScope(c, deps.config);
+  const scope = (c: Parameters<typeof clientScope>[0]) => taskScope(c, deps.config, deps.registry);
   /** 404 unless the client may see the task (its own, or any with an admin key or keys off). */
   const owned = async (c: Parameters<typeof clientScope>[0], id: string) => {
-    const { owner } = scope(c);
+    const { owner } = await scope(c);
     if (owner) await deps.tasks.getOwnedRow(id, owner);
   };
 
   app.openapi(submit, async (c) => {
-    const { principal } = scope(c);
     const body = c.req.valid('json');
     const key = c.req.valid('header')['idempotency-key'];
     const raw = await c.req.json();
+    // A subtask: submitted with the agent token of the parent award's holder.
+    const sub = body.parent
+      ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> })
+      : null;
+    const { principal } = sub ? sub.scope : await scope(c);
     const res = await deps.market.submit(
-      body,
+      sub?.body ?? body,
       raw,
       key ? `${principal}:${key}` : undefined,
       principal === 'anonymous' ? null : principal,
       c.req.header('traceparent'),
+      sub?.parent,
     );
     const view =
       res.view.callbackUrl && principal === 'anonymous'
@@ -140,8 +151,21 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     }
   });
 
+  /** The agent submitting a subtask, and the subtask as it is stored. */
+  const subtask = async (c: Parameters<typeof clientScope>[0], body: Parameters<typeof subtaskOf>[2]) => {
+    if (body.dependsOn)
+      throw new AppError(422, 'invalid_request', 'a subtask cannot have dependsOn (yet)', [
+        { field: 'dependsOn', message: 'not with parent' },
+      ]);
+    const agentId = await requireAgentId(c, deps.registry);
+    const checked = await subtaskOf(deps.database.db, agentId, body);
+    const keysOn = Boolean(clientKeys(deps.config));
+    const p = agentPrincipal(agentId);
+    return { ...checked, scope: { principal: keysOn ? p : 'anonymous', owner: keysOn ? p : null } };
+  };
+
   app.openapi(list, async (c) => {
-    const { owner } = scope(c);
+    const { owner } = await scope(c);
     return c.json(await deps.tasks.list({ ...c.req.valid('query'), owner }), 200);
   });
 
@@ -159,7 +183,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   app.openapi(events, async (c) => {
     const { id } = c.req.valid('param');
-    const { traceParent } = await deps.tasks.getOwnedRow(id, scope(c).owner); // 404 before any stream starts
+    const { traceParent } = await deps.tasks.getOwnedRow(id, (await scope(c)).owner); // 404 before any stream starts
     const withTrace = (rows: Awaited<ReturnType<typeof deps.tasks.events>>) =>
       rows.map((r) => ({ ...r, traceParent }));
     if (!wantsEventStream(c)) {
@@ -178,7 +202,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   app.openapi(bids, async (c) => {
     const { id } = c.req.valid('param');
-    await deps.tasks.getOwnedRow(id, scope(c).owner);
+    await deps.tasks.getOwnedRow(id, (await scope(c)).owner);
     const rows = await deps.tasks.bids(id);
     return c.json(
       {

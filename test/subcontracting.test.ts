@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_AGENTS, sampleAgentSpec } from '../agents/catalog.ts';
+import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { eventually, startManager, type TestManager } from './support/harness.ts';
+
+/** Agents that hold an award submitting parts of the work through the same market. */
+describe('subcontracting', () => {
+  let m: TestManager;
+  let fleet: Fleet;
+  beforeAll(async () => {
+    m = await startManager();
+    fleet = new Fleet(m.url);
+  });
+  afterAll(async () => {
+    await fleet.stopAll();
+    await m.stop();
+  });
+
+  it('lets a holder subcontract through the SDK: never to itself, within its award, listed as children', async () => {
+    // The contractor could do the child's capability itself, and cheaper: it must not be invited.
+    const contractor = await fleet.start({
+      name: 'contractor',
+      capabilities: ['sub.whole', 'sub.part'],
+      bid: (cfp) => ({ type: 'propose', cost: cfp.task.capability === 'sub.whole' ? 10 : 0.1, etaMs: 2000 }),
+      execute: async (input: { n: number }, ctx) => {
+        if (ctx.task.capability === 'sub.part') return { by: 'contractor' };
+        const part = (await ctx.subcontract('sub.part', { n: input.n })) as { doubled: number; by: string };
+        return { total: part.doubled + 1, partBy: part.by };
+      },
+    });
+    const sub = await fleet.start({ ...fixedBidder('subcontractor', 3, 50), capabilities: ['sub.part'] });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'sub.whole', input: { n: 20 } });
+    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    expect(done).toMatchObject({ state: 'completed', output: { total: 41, partBy: 'subcontractor' } });
+    expect(done.children).toHaveLength(1);
+    const child = (await m.call('GET', `/v1/tasks/${done.children[0]}`)).body;
+    expect(child).toMatchObject({
+      parentId: t.body.id,
+      capability: 'sub.part',
+      state: 'completed',
+      budget: 10,
+    });
+    // Capped at the parent award's dueAt when it was submitted (seconds away, not open-ended).
+    expect(Date.parse(child.deadline)).toBeLessThan(Date.parse(done.createdAt) + 60_000);
+    const bids = (await m.call('GET', `/v1/tasks/${child.id}/bids`)).body.items;
+    expect(bids.map((b: { agentId: string }) => b.agentId)).toEqual([sub.id]);
+    expect(bids.map((b: { agentId: string }) => b.agentId)).not.toContain(contractor.id);
+    const listed = (await m.call('GET', `/v1/tasks?parentId=${t.body.id}`)).body.items;
+    expect(listed.map((x: { id: string }) => x.id)).toEqual([child.id]);
+  });
+
+  it('checks the award a subtask is submitted under, and cancels unfinished children when it ends', async () => {
+    const holder = await fleet.raw('raw-holder', 'sub.raw', (req, res) =>
+      json(
+        res,
+        req.path === '/cfp'
+          ? { type: 'propose', cost: 4, etaMs: 60_000 }
+          : req.path === '/award'
+            ? { type: 'agree' }
+            : {},
+      ),
+    );
+    const other = await m.call('POST', '/v1/agents', {
+      name: 'not-the-holder',
+      capabilities: [{ name: 'x.y' }],
+    });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'sub.raw', input: {} });
+    const parent = await eventually(async () => {
+      const v = (await m.call('GET', `/v1/tasks/${t.body.id}`)).body;
+      return v.state === 'awarded' ? v : null;
+    });
+    const own = { authorization: `Bearer ${holder.token}` };
+    const ref = { taskId: parent.id, awardId: parent.award.id };
+    const child = (body: Record<string, unknown>, headers: Record<string, string> = own) =>
+      m.call('POST', '/v1/tasks', { capability: 'sub.nobody', input: {}, parent: ref, ...body }, headers);
+
+    const over = await child({ budget: 5 });
+    expect(over.status).toBe(422);
+    expect(over.body.error.details[0].field).toBe('budget');
+    expect((await child({}, { authorization: `Bearer ${other.body.token}` })).status).toBe(403);
+    expect((await child({}, {})).status).toBe(401);
+    const wrongAward = await child({
+      parent: { taskId: parent.id, awardId: '01900000-0000-7000-8000-000000000000' },
+    });
+    expect(wrongAward.status).toBe(422);
+
+    const kids = [await child({ budget: 2 }), await child({})];
+    for (const k of kids) expect(k.status).toBe(202);
+    expect(kids[1]!.body.budget).toBe(4);
+    // The holder cannot take its own subtask from the queue either.
+    const claim = await m.call('POST', '/v1/queue/claim', { capabilities: ['sub.raw'] }, own);
+    expect(claim.body.tasks).toEqual([]);
+    expect((await m.call('GET', `/v1/tasks/${parent.id}`)).body.children).toEqual(kids.map((k) => k.body.id));
+
+    // The parent is cancelled: its award ends, and so do the children.
+    await m.call('POST', `/v1/tasks/${parent.id}/cancel`);
+    for (const k of kids) {
+      const ended = await eventually(async () => {
+        const v = (await m.call('GET', `/v1/tasks/${k.body.id}`)).body;
+        return v.state === 'cancelled' ? v : null;
+      });
+      expect(ended.error).toMatchObject({ code: 'parent_ended' });
+    }
+    // An ended award takes no more subtasks.
+    expect((await child({})).status).toBe(409);
+  });
+
+  it('runs the sample reporter: it subcontracts a summary and keywords and merges them', async () => {
+    for (const name of ['reporter', 'summarizer'])
+      await fleet.start(sampleAgentSpec(`sample-${name}`, SAMPLE_AGENTS[name]!));
+    const text =
+      'Contract nets let a manager announce a task. Agents propose a cost and a time. The manager awards the best proposal. Failed agents lose the task to the next bidder.';
+    const t = await m.call('POST', '/v1/tasks', { capability: 'text.report', input: { text, keywords: 3 } });
+    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    expect(done.state).toBe('completed');
+    expect(done.output.summary).toEqual(expect.any(String));
+    expect(done.output.keywords).toHaveLength(3);
+    expect(done.children).toHaveLength(2);
+  });
+});
