@@ -44,7 +44,7 @@ describe('bid validity', () => {
     const dear = await bidder(fleet, 'dear-but-standing', 'valid.close', 5, null, 'agree');
     // One invitee that never answers keeps the round open for its whole window.
     await fleet.raw('silent', 'valid.close', () => {});
-    const t = await m.call('POST', '/v1/tasks', { capability: 'valid.close', input: {}, bidWindowMs: 400 });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'valid.close', input: {}, bidWindowMs: 1500 });
     const task = await eventually(async () => {
       const v = (await m!.call('GET', `/v1/tasks/${t.body.id}`)).body;
       return v.award ? v : null;
