@@ -47,16 +47,28 @@ export class OutboundGuard {
     return new Dispatcher({ ...opts, connect: { ...(opts.connect as object), lookup: this.lookup } });
   }
 
-  /** Why a URL whose host is an IP literal may not be called, or null. */
+  /**
+   * Why a URL whose host is an IP literal may not be called, or null. Asked on every agent call
+   * with the same few endpoints, so the answer is remembered by origin (the policy is fixed).
+   */
   refuseLiteral(url: string): string | null {
+    let origin: string;
     let host: string;
     try {
-      host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+      const u = new URL(url);
+      origin = u.origin;
+      host = u.hostname.replace(/^\[|\]$/g, '');
     } catch {
       return 'not a URL';
     }
-    return isIP(host) ? refusal(host, this.policy) : null;
+    const known = this.literalRefusals.get(origin);
+    if (known !== undefined) return known;
+    const why = isIP(host) ? refusal(host, this.policy) : null;
+    if (this.literalRefusals.size >= 10_000) this.literalRefusals.clear();
+    this.literalRefusals.set(origin, why);
+    return why;
   }
+  private readonly literalRefusals = new Map<string, string | null>();
 
   /** Resolves a URL's host now and says why it may not be called, or null (registration, submission). */
   async check(url: string): Promise<string | null> {
