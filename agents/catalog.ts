@@ -9,6 +9,7 @@ import {
   loadPriced,
   refuseWhenBusy,
   type Strategy,
+  undercutting,
   withinBudget,
 } from './strategies.ts';
 import { inputWithDependencies } from './work/dependency-input.ts';
@@ -43,6 +44,12 @@ export const SAMPLE_AGENTS: Record<string, SampleAgent> = {
     capabilities: ['math.evaluate'],
     maxConcurrency: 8,
     strategy: fastButExpensive({ cost: 6, etaMs: 40 }),
+  },
+  haggler: {
+    description: 'maths; in iterated rounds it undercuts the best offer, down to 60% of its price',
+    capabilities: ['math.evaluate'],
+    maxConcurrency: 4,
+    strategy: undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 0.5 }),
   },
   'calculator-cheap': {
     description: 'cheap maths that refuses when busy',
@@ -111,7 +118,7 @@ export function sampleAgentSpec(
       if (!parsed.success)
         return { type: 'refuse', reason: `invalid input: ${parsed.error.issues[0]?.message}` };
       const bid = (size: number): Bid =>
-        withinBudget(sample.strategy)({ size, budget: cfp.task.budget }, load);
+        withinBudget(sample.strategy)({ size, budget: cfp.task.budget, best: cfp.best }, load);
       if (sample.defers) {
         // Size the job precisely (count the cells) before pricing it; the manager waits for the bid.
         return deferred(async () => bid(sizeCsv((parsed.data as { csv: string }).csv)));

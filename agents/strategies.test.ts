@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cheapButSlow, fastButExpensive, loadPriced, refuseWhenBusy, withinBudget } from './strategies.ts';
+import {
+  cheapButSlow,
+  fastButExpensive,
+  loadPriced,
+  refuseWhenBusy,
+  undercutting,
+  withinBudget,
+} from './strategies.ts';
 
 const idle = { running: 0, queued: 0, capacity: 4 };
 const job = { size: 10, budget: null };
@@ -35,5 +42,18 @@ describe('bidding strategies', () => {
     const s = withinBudget(fastButExpensive({ cost: 9, etaMs: 100 }));
     expect(s({ size: 1, budget: 5 }, idle).type).toBe('refuse');
     expect(s({ size: 1, budget: 10 }, idle).type).toBe('propose');
+  });
+});
+
+describe('undercutting', () => {
+  const idle = { running: 0, queued: 0, capacity: 4 };
+  const haggle = undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 0.5 });
+  it('bids its own price until it sees a lower leading offer, then undercuts it down to its floor', () => {
+    expect(haggle({ size: 1, budget: null }, idle)).toEqual({ type: 'propose', cost: 5, etaMs: 80 });
+    expect(haggle({ size: 1, budget: null, best: { cost: 4, etaMs: 100 } }, idle)).toMatchObject({
+      cost: 3.5,
+    });
+    expect(haggle({ size: 1, budget: null, best: { cost: 2, etaMs: 100 } }, idle)).toMatchObject({ cost: 3 });
+    expect(haggle({ size: 1, budget: null, best: { cost: 6, etaMs: 100 } }, idle)).toMatchObject({ cost: 5 });
   });
 });

@@ -1,7 +1,12 @@
 import type { BidContext } from '../src/sdk/index.ts';
 
 /** What a strategy knows about the task: its size, in whatever unit the work scales with. */
-export type Job = { size: number; budget: number | null };
+export type Job = {
+  size: number;
+  budget: number | null;
+  /** Iterated rounds: the leading offer so far, from the second iteration on. */
+  best?: { cost: number; etaMs: number };
+};
 
 export type Bid = { type: 'propose'; cost: number; etaMs: number } | { type: 'refuse'; reason: string };
 
@@ -35,6 +40,19 @@ export const cheapButSlow =
 export const fastButExpensive =
   (o: { cost: number; etaMs: number }): Strategy =>
   () => ({ type: 'propose', cost: o.cost, etaMs: o.etaMs });
+
+/**
+ * Negotiates in iterated rounds: bids as `inner` would, and when it sees a leading offer
+ * below its own price it undercuts it by `step`, never below `floor` times its own price.
+ */
+export const undercutting =
+  (inner: Strategy, o: { floor: number; step: number }): Strategy =>
+  (job, load) => {
+    const bid = inner(job, load);
+    if (bid.type !== 'propose' || !job.best || job.best.cost > bid.cost) return bid;
+    const floor = round2(bid.cost * o.floor);
+    return { ...bid, cost: Math.max(floor, round2(job.best.cost - o.step)) };
+  };
 
 /** Refuses once every slot is taken, instead of queueing work it cannot start. */
 export const refuseWhenBusy =

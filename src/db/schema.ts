@@ -91,6 +91,9 @@ export const tasks = pgTable(
     budget: doublePrecision('budget'),
     deadline: ts('deadline'),
     bidWindowMs: integer('bid_window_ms').notNull(),
+    /** Iterated Contract Net: iterations at most, and how many proposers each goes back to. */
+    iterations: integer('iterations').notNull().default(1),
+    shortlist: integer('shortlist').notNull().default(3),
     /** A subtask: the task and award it was submitted under, and that award's holder (never invited to it). */
     parentId: uuid('parent_id'),
     parentAwardId: uuid('parent_award_id'),
@@ -168,6 +171,8 @@ export const bids = pgTable(
     type: text('type').notNull().$type<'propose' | 'refuse' | 'no_reply' | 'invalid'>(),
     cost: doublePrecision('cost'),
     etaMs: integer('eta_ms'),
+    /** The iteration its standing proposal came from (iterated rounds). */
+    iteration: integer('iteration').notNull().default(1),
     confidence: doublePrecision('confidence'),
     /** A proposal's own limit: not awarded after it (outcome `expired`). */
     validUntil: ts('valid_until'),

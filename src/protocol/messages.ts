@@ -21,6 +21,9 @@ export const Cfp = z.object({
   round: z.number().int().min(1),
   replyBy: Timestamp,
   task: TaskSpec,
+  /** Iterated rounds: this cfp's iteration (absent: 1), and the leading proposal so far, anonymous. */
+  iteration: z.number().int().min(1).optional(),
+  best: z.object({ cost: z.number(), etaMs: z.number().int() }).optional(),
 });
 export type Cfp = z.infer<typeof Cfp>;
 
@@ -89,6 +92,8 @@ export const RejectReason = z.enum([
   'cancelled',
   /** The proposal's validUntil passed before it could be awarded. */
   'expired',
+  /** Iterated rounds: not among the best proposers the next iteration goes back to. */
+  'not_shortlisted',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
@@ -129,6 +134,7 @@ export const BidOutcome = z.enum([
   'award_refused',
   'award_failed',
   'expired',
+  'not_shortlisted',
 ]);
 export type BidOutcome = z.infer<typeof BidOutcome>;
 
@@ -137,6 +143,8 @@ export const BidRecord = z
     id: Id,
     taskId: Id,
     round: z.number().int(),
+    /** The iteration of the round its standing proposal came from. */
+    iteration: z.number().int(),
     agentId: Id,
     type: z.enum(['propose', 'refuse', 'no_reply', 'invalid']),
     cost: z.number().nullable(),

@@ -40,6 +40,10 @@ export const TaskSubmission = z
       .max(2048)
       .nullable()
       .optional(),
+    /** Iterated Contract Net: up to this many bidding iterations (revised cfps to the shortlist). */
+    iterations: z.number().int().min(1).max(5).default(1),
+    /** How many of the best proposers each further iteration goes back to. */
+    shortlist: z.number().int().min(1).max(10).default(3),
     /** A subtask of a task whose award the submitting agent holds (its agent token submits it). */
     parent: z.object({ taskId: Id, awardId: Id }).strict().optional(),
     /** Tasks whose outputs this one needs: it waits until they have all completed (existing tasks only). */
@@ -89,6 +93,8 @@ export const Task = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     completedAt: Timestamp.nullable(),
+    iterations: z.number().int(),
+    shortlist: z.number().int(),
     /** The tasks it depends on (empty: none). */
     dependsOn: z.array(Id),
     /** The task it is a subtask of (null: none), and its own subtasks. */

@@ -19,9 +19,10 @@ import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
 const CLOSE_SQL = `
 with b as (
   update bids set type = x.type, cost = x.cost, eta_ms = x."etaMs", confidence = x.confidence,
-    reason = x.reason, outcome = x.outcome, received_at = x."receivedAt", valid_until = x."validUntil"
+    reason = x.reason, outcome = x.outcome, received_at = x."receivedAt", valid_until = x."validUntil",
+    iteration = x.iteration
   from jsonb_to_recordset($4::jsonb) as x(id uuid, type text, cost float8, "etaMs" int, confidence float8,
-    reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz)
+    reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz, iteration int)
   where bids.id = x.id
 ), bst as (
   insert into agent_stat_deltas (agent_id, proposals, refusals, no_replies)

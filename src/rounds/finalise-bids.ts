@@ -24,6 +24,8 @@ export type FinalBid = {
   reason: string | null;
   receivedAt: number;
   outcome: string;
+  /** The iteration its standing answer came from. */
+  iteration: number;
 };
 
 /**
@@ -47,6 +49,7 @@ export function finaliseBids(
       confidence: null,
       validUntil: null,
       reason: null,
+      iteration: 1,
     };
     switch (a?.type) {
       case 'propose':
@@ -96,8 +99,9 @@ const pick = (p: PostedBid) => ({
 /** The proposals among final bids, as ranking takes them. */
 export function proposalsOf(finals: readonly FinalBid[], invitees: readonly Invitee[]) {
   const rep = new Map(invitees.map((i) => [i.id, i.reputation]));
+  // Not a proposal the round may award: one left out of an iteration's shortlist.
   return finals.flatMap((f) =>
-    f.type === 'propose' && f.cost !== null && f.etaMs !== null
+    f.type === 'propose' && f.outcome !== 'not_shortlisted' && f.cost !== null && f.etaMs !== null
       ? [
           {
             id: f.id,

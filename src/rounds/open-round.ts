@@ -111,9 +111,9 @@ x as (
 ), ins as (
   insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
     callback_url, callback_key, idempotency_key, request_hash, trace_parent, parent_id, parent_award_id,
-    parent_agent_id, state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
+    parent_agent_id, iterations, shortlist, state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
   select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13, $22,
-    $23::uuid, $24::uuid, $25::uuid,
+    $23::uuid, $24::uuid, $25::uuid, $26::int, $27::int,
     x.state, case when x.state = 'bidding' then 1 else 0 end,
     case when x.state = 'bidding' then now() + $6::int * interval '1 millisecond' end,
     case when x.state = 'bidding' then $14 end,
@@ -251,6 +251,8 @@ export async function insertTask(
     t.parent?.taskId ?? null,
     t.parent?.awardId ?? null,
     t.parent?.agentId ?? null,
+    b.iterations,
+    b.shortlist,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);

@@ -17,6 +17,7 @@ import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
 import { collectBids } from './collect-bids.ts';
 import { type FinalBid, finaliseBids } from './finalise-bids.ts';
+import { iterate } from './iterate-round.ts';
 import { type Opening, type OpenPolicy, openRound, type RoundStart } from './open-round.ts';
 import type { Invitee } from './round-types.ts';
 
@@ -203,7 +204,26 @@ export class RoundRunner {
     );
     const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const posted = await readPostedBids(this.d.database, deferred);
-    const finals = finaliseBids(invitees, answers, posted, Date.now());
+    const first = finaliseBids(invitees, answers, posted, Date.now());
+    // Iterated Contract Net: revised cfps to the best proposers before the round closes.
+    const finals =
+      task.iterations > 1
+        ? await iterate(
+            {
+              database: this.d.database,
+              events: this.d.events,
+              client: this.d.client,
+              hub: this.d.hub,
+              managerId: this.d.managerId,
+              leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
+              address: (i) => this.address(i, trace),
+            },
+            task,
+            cfp,
+            invitees,
+            first,
+          )
+        : first;
     const closing = await closeRound(this.d.database, this.d.events, task, invitees, finals, {
       managerId: this.d.managerId,
       timing: this.timing,

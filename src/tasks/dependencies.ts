@@ -54,6 +54,8 @@ export async function insertWaitingTask(db: Db, t: NewTask): Promise<TaskRow | n
         traceParent: t.traceParent,
         state: 'waiting',
         dependsOn: b.dependsOn ?? [],
+        iterations: b.iterations,
+        shortlist: b.shortlist,
       })
       .onConflictDoNothing()
       .returning();

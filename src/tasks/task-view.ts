@@ -38,6 +38,8 @@ export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
     updatedAt: row.updatedAt.toISOString(),
     completedAt: row.completedAt?.toISOString() ?? null,
     traceId: traceIdOf(row.traceParent),
+    iterations: row.iterations,
+    shortlist: row.shortlist,
     dependsOn: row.dependsOn ?? [],
     parentId: row.parentId ?? null,
     children: row.children ?? [],
