@@ -12,6 +12,14 @@ const list = z
   )
   .pipe(z.array(z.string().min(8, 'each key must be at least 8 characters')));
 
+/** Host names, comma-separated, compared lower-case. */
+const hostList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean),
+);
+
 /** Every setting the manager reads, from the environment, validated once at startup. */
 const Env = z.object({
   PORT: int(0, 65535).default(8080),
@@ -31,28 +39,12 @@ const Env = z.object({
   /** Derives agent tokens and signs callbacks; when unset, one is generated and kept in the database. */
   MANAGER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Allowed agent endpoint hosts (comma-separated); empty allows any. */
-  AGENT_HOSTS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .optional(),
+  AGENT_HOSTS: hostList.optional(),
   /**
    * Host headers the manager answers besides loopback names and PUBLIC_URL's host ("*": any).
    * On loopback the check is always on (DNS rebinding); beyond loopback only when this is set.
    */
-  ALLOWED_HOSTS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .optional(),
+  ALLOWED_HOSTS: hostList.optional(),
   /**
    * Whether agent endpoints and callbacks may be loopback addresses: auto allows them while the
    * manager itself listens on loopback (development, tests, the demo), and refuses them otherwise.

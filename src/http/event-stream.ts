@@ -4,6 +4,7 @@ import type { events } from '../db/schema.ts';
 import type { EventFeed, FeedRow } from '../events/event-feed.ts';
 import type { TaskEvent } from '../protocol/task.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
+import { KEEP_ALIVE_MS, Waker } from './waker.ts';
 
 export type EventRow = typeof events.$inferSelect;
 
@@ -46,15 +47,15 @@ export function streamEvents(
   return streamSSE(c, async (stream) => {
     let last = opts.after;
     let dirty = true;
-    let wake: (() => void) | undefined;
+    const waker = new Waker();
     let closed = false;
     const off = opts.subscribe(() => {
       dirty = true;
-      wake?.();
+      waker.wake();
     });
     stream.onAbort(() => {
       closed = true;
-      wake?.();
+      waker.wake();
     });
     try {
       while (!closed) {
@@ -68,14 +69,7 @@ export function streamEvents(
         }
         if (done) break;
         if (!dirty) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 15_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = undefined;
+          await waker.wait(KEEP_ALIVE_MS);
           if (!dirty && !closed) await stream.write(': keep-alive\n\n');
         }
       }
@@ -116,15 +110,15 @@ export function streamFeed(
 ) {
   return streamSSE(c, async (stream) => {
     let pending: FeedRow[] = [];
-    let wake: (() => void) | undefined;
+    const waker = new Waker();
     let closed = false;
     const sub = await opts.feed.subscribe((rows) => {
       for (const r of rows) if (opts.matches(r)) pending.push(r);
-      if (pending.length) wake?.();
+      if (pending.length) waker.wake();
     });
     stream.onAbort(() => {
       closed = true;
-      wake?.();
+      waker.wake();
     });
     const send = async (r: EventRow | FeedRow, data = JSON.stringify(toEventView(r))) => {
       await stream.writeSSE({ id: String(r.id), event: r.type, data });
@@ -154,14 +148,7 @@ export function streamFeed(
         pending = [];
         for (const r of rows) if (r.id > last) await send(r, wireOf(r));
         if (pending.length) continue;
-        const woke = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), 15_000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-        });
-        wake = undefined;
+        const woke = await waker.wait(KEEP_ALIVE_MS);
         if (!woke && !closed) await stream.write(': keep-alive\n\n');
       }
     } finally {

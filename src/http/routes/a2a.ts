@@ -9,6 +9,7 @@ import { TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
 import { type ClientScope, clientScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
+import { KEEP_ALIVE_MS, Waker } from '../waker.ts';
 
 type RpcId = string | number | null;
 type Rpc = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
@@ -158,12 +159,12 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     return streamSSE(c, async (stream) => {
       const send = (result: unknown) =>
         stream.writeSSE({ data: JSON.stringify({ jsonrpc: '2.0', id, result }) });
-      let wake: (() => void) | undefined;
+      const waker = new Waker();
       let closed = false;
-      const off = deps.hub.onTask(first.id, () => wake?.());
+      const off = deps.hub.onTask(first.id, () => waker.wake());
       stream.onAbort(() => {
         closed = true;
-        wake?.();
+        waker.wake();
       });
       try {
         let last = first;
@@ -171,16 +172,8 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         // The first look needs no wake-up: the task may have moved before this stream listened.
         let look = true;
         while (!closed && !isTerminal(last.state)) {
-          if (!look)
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, 15_000);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
+          if (!look) await waker.wait(KEEP_ALIVE_MS);
           look = false;
-          wake = undefined;
           const now = await deps.market.getTask(first.id, 0);
           if (now.state === last.state && now.updatedAt === last.updatedAt) continue;
           const a2a = toA2ATask(now);
