@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../agents/catalog.ts';
-import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
 import { eventually, startManager, type TestManager } from './support/harness.ts';
 
 /** Agents that hold an award submitting parts of the work through the same market. */
@@ -116,5 +116,57 @@ describe('subcontracting', () => {
     expect(done.output.summary).toEqual(expect.any(String));
     expect(done.output.keywords).toHaveLength(3);
     expect(done.children).toHaveLength(2);
+  });
+});
+
+describe('subcontracting with keys configured', () => {
+  it("lets the holder read and cancel its own subtasks with its agent token, and no one else's", async () => {
+    const m = await startManager({ API_KEYS: 'client-key-1', REGISTRATION_KEY: 'register-me-please' });
+    const holder = await RawAgent.start((req, res) =>
+      json(
+        res,
+        req.path === '/cfp'
+          ? { type: 'propose', cost: 3, etaMs: 60_000 }
+          : req.path === '/award'
+            ? { type: 'agree' }
+            : {},
+      ),
+    );
+    try {
+      const key = { authorization: 'Bearer client-key-1' };
+      const reg = await m.call(
+        'POST',
+        '/v1/agents',
+        { name: 'keyed-holder', endpoint: holder.url, capabilities: [{ name: 'keyed.parent' }] },
+        { 'x-registration-key': 'register-me-please' },
+      );
+      const own = { authorization: `Bearer ${reg.body.token}` };
+      const t = await m.call('POST', '/v1/tasks', { capability: 'keyed.parent', input: {} }, key);
+      const parent = await eventually(async () => {
+        const v = (await m.call('GET', `/v1/tasks/${t.body.id}`, undefined, key)).body;
+        return v.state === 'awarded' ? v : null;
+      });
+      const child = await m.call(
+        'POST',
+        '/v1/tasks',
+        { capability: 'keyed.child', input: {}, parent: { taskId: parent.id, awardId: parent.award.id } },
+        own,
+      );
+      expect(child.status).toBe(202);
+      expect((await m.call('GET', `/v1/tasks/${child.body.id}`, undefined, own)).body.parentId).toBe(
+        parent.id,
+      );
+      // The holder's token does not open the client's tasks, nor a client key the agent's.
+      expect((await m.call('GET', `/v1/tasks/${parent.id}`, undefined, own)).status).toBe(404);
+      expect((await m.call('GET', `/v1/tasks/${child.body.id}`, undefined, key)).status).toBe(404);
+      expect((await m.call('POST', `/v1/tasks/${child.body.id}/cancel`, undefined, own)).body.state).toBe(
+        'cancelled',
+      );
+      // Without a parent, an agent token submits nothing.
+      expect((await m.call('POST', '/v1/tasks', { capability: 'x.y', input: {} }, own)).status).toBe(403);
+    } finally {
+      await holder.close();
+      await m.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
 import { SubmittedTask, Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
-import { agentPrincipal, clientKeys, type clientScope, requireAgentId, taskScope } from '../auth.ts';
+import { agentPrincipal, clientKeys, clientScope, requireAgentId, taskScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
@@ -122,7 +122,8 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     const sub = body.parent
       ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> })
       : null;
-    const { principal } = sub ? sub.scope : await scope(c);
+    // Anything but a subtask needs a client key (with keys configured): an agent token is not one.
+    const { principal } = sub ? sub.scope : clientScope(c, deps.config);
     const res = await deps.market.submit(
       sub?.body ?? body,
       raw,
