@@ -13,7 +13,7 @@ import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
-import { formatTraceparent, newTrace, parseTraceparent } from '../observability/trace-context.ts';
+import { submittedTraceparent } from '../observability/trace-context.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
@@ -152,8 +152,7 @@ export class MarketService {
           callbackKey,
           idempotencyKey: idempotencyKey ?? null,
           requestHash,
-          // The client's trace, when it sent a valid one; else the task starts its own.
-          traceParent: formatTraceparent(parseTraceparent(traceparent) ?? newTrace()),
+          traceParent: submittedTraceparent(traceparent),
           ...(parent ? { parent } : {}),
         },
         open,

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '../db/client.ts';
 import { AppError } from '../errors/app-error.ts';
-import { formatTraceparent, newTrace, parseTraceparent } from '../observability/trace-context.ts';
+import { submittedTraceparent } from '../observability/trace-context.ts';
 import type { TaskSubmission } from '../protocol/task.ts';
 import { checkDependencies, insertWaitingTask } from '../tasks/dependencies.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
@@ -31,7 +31,7 @@ export async function storeWaitingTask(
     callbackKey: s.owner,
     idempotencyKey: s.idempotencyKey ?? null,
     requestHash: s.requestHash,
-    traceParent: formatTraceparent(parseTraceparent(s.traceparent) ?? newTrace()),
+    traceParent: submittedTraceparent(s.traceparent),
   });
   if (row) return { row, created: true };
   const existing = s.idempotencyKey ? await store.findByKey(s.idempotencyKey, s.requestHash ?? '') : null;

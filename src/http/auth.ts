@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { AppError } from '../errors/app-error.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
+import { sameSecret } from '../security/same-secret.ts';
 
 /** The bearer token of a request, if any. */
 export function bearerOf(c: Context): string | undefined {
@@ -29,8 +30,7 @@ export function requireClient(c: Context, apiKeys: string[] | undefined): string
       'unauthorized',
       'this manager needs an API key: send "Authorization: Bearer <key>"',
     );
-  const given = digest(token);
-  if (!apiKeys.some((k) => timingSafeEqual(digest(k), given))) {
+  if (!apiKeys.some((k) => sameSecret(token, k))) {
     throw new AppError(403, 'forbidden', 'the API key is not valid for this manager');
   }
   return principalOf(token);
@@ -60,8 +60,7 @@ export function clientScope(c: Context, keys: { API_KEYS?: string[]; ADMIN_KEYS?
 export function isAdmin(c: Context, keys: { ADMIN_KEYS?: string[] }): boolean {
   const token = bearerOf(c);
   if (!token || !keys.ADMIN_KEYS?.length) return false;
-  const given = digest(token);
-  return keys.ADMIN_KEYS.some((k) => timingSafeEqual(digest(k), given));
+  return keys.ADMIN_KEYS.some((k) => sameSecret(token, k));
 }
 
 /** The principal of the tasks an agent submits (its subtasks): its own, apart from any key's. */

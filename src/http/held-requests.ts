@@ -4,11 +4,17 @@ import type { Context } from 'hono';
 import { AppError } from '../errors/app-error.ts';
 import { bearerOf } from './auth.ts';
 
+/** A credential as a key for counting (its digest: the bearer itself is never kept). */
+export const credentialKey = (bearer: string) =>
+  `cred:${createHash('sha256').update(bearer).digest('base64url')}`;
+
+/** The request's remote address as a key for counting. */
+export const addressKey = (c: Context) => `addr:${getConnInfo(c).remote.address ?? 'unknown'}`;
+
 /** Who holds a request open: its credential when it has one, else its remote address. */
 export function holderOf(c: Context): string {
   const bearer = bearerOf(c);
-  if (bearer) return `cred:${createHash('sha256').update(bearer).digest('base64url')}`;
-  return `addr:${getConnInfo(c).remote.address ?? 'unknown'}`;
+  return bearer ? credentialKey(bearer) : addressKey(c);
 }
 
 /**

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { rateLimiter } from 'hono-rate-limiter';
 import { bearerOf, clientKeys } from './auth.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
+import { addressKey, credentialKey } from './held-requests.ts';
 
 const tooMany = (who: string) => async (c: Context) =>
   c.json(
@@ -28,7 +27,6 @@ export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const windowMs = cfg.RATE_LIMIT_WINDOW_MS;
   const keys = new Set(clientKeys(cfg) ?? []);
   if (cfg.REGISTRATION_KEY) keys.add(cfg.REGISTRATION_KEY);
-  const addressOf = (c: Context) => getConnInfo(c).remote.address ?? 'unknown';
   if (cfg.RATE_LIMIT_PER_ADDRESS > 0)
     app.use(
       '/v1/*',
@@ -38,7 +36,7 @@ export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
         standardHeaders: 'draft-7',
         requestPropertyName: 'rateLimitAddress',
         requestStorePropertyName: 'rateLimitAddressStore',
-        keyGenerator: (c) => `addr:${addressOf(c)}`,
+        keyGenerator: addressKey,
         handler: tooMany('address'),
       }),
     );
@@ -56,7 +54,7 @@ export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
         },
         standardHeaders: 'draft-7',
         skip: (c) => bearerOf(c) === undefined,
-        keyGenerator: (c) => `cred:${createHash('sha256').update(bearerOf(c)!).digest('base64url')}`,
+        keyGenerator: (c) => credentialKey(bearerOf(c)!),
         handler: async (c) => tooMany(keys.has(bearerOf(c)!) ? 'key' : 'agent')(c),
       }),
     );

@@ -46,3 +46,7 @@ export const newTrace = (): TraceContext => ({
 
 /** The context a call made on behalf of `parent` carries: the same trace, a span id of its own. */
 export const childOf = (parent: TraceContext): TraceContext => ({ ...parent, spanId: newSpanId() });
+
+/** The traceparent a submission is stored with: the client's when it sent a valid one, else a new trace. */
+export const submittedTraceparent = (header: string | undefined): string =>
+  formatTraceparent(parseTraceparent(header) ?? newTrace());
