@@ -10,14 +10,29 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_INFO = join(ROOT, 'dist', '.tsbuildinfo');
 
-function newestMtime(dir) {
+function newestMtime(dir, pattern = /\.ts$/) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p, pattern));
+    else if (pattern.test(entry.name)) newest = Math.max(newest, statSync(p).mtimeMs);
   }
   return newest;
+}
+
+const DASHBOARD_BUILD = join(ROOT, 'dist', 'dashboard', 'build.json');
+
+/** True when dist/dashboard was built after the last change to the dashboard's sources. */
+export function isDashboardFresh() {
+  return (
+    existsSync(DASHBOARD_BUILD) &&
+    statSync(DASHBOARD_BUILD).mtimeMs >=
+      Math.max(
+        newestMtime(join(ROOT, 'dashboard'), /\.(tsx?|css|html|js)$/),
+        // The page imports the protocol's schemas.
+        newestMtime(join(ROOT, 'src', 'protocol')),
+      )
+  );
 }
 
 /** True when dist/ was built after the last change to src/, agents/ or scripts/ (a few ms of stat calls). */
@@ -41,14 +56,16 @@ export function compiledEntry(tsPath) {
 
 /** Builds dist/ (incrementally) when the sources changed since the last build; says so first. */
 export function ensureBuilt(say = (line) => console.log(line)) {
-  if (isBuildFresh()) return;
-  say('building dist/ (the sources changed since the last build)');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  );
+  if (!isBuildFresh()) {
+    say('building dist/ (the sources changed since the last build)');
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: ROOT, stdio: 'inherit' },
+    );
+  }
+  if (!isDashboardFresh()) {
+    say('building the dashboard (its sources changed since the last build)');
+    execFileSync(process.execPath, [join(ROOT, 'dashboard', 'build.js')], { cwd: ROOT, stdio: 'inherit' });
+  }
 }

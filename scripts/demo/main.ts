@@ -99,6 +99,25 @@ async function until<T>(
   }
 }
 
+const KEEP_TASKS_PER_SECOND = 2;
+
+/** With --keep: more of the same workload, a few tasks a second, until the demo is stopped. */
+async function trickle(url: string): Promise<never> {
+  for (let seed = opts.seed + 1; ; seed++) {
+    for (const t of demoWorkload(50, seed)) {
+      await new Promise((r) => setTimeout(r, 1000 / KEEP_TASKS_PER_SECOND));
+      await fetch(`${url}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(t),
+      }).then(
+        (res) => res.body?.cancel(),
+        () => undefined, // the manager is stopping: the signal handler ends the demo
+      );
+    }
+  }
+}
+
 async function main() {
   const started = Date.now();
   const port = await freePort();
@@ -147,6 +166,7 @@ async function main() {
   say(
     `manager ${url} and ${fleet.length} agents up in ${((Date.now() - started) / 1000).toFixed(1)} s; submitting`,
   );
+  say(`dashboard: ${url}/ (open it in a browser to watch the rounds live)`);
 
   const workload = demoWorkload(opts.tasks, opts.seed);
   const ids: string[] = [];
@@ -284,10 +304,9 @@ async function main() {
   }
   const ok = summary.terminal === summary.tasks;
   if (opts.keep) {
-    say(
-      `\n--keep: the manager stays up at ${url} (try: node bin/cnet.js --manager ${url} agents). Ctrl-C stops everything.`,
-    );
-    await new Promise(() => {});
+    say(`\n--keep: the market stays up. Dashboard: ${url}/ (or: node bin/cnet.js --manager ${url} agents).`);
+    say(`A trickle of ${KEEP_TASKS_PER_SECOND} tasks a second keeps it moving; Ctrl-C stops everything.`);
+    await trickle(url);
   }
   cleanup();
   process.exit(ok ? 0 : 1);

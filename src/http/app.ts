@@ -13,6 +13,7 @@ import { applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
+import { registerDashboardRoutes } from './routes/dashboard.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerQueueRoutes } from './routes/queue.ts';
@@ -122,6 +123,7 @@ export function createApp(appDeps: AppDeps) {
   );
 
   checkCredentialsFirst(app, deps);
+  registerDashboardRoutes(app);
   registerOpsRoutes(app, deps);
   registerAgentRoutes(app, deps);
   registerTaskRoutes(app, deps);

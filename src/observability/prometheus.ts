@@ -1,5 +1,13 @@
 import { sql } from 'drizzle-orm';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import type { CircuitState } from '../protocol/agent.ts';
@@ -15,6 +23,8 @@ export type PrometheusMetrics = MarketMetrics & {
   /** HTTP requests by route pattern (never the raw path: ids would explode the series). */
   httpRequest(method: string, route: string, status: number, durationMs: number): void;
   text(): Promise<string>;
+  /** The same metrics as prom-client's JSON (the dashboard reads these instead of parsing text). */
+  json(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
 };
 
 /**
@@ -127,5 +137,6 @@ export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitS
     httpRequest: (method, route, status, ms) =>
       http.observe({ method, route, status: String(status) }, s(ms)),
     text: () => registry.metrics(),
+    json: () => registry.getMetricsAsJSON(),
   };
 }

@@ -7,7 +7,7 @@ import { cleanText } from '../protocol/common.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
 import { reauctionDelay } from './backoff.ts';
-import { bidStats, countBy, type FinalBid, type PostedBid, proposalsOf } from './finalise-bids.ts';
+import { answersOf, bidStats, countBy, type FinalBid, type PostedBid, proposalsOf } from './finalise-bids.ts';
 import type { Invitee } from './round-types.ts';
 import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
 
@@ -47,7 +47,7 @@ ${eventCtes(
      case when t.state = 'awarded' then 'task.awarded' else 'task.queued' end,
      case when t.state = 'awarded'
        then jsonb_build_object('state', 'awarded', 'round', t.round, 'awardId', w.award_id, 'cost', w.cost,
-         'etaMs', w.eta_ms, 'dueAt', w.work_due)
+         'etaMs', w.eta_ms, 'dueAt', w.work_due, 'answers', $10::jsonb)
        else jsonb_build_object('state', 'queued', 'round', t.round) || $9::jsonb end
    from t left join w on true`,
   '(select capability from t)',
@@ -118,6 +118,7 @@ export async function closeRound(
   const best: RankedBid | undefined = ranking.ranked[0];
   const offer = best ? offerParam(best, task.deadline, policy.timing) : null;
   const delay = reauctionDelay(task.requeues, policy.requeueBaseMs, policy.requeueCapMs);
+  const answers = answersOf(finals);
   const rows = await database.query(CLOSE_SQL, [
     task.id,
     task.round,
@@ -139,7 +140,9 @@ export async function closeRound(
       reason: proposals.length ? 'no_acceptable_bids' : 'no_bids',
       retryInMs: delay,
       bids: countBy(finals.map((f) => f.outcome)),
+      answers,
     }),
+    JSON.stringify(answers),
   ]);
   const raw = rows[0];
   events.published(raw?.notices);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bidStats, finaliseBids, type PostedBid, proposalsOf } from './finalise-bids.ts';
+import { answersOf, bidStats, finaliseBids, type PostedBid, proposalsOf } from './finalise-bids.ts';
 import type { CfpAnswer, Invitee } from './round-types.ts';
 
 const inv = (n: number): Invitee => ({
@@ -85,5 +85,19 @@ describe('finaliseBids', () => {
       noReplies: 1,
     });
     expect(stats.reduce((n, s) => n + s.proposals, 0)).toBe(2);
+  });
+
+  it('lists every answer for the closing event, without reasons or timestamps', () => {
+    const listed = answersOf(finals);
+    expect(listed).toHaveLength(6);
+    expect(listed.find((a) => a.agentId === 'agent-1')).toEqual({
+      agentId: 'agent-1',
+      type: 'propose',
+      cost: 3,
+      etaMs: 100,
+      outcome: byAgent.get('agent-1')!.outcome,
+    });
+    expect(listed.find((a) => a.agentId === 'agent-6')).toMatchObject({ type: 'no_reply', cost: null });
+    expect(Object.keys(listed[1]!).sort()).toEqual(['agentId', 'cost', 'etaMs', 'outcome', 'type']);
   });
 });

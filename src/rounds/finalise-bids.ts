@@ -127,6 +127,20 @@ export function bidStats(finals: readonly FinalBid[]) {
   }));
 }
 
+/**
+ * Every invitee's final answer as the closing event records it (`answers`): who proposed what,
+ * who refused or was silent, and how each answer came out, so a watcher sees the whole round.
+ */
+export function answersOf(finals: readonly FinalBid[]) {
+  return finals.map((f) => ({
+    agentId: f.agentId,
+    type: f.type,
+    cost: f.cost,
+    etaMs: f.etaMs,
+    outcome: f.outcome,
+  }));
+}
+
 export function countBy(values: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;

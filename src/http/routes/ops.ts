@@ -29,6 +29,9 @@ export function registerOpsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.get('/metrics', async (c) => {
     // Behind a client key when keys are configured (a scraper sends one as a bearer token).
     requireClient(c, clientKeys(deps.config));
+    // JSON on request (prom-client's own form), for the dashboard; Prometheus text otherwise.
+    if (deps.metrics && (c.req.header('accept') ?? '').startsWith('application/json'))
+      return c.json(await deps.metrics.json());
     const text = deps.metrics ? await deps.metrics.text() : '';
     return c.text(text, 200, { 'content-type': 'text/plain; version=0.0.4' });
   });

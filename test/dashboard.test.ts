@@ -1,0 +1,276 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { ROOT } from './support/processes.ts';
+
+/**
+ * The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a
+ * real manager and agents. CI installs Chromium and sets REQUIRE_BROWSER=1, so there a missing
+ * browser fails the suite; on a machine without one these tests are skipped, saying why.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM);
+const SHOTS = process.env.SCREENSHOT_DIR ?? join(ROOT, '.data', 'screenshots');
+if (!haveBrowser && process.env.REQUIRE_BROWSER === '1')
+  throw new Error(`REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+if (!haveBrowser) console.warn(`dashboard browser tests skipped: no Chromium at ${CHROMIUM}`);
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // The flags a closed network needs: no background fetches to Google's hosts.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Every console error and uncaught exception of a page. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+/** A GET sent exactly as written, without URL normalisation. */
+function rawStatus(base: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/`, { path, headers: { accept: 'text/html' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject).end();
+  });
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
+  let m: TestManager;
+  let fleet: Fleet;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    m = await startManager({ BREAKER_THRESHOLD: '2', BREAKER_HALF_OPEN_MS: '600000' });
+    fleet = new Fleet(m.url);
+    await fleet.start({ ...fixedBidder('dash-doubler', 5, 30), capabilities: ['math.double'] });
+    // Doubles by subcontracting the work to the doubler: its tasks have a child.
+    await fleet.start({
+      ...fixedBidder('dash-contractor', 8, 60),
+      capabilities: ['math.double-via'],
+      execute: async (input: { n: number }, ctx) => ctx.subcontract('math.double', input),
+    });
+    // Answers every call with a 500: its breaker opens once it is used.
+    await fleet.raw('dash-broken', 'math.double', (_req, res) => json(res, { error: 'broken' }, 500));
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await fleet?.stopAll();
+    await m?.stop();
+  });
+
+  const submit = async (body: Record<string, unknown>) => {
+    const r = await m.call('POST', '/v1/tasks', body);
+    expect(r.status).toBe(202);
+    return r.body.id as string;
+  };
+
+  it('is served at / with its assets, compressed, under a strict CSP; JSON clients still get JSON', async () => {
+    const page = await fetch(`${m.url}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('/dashboard/app.js');
+    const js = await fetch(`${m.url}/dashboard/app.js`, { headers: { 'accept-encoding': 'br' } });
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toContain('javascript');
+    expect(js.headers.get('content-encoding')).toBe('br');
+    const index = await m.call('GET', '/', undefined, { accept: 'application/json' });
+    expect(index.body).toMatchObject({ openapi: '/openapi.json', events: '/v1/events' });
+    // A path that climbs out of the assets' folder is never served (sent raw: fetch would resolve it).
+    for (const path of [
+      '/dashboard/../../package.json',
+      '/dashboard/%2e%2e/%2e%2e/package.json',
+      '/dashboard/x%00.js',
+    ])
+      expect(await rawStatus(m.url, path)).toBe(404);
+    // The prom-client JSON the charts read.
+    const metrics = await m.call('GET', '/metrics', undefined, { accept: 'application/json' });
+    expect(metrics.body.map((x: { name: string }) => x.name)).toContain('cnp_round_duration_seconds');
+  });
+
+  it('shows the agents, follows rounds live, opens a circuit, charts the market, with no console errors', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = watchErrors(page);
+    await page.goto(`${m.url}/`);
+    await page.locator('[data-agent="dash-doubler"]').waitFor();
+    await page.locator('[data-agent="dash-broken"] [data-circuit="closed"]').waitFor();
+    await page.locator('[data-stream="live"]').waitFor();
+
+    const ids = [];
+    for (let n = 1; n <= 4; n++) ids.push(await submit({ capability: 'math.double', input: { n } }));
+    for (const id of ids) {
+      const card = page.locator(`[data-task="${id}"][data-phase="completed"]`);
+      await card.waitFor({ timeout: 20_000 });
+      // The winning bid is on the card, with its cost and ETA.
+      expect(await card.locator('[data-bid="dash-doubler"]').innerText()).toContain('5');
+    }
+    // The broken agent failed its cfps: its breaker opened, and the page says so in red.
+    await page.locator('[data-agent="dash-broken"] [data-circuit="open"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('.activity').innerText()).toContain('circuit OPEN for dash-broken');
+    expect(await page.locator('[data-agent="dash-doubler"]').innerText()).toMatch(/closed/);
+    // The charts got a point with the completions in it (scraped every 2 s).
+    await page
+      .locator('.charts[data-peak-completed]:not([data-peak-completed="0.00"])')
+      .waitFor({ timeout: 15_000 });
+    expect(await page.locator('.chart canvas').count()).toBe(3);
+    await shot(page, 'dashboard-market');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('checks a submission before sending it, names the bad field, then submits and shows the result', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = watchErrors(page);
+    await page.goto(`${m.url}/`);
+    await page
+      .locator('select[name="capability"] option', { hasText: /^math\.double$/ })
+      .waitFor({ state: 'attached' });
+    const before = (await m.call('GET', '/v1/tasks?limit=200')).body.items.length;
+
+    await page.selectOption('select[name="capability"]', 'math.double');
+    await page.fill('textarea[name="input"]', '{"n": ');
+    await page.click('button[type="submit"]');
+    expect(await page.locator('.submit [role="alert"]').innerText()).toMatch(/^input: not JSON/);
+    await page.fill('textarea[name="input"]', '{"n": 21}');
+    await page.fill('input[name="budget"]', '-3');
+    await page.click('button[type="submit"]');
+    expect(await page.locator('.submit [role="alert"]').innerText()).toContain('budget');
+    // Nothing was sent for either.
+    expect((await m.call('GET', '/v1/tasks?limit=200')).body.items.length).toBe(before);
+
+    await page.fill('input[name="budget"]', '');
+    await page.click('button[type="submit"]');
+    const taskPage = page.locator('[data-task-page][data-state="completed"]');
+    await taskPage.waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid="task-output"]').innerText()).toContain('"doubled": 42');
+    const bids = await page.locator('.task-page table').innerText();
+    expect(bids).toContain('dash-doubler');
+    expect(await page.locator('.trail').innerText()).toContain('task.completed');
+    const id = await taskPage.getAttribute('data-task-page');
+    expect((await m.call('GET', `/v1/tasks/${id}`)).body.output).toEqual({ doubled: 42, by: 'dash-doubler' });
+    await shot(page, 'dashboard-task');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("links a task's dependencies, its parent and its children", async () => {
+    const first = await submit({ capability: 'math.double', input: { n: 2 } });
+    const second = await submit({ capability: 'math.double', input: { n: 3 }, dependsOn: [first] });
+    await eventually(async () => (await m.call('GET', `/v1/tasks/${second}`)).body.state === 'completed');
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${m.url}/#/tasks/${second}`);
+    await page.locator(`[data-task-page="${second}"]`).waitFor();
+    await page.click(`a[href="#/tasks/${first}"]`);
+    await page.locator(`[data-task-page="${first}"][data-state="completed"]`).waitFor();
+    expect(await page.locator('.facts').innerText()).toContain('Depends on');
+
+    // A subcontracted task links its child, and the child its parent.
+    const parent = await submit({ capability: 'math.double-via', input: { n: 5 } });
+    const done = (await m.call('GET', `/v1/tasks/${parent}?waitMs=15000`)).body;
+    expect(done.state).toBe('completed');
+    const child = done.children[0] as string;
+    await page.goto(`${m.url}/#/tasks/${parent}`);
+    await page.locator(`[data-task-page="${parent}"][data-state="completed"]`).waitFor();
+    expect(await page.locator('[data-testid="task-output"]').innerText()).toContain('"doubled": 10');
+    await page.click(`a[href="#/tasks/${child}"]`);
+    await page.locator(`[data-task-page="${child}"]`).waitFor();
+    await page.locator(`.facts a[href="#/tasks/${parent}"]`).waitFor();
+    await page.goto(`${m.url}/#/tasks/01a00000-0000-7000-8000-000000000000`);
+    await page.locator('.error[role="alert"]').waitFor();
+    expect(await page.locator('.error[role="alert"]').innerText()).toContain('No task');
+    // The 404 of the unknown task is the one expected console line.
+    expect(errors.filter((e) => !e.includes('404'))).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a phone screen', async () => {
+    const page = await browser.newPage({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    const errors = watchErrors(page);
+    await page.goto(`${m.url}/`);
+    await page.locator('[data-agent="dash-doubler"]').waitFor();
+    await page.locator('.chart canvas').first().waitFor();
+    // Evaluated in the page (a string: this file is compiled without the DOM's types).
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, 'dashboard-phone');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe.skipIf(!haveBrowser)('the dashboard with API keys', () => {
+  let m: TestManager;
+  let browser: Browser;
+  beforeAll(async () => {
+    m = await startManager({ API_KEYS: 'dash-client-key', ADMIN_KEYS: 'dash-admin-key' });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await m?.stop();
+  });
+
+  it('asks for a key, keeps it in the tab only, and says when a client key cannot see the live feed', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${m.url}/`);
+    await page.locator('#key-title').waitFor();
+
+    await page.fill('input[name="api-key"]', 'not-a-key');
+    await page.click('.key-prompt button');
+    await page.waitForTimeout(500);
+    await page.locator('#key-title').waitFor();
+
+    // A client key reads agents but not the manager-wide feed: the page says an admin key is needed.
+    await page.fill('input[name="api-key"]', 'dash-client-key');
+    await page.click('.key-prompt button');
+    await page.locator('.key-prompt', { hasText: 'admin key' }).waitFor();
+
+    await page.fill('input[name="api-key"]', 'dash-admin-key');
+    await page.click('.key-prompt button');
+    await page.locator('[data-stream="live"]').waitFor();
+    await page.locator('.agents', { hasText: 'No agents registered yet' }).waitFor();
+    expect(await page.locator('#key-title').count()).toBe(0);
+    const stored = await page.evaluate(
+      `({ session: sessionStorage.getItem('contract-net.api-key'), local: localStorage.length, cookies: document.cookie })`,
+    );
+    expect(stored).toEqual({ session: 'dash-admin-key', local: 0, cookies: '' });
+
+    // Another tab (a fresh context) does not have it.
+    const other = await (await browser.newContext()).newPage();
+    await other.goto(`${m.url}/`);
+    await other.locator('#key-title').waitFor();
+    await context.close();
+  });
+});
