@@ -108,7 +108,9 @@ describe('bad input', () => {
     for (const [method, path] of [
       ['GET', '/v1/nope'],
       ['PUT', '/v1/tasks'],
-      ['GET', '/'],
+      // GET / is the dashboard (or, asked for JSON, an index of links); nothing else is there.
+      ['DELETE', '/'],
+      ['GET', '/dashboard/nope.js'],
     ]) {
       const res = await m.call(method!, path!);
       expect(res.status).toBe(404);
