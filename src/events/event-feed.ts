@@ -20,6 +20,15 @@ export type FeedSource = (afterId: number, limit: number) => Promise<FeedRow[]>;
 const PAGE = 500;
 
 /**
+ * How long the feed waits at a gap in the event ids before passing it. Ids come from one
+ * sequence but commit in any order: a transaction that took id 99 may commit after the one that
+ * took 100. Reading past 99 at once would lose it for every stream; a gap that stays this long
+ * is an id whose transaction rolled back (or one held open that long: its event is then only
+ * in GET /v1/events).
+ */
+export const GAP_WAIT_MS = 1000;
+
+/**
  * The manager-wide event feed, read once for every stream: when events are notified, one query
  * fetches what is new and every subscriber gets the same rows (filtering them itself). With
  * hundreds of streams open, an event costs one query, not one per stream.
@@ -32,12 +41,50 @@ export class EventFeed {
   private unsubscribe: (() => void) | undefined;
   /** Statements this feed has run: what a test reads to see that streams share them. */
   fetches = 0;
+  /** The first missing id the feed is waiting at, and since when. */
+  private gap: { id: number; since: number } | undefined;
+  private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly hub: EventHub,
     private readonly source: FeedSource,
     private readonly latestId: () => Promise<number>,
+    private readonly gapWaitMs = GAP_WAIT_MS,
   ) {}
+
+  /**
+   * The rows after the head that can be handed out now: up to the first missing id, or through
+   * it once it has been missing for `gapWaitMs` (then the wait starts again at the next one).
+   */
+  private contiguous(rows: FeedRow[]): FeedRow[] {
+    let expected = this.head! + 1;
+    let n = 0;
+    for (const r of rows) {
+      if (r.id !== expected) {
+        const now = Date.now();
+        if (this.gap?.id !== expected) this.gap = { id: expected, since: now };
+        if (now - this.gap.since < this.gapWaitMs) {
+          this.retryAfterGap();
+          break;
+        }
+        this.gap = undefined;
+      }
+      expected = r.id + 1;
+      n++;
+    }
+    if (n === rows.length) this.gap = undefined;
+    return n === rows.length ? rows : rows.slice(0, n);
+  }
+
+  /** A notice may never come for a rolled-back id: look again once the wait is over. */
+  private retryAfterGap(): void {
+    if (this.gapTimer) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      if (this.subscribers.size) this.pull();
+    }, this.gapWaitMs);
+    this.gapTimer.unref();
+  }
 
   /**
    * Subscribes to every event after the feed's head, and says where the head was: the caller
@@ -78,17 +125,23 @@ export class EventFeed {
           let rows: FeedRow[];
           do {
             this.fetches++;
-            rows = await this.source(this.head, PAGE);
+            const fetched = await this.source(this.head, PAGE);
+            rows = this.contiguous(fetched);
             const last = rows.at(-1);
             if (last) this.head = last.id;
             if (rows.length) for (const s of this.subscribers) s(rows);
+            // Stopped at a gap: the rest waits for the next notice or the gap's timer.
+            if (rows.length < fetched.length) break;
           } while (rows.length === PAGE);
         } while (this.again);
       } catch {
         // The next notice tries again; a stream keeps its keep-alives meanwhile.
       } finally {
         this.pulling = undefined;
-        if (this.subscribers.size === 0) this.head = undefined;
+        if (this.subscribers.size === 0) {
+          this.head = undefined;
+          this.gap = undefined;
+        }
       }
     })();
   }

@@ -58,6 +58,8 @@ export function streamEvents(
       waker.wake();
     });
     try {
+      // A first line at once: the client (and any buffering proxy) sees the stream open now.
+      await stream.write(': open\n\n');
       while (!closed) {
         dirty = false;
         const done = opts.isDone ? await opts.isDone() : false;
@@ -126,6 +128,8 @@ export function streamFeed(
     };
     let last = opts.after ?? sub.head;
     try {
+      // Subscribed: say so at once, so the client knows it will miss nothing from here on.
+      await stream.write(': open\n\n');
       let replayed = 0;
       while (!closed && last < sub.head) {
         const rows = (await opts.fetch(last, 500)).filter((r) => r.id <= sub.head);

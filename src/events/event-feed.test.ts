@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { EventFeed, type FeedRow } from './event-feed.ts';
+import { EventHub } from './event-hub.ts';
+
+const row = (id: number): FeedRow => ({
+  id,
+  taskId: null,
+  agentId: null,
+  type: 'agent.updated',
+  data: {},
+  createdAt: new Date(0),
+  capability: null,
+  traceParent: null,
+});
+
+/** A feed over a table whose rows become visible in any order, as commits do. */
+function setup(gapWaitMs: number) {
+  const visible = new Map<number, FeedRow>();
+  const hub = new EventHub('test');
+  const feed = new EventFeed(
+    hub,
+    async (after, limit) =>
+      [...visible.values()]
+        .filter((r) => r.id > after)
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit),
+    async () => 0,
+    gapWaitMs,
+  );
+  const commit = (id: number) => {
+    visible.set(id, row(id));
+    hub.deliver({ id, taskId: null, agentId: null, type: 'agent.updated' });
+  };
+  return { feed, commit };
+}
+
+const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+
+describe('EventFeed', () => {
+  it('never passes an id that has not committed yet: a later commit of a lower id still arrives', async () => {
+    const { feed, commit } = setup(10_000);
+    const seen: number[] = [];
+    await feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    commit(1);
+    await tick();
+    commit(3); // 2 took its id first but commits later
+    await tick();
+    expect(seen).toEqual([1]);
+    commit(2);
+    await tick();
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('passes an id that never commits (a rolled-back transaction) after the wait, with no further notice', async () => {
+    const { feed, commit } = setup(100);
+    const seen: number[] = [];
+    await feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    commit(1);
+    commit(3);
+    await tick();
+    expect(seen).toEqual([1]);
+    await tick(250);
+    expect(seen).toEqual([1, 3]);
+    commit(4);
+    await tick();
+    expect(seen).toEqual([1, 3, 4]);
+  });
+});
