@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'preact/hooks';
+import { useCallback, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api/api-client.ts';
 import type { StreamStatus } from '../api/event-stream.ts';
 import { keyStore } from '../api/key-store.ts';
@@ -20,15 +20,15 @@ export function App() {
   const route = useHashRoute();
   // Bumped when the key changes: every stream and poll starts again with it.
   const [keyVersion, setKeyVersion] = useState(0);
-  const [agentEpoch, setAgentEpoch] = useState(0);
-  const agents = usePolled(api.agents, 3000, [keyVersion], agentEpoch);
-  const names = useMemo(() => new Map((agents.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
-  const nameOf = useCallback((id: string) => names.get(id) ?? id.slice(-6), [names]);
-  const { feed, status } = useMarketFeed(nameOf, keyVersion);
+  // The feed names agents as events arrive; it reads the latest names through this ref.
+  const names = useRef(new Map<string, string>());
+  const { feed, status } = useMarketFeed((id) => names.current.get(id) ?? id.slice(-6), keyVersion);
+  // An event that changes an agent (an award, a breaker) refreshes the table, at most once a second.
+  const agents = usePolled(api.agents, 3000, [keyVersion], feed.agentEpoch);
+  names.current = useMemo(() => new Map((agents.data ?? []).map((a) => [a.id, a.name])), [agents.data]);
+  const nameOf = useCallback((id: string) => names.current.get(id) ?? id.slice(-6), [agents.data]);
   const metrics = useMarketMetrics(2000, keyVersion);
   const tasks = usePolled(() => api.tasks(15), 5000, [keyVersion], feed.counts['task.submitted']);
-  // An event that changes an agent (an award, a breaker) refreshes the table, at most once a second.
-  if (feed.agentEpoch !== agentEpoch) setAgentEpoch(feed.agentEpoch);
 
   const keyProblem = agents.problem?.needsKey
     ? agents.problem
