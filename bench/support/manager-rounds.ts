@@ -14,6 +14,11 @@ export async function freshDatabase(adminUrl: string, name: string) {
   // For finding where commits go: every statement of this database in the server's log.
   if (process.env.BENCH_LOG_STATEMENTS)
     await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
+  // For experiments: server settings for this database, e.g. BENCH_DB_SETTINGS='synchronous_commit=off'.
+  for (const kv of (process.env.BENCH_DB_SETTINGS ?? '').split(/\s+/).filter((s) => s.includes('='))) {
+    const [key, value] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
+    await admin.unsafe(`alter database ${name} set ${key} = '${value}'`);
+  }
   if (process.env.BENCH_EXPLAIN) {
     // Plans of the slow statements, with timing and buffers, in the server's log.
     await admin.unsafe(`alter database ${name} set session_preload_libraries = 'auto_explain'`);
@@ -38,6 +43,12 @@ export async function freshDatabase(adminUrl: string, name: string) {
       const rows = await admin`select pid from pg_stat_activity where datname = ${name}`;
       return rows.map((r) => Number(r.pid));
     },
+    /** Runs `sql` on this database (not the admin one). */
+    async run(sql: string) {
+      const c = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      await c.unsafe(sql);
+      await c.end();
+    },
     async drop() {
       await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await admin.end();
@@ -60,6 +71,13 @@ export async function startManager(
     MANAGER_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
     ...(db.kind === 'postgres' ? { DATABASE_URL: db.url! } : { PGLITE_DATA_DIR: 'memory://' }),
     ...opts.env,
+    // For experiments: manager settings from the bench's environment, e.g. BENCH_MANAGER_ENV='PG_POOL_MAX=4'.
+    ...Object.fromEntries(
+      (process.env.BENCH_MANAGER_ENV ?? '')
+        .split(/\s+/)
+        .filter((kv) => kv.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
   };
   const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
   // The manager as deployed, from compiled JavaScript (npm run build), if it has been built.
@@ -151,6 +169,8 @@ export async function runManagerRounds(opts: {
     };
     // Warm up (JIT, connection pools, prepared statements), then let every backend flush its statistics.
     await Promise.all(Array.from({ length: 16 }, (_, i) => one(-i)));
+    // For experiments: SQL run on the bench database once it is migrated, e.g. dropping an index.
+    if (database && process.env.BENCH_SQL) await database.run(process.env.BENCH_SQL);
     if (database) await new Promise((r) => setTimeout(r, 11_000));
     const before = database ? await database.commits() : 0;
 

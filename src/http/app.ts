@@ -9,6 +9,7 @@ import type { AppDeps, AppEnv, RouteDeps } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
 import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
+import { preReadBody } from './node-request.ts';
 import { applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
@@ -123,6 +124,7 @@ export function createApp(appDeps: AppDeps) {
   );
 
   checkCredentialsFirst(app, deps);
+  app.use('/v1/*', preReadBody);
   registerDashboardRoutes(app);
   registerOpsRoutes(app, deps);
   registerAgentRoutes(app, deps);

@@ -43,7 +43,7 @@ export function mergeIteration(
   const finals = standing.map((f) => {
     if (out.has(f.agentId)) return { ...f, outcome: 'not_shortlisted' };
     const r = byAgent.get(f.agentId);
-    if (!r || r.type !== 'propose' || r.cost === null || r.etaMs === null) return f;
+    if (r?.type !== 'propose' || r.cost === null || r.etaMs === null) return f;
     if (f.type !== 'propose' || f.cost === null || f.etaMs === null || r.cost < f.cost || r.etaMs < f.etaMs)
       improved = true;
     return { ...r, id: f.id, outcome: 'pending', iteration };

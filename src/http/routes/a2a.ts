@@ -9,6 +9,7 @@ import { TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
 import { type ClientScope, clientScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
+import { callerGone } from '../node-request.ts';
 import { KEEP_ALIVE_MS, Waker } from '../waker.ts';
 
 type RpcId = string | number | null;
@@ -73,7 +74,7 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
           );
           const view =
             blocking && !isTerminal(task.state)
-              ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, c.req.raw.signal)
+              ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, callerGone(c))
               : task;
           return c.json({ jsonrpc: '2.0', id, result: { task: toA2ATask(view) } });
         }

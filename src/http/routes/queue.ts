@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ClaimRequest, ClaimResponse } from '../../protocol/queue.ts';
 import { requireAgent } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
+import { callerGone } from '../node-request.ts';
 import { bearer, errorResponses, json } from '../openapi-helpers.ts';
 
 const claim = createRoute({
@@ -30,7 +31,7 @@ export function registerQueueRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     const req = c.req.valid('json');
     const release = req.waitMs ? deps.held.polls.take(c) : () => {};
     try {
-      return c.json({ tasks: await deps.market.claim(agent, req, c.req.raw.signal) }, 200);
+      return c.json({ tasks: await deps.market.claim(agent, req, callerGone(c)) }, 200);
     } finally {
       release();
     }

@@ -8,6 +8,7 @@ import { isTerminal } from '../../tasks/state-machine.ts';
 import { agentPrincipal, clientKeys, clientScope, requireAgentId, taskScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
+import { callerGone } from '../node-request.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
 const submit = createRoute({
@@ -146,7 +147,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     if (waitMs <= 0) return c.json(await deps.market.getTask(id, 0), 200);
     const release = deps.held.polls.take(c);
     try {
-      return c.json(await deps.market.getTask(id, waitMs, c.req.raw.signal), 200);
+      return c.json(await deps.market.getTask(id, waitMs, callerGone(c)), 200);
     } finally {
       release();
     }
