@@ -53,7 +53,7 @@ export function eligibleAgentsCte(
       a.failures + coalesce(p.failures, 0) as failures
     from agents a left join lateral (
       select sum(d.completions)::int as completions, sum(d.failures)::int as failures
-      from agent_stat_deltas d where d.agent_id = a.id
+      from agent_stat_deltas d where d.agent_id = a.id and (d.completions <> 0 or d.failures <> 0)
     ) p on true
     where a.status = 'active' and a.endpoint is not null and a.capability_names @> array[${cap}]::text[]
       and not (a.id = any(${blocked}))

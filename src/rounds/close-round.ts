@@ -15,6 +15,8 @@ import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
  * Closes a round in one statement: every invitation gets its final answer and outcome, the
  * agents' answers are counted, and the task moves (guarded by round and owner) to `awarded` with
  * the best bid's award, or to `queued` when nothing acceptable came; one event either way.
+ * The bids are found by task and round (their unique index) as well as by id: joined by id alone
+ * to the posted set, whose size the planner cannot know, it scanned the whole table.
  */
 const CLOSE_SQL = `
 with b as (
@@ -23,7 +25,7 @@ with b as (
     iteration = x.iteration
   from jsonb_to_recordset($4::jsonb) as x(id uuid, type text, cost float8, "etaMs" int, confidence float8,
     reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz, iteration int)
-  where bids.id = x.id
+  where bids.task_id = $1 and bids.round = $2::int and bids.id = x.id
 ), bst as (
   insert into agent_stat_deltas (agent_id, proposals, refusals, no_replies)
   select x."agentId", x.proposals, x.refusals, x."noReplies"

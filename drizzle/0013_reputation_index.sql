@@ -1,0 +1,1 @@
+CREATE INDEX "agent_stat_deltas_outcomes_idx" ON "agent_stat_deltas" USING btree ("agent_id") WHERE "agent_stat_deltas"."completions" <> 0 or "agent_stat_deltas"."failures" <> 0;
