@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import { AppError } from '../errors/app-error.ts';
@@ -9,7 +8,7 @@ import type { AppDeps, AppEnv, RouteDeps } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
 import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
-import { preReadBody } from './node-request.ts';
+import { limitBody, preReadBody } from './node-request.ts';
 import { applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
@@ -110,11 +109,8 @@ export function createApp(appDeps: AppDeps) {
   applyRateLimits(app, deps);
   app.use(
     '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new AppError(413, 'body_too_large', `the body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
-      },
+    limitBody(deps.config.BODY_LIMIT_BYTES, () => {
+      throw new AppError(413, 'body_too_large', `the body exceeds ${deps.config.BODY_LIMIT_BYTES} bytes`);
     }),
   );
   app.use('/v1/*', requireJsonBody);

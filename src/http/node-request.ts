@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors/app-error.ts';
 
 /**
@@ -28,6 +29,21 @@ function readAll(incoming: IncomingMessage): Promise<Buffer> {
     incoming.once('aborted', gone);
     incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
   });
+}
+
+/**
+ * Hono's `bodyLimit`, without its first step on Node: it reads `c.req.raw.body` to see whether
+ * there is a body at all, which builds the `Request` of every request, GETs included. A body with
+ * a Content-Length (Node's parser holds the body to it) is judged by that header alone, as
+ * `bodyLimit` itself does; a chunked one goes to `bodyLimit`, which counts it as it streams.
+ */
+export function limitBody(maxSize: number, onError: (c: Context) => never): MiddlewareHandler {
+  const hono = bodyLimit({ maxSize, onError });
+  return async (c, next) => {
+    if (!nodeOf(c).incoming || c.req.header('transfer-encoding') !== undefined) return hono(c, next);
+    if (Number(c.req.header('content-length') ?? 0) > maxSize) onError(c);
+    await next();
+  };
 }
 
 /**
