@@ -37,7 +37,7 @@ if (adminUrl && dbs.includes('postgres')) {
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of runs) {
     console.log(
-      `| ${r.system} | ${r.mode} | ${r.enqueuePerS.toFixed(0)} | ${r.processPerS.toFixed(0)} | ${(ours.run.processPerS / r.processPerS).toFixed(2)}x | ${r.note ?? ''} |`,
+      `| ${r.system} | ${r.mode} | ${r.enqueuePerS.toFixed(0)} | ${r.processPerS.toFixed(r.processPerS < 10 ? 1 : 0)} | ${(ours.run.processPerS / r.processPerS).toFixed(2)}x | ${r.note ?? ''} |`,
     );
   }
   console.log(
