@@ -49,7 +49,7 @@ export function limitBody(maxSize: number, onError: (c: Context) => never): Midd
 /**
  * Puts the body, as text, in Hono's body cache, so `c.req.json()` and the validators parse it
  * from there (exactly as they would parse `Request.text()`: UTF-8, bad bytes replaced, BOM
- * dropped). Only bodies with a Content-Length, which `bodyLimit` has already held to the limit;
+ * dropped). Only bodies with a Content-Length, which `limitBody` has already held to the limit;
  * a chunked body takes Hono's own path, where `bodyLimit` counts it as it streams. Registered
  * after the credential checks, so a caller without credentials costs no read.
  */
