@@ -52,6 +52,9 @@ export type MarketServiceDeps = {
   metrics: MarketMetrics;
 };
 
+/** Why a long-poll's own waits are stopped: a reason of our own, so abort() builds no DOMException per poll. */
+const POLL_OVER = new Error('the long-poll is over');
+
 /**
  * The application layer: what clients and agents ask of the marketplace, as the HTTP routes call
  * it. Each use case is a few statements over the round, award, task and queue modules.
@@ -186,7 +189,7 @@ export class MarketService {
     if (known) return known;
     if (waitMs <= 0) return this.d.store.readView(id);
     const stop = new AbortController();
-    const onClose = () => stop.abort();
+    const onClose = () => stop.abort(POLL_OVER);
     signal?.addEventListener('abort', onClose, { once: true });
     try {
       const ended = this.d.hub.waitForTask(
@@ -205,7 +208,7 @@ export class MarketService {
       const view = this.ended.get(id) ?? (await nextTurn(() => this.ended.get(id)));
       return view ?? this.d.store.readView(id);
     } finally {
-      stop.abort();
+      stop.abort(POLL_OVER);
       signal?.removeEventListener('abort', onClose);
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostName, hostPolicy } from './host-policy.ts';
+import { hostName, hostPolicy, KNOWN_HOSTS_MAX } from './host-policy.ts';
 
 describe('hostName', () => {
   it('drops the port and IPv6 brackets', () => {
@@ -20,6 +20,21 @@ describe('hostPolicy', () => {
     expect(ok('evil.example:8080')).toBe(false);
     expect(ok('127.0.0.1.evil.example')).toBe(false);
     expect(ok(undefined)).toBe(true);
+  });
+  it('answers the same from memory, and past its memory for names it did not keep', () => {
+    const ok = hostPolicy({ listenHost: '127.0.0.1' });
+    for (let round = 0; round < 2; round++) {
+      expect(ok('localhost:8080')).toBe(true);
+      expect(ok('evil.example')).toBe(false);
+    }
+    // Many more names than it keeps: every one still judged on its own.
+    for (let i = 0; i < KNOWN_HOSTS_MAX * 3; i++) {
+      expect(ok(`evil-${i}.example`)).toBe(false);
+      expect(ok(`127.0.0.1:${1000 + i}`)).toBe(true);
+      expect(ok(`app-${i}.localhost`)).toBe(true);
+    }
+    expect(ok('evil.example')).toBe(false);
+    expect(ok('[::1]:9')).toBe(true);
   });
   it('adds PUBLIC_URL and ALLOWED_HOSTS', () => {
     const ok = hostPolicy({
