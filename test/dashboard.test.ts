@@ -132,7 +132,22 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     for (let n = 1; n <= 4; n++) ids.push(await submit({ capability: 'math.double', input: { n } }));
     for (const id of ids) {
       const card = page.locator(`[data-task="${id}"][data-phase="completed"]`);
-      await card.waitFor({ timeout: 20_000 });
+      await card.waitFor({ timeout: 20_000 }).catch(async (err) => {
+        // Say whether the task itself was slow or the page missed its end (an event lost).
+        const task = await m.call('GET', `/v1/tasks/${id}`);
+        const trail = await m.call('GET', `/v1/tasks/${id}/events`);
+        const shown = await page
+          .locator(`[data-task="${id}"]`)
+          .getAttribute('data-phase')
+          .catch(() => null);
+        throw new Error(
+          `${err.message}\ntask ${task.body?.state}; card phase ${shown}; trail ${JSON.stringify(
+            (trail.body?.items ?? trail.body)?.map?.(
+              (e: { id: string; type: string }) => `${e.id}:${e.type}`,
+            ),
+          )}`,
+        );
+      });
       // The winning bid is on the card, with its cost and ETA.
       expect(await card.locator('[data-bid="dash-doubler"]').innerText()).toContain('5');
     }
