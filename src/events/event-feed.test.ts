@@ -14,7 +14,7 @@ const row = (id: number): FeedRow => ({
 });
 
 /** A feed over a table whose rows become visible in any order, as commits do. */
-function setup(gapWaitMs: number) {
+function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: number } = {}) {
   const visible = new Map<number, FeedRow>();
   const hub = new EventHub('test');
   const feed = new EventFeed(
@@ -26,6 +26,8 @@ function setup(gapWaitMs: number) {
         .slice(0, limit),
     async () => 0,
     gapWaitMs,
+    async () => opts.open?.() ?? false,
+    opts.gapMaxMs,
   );
   const commit = (id: number) => {
     visible.set(id, row(id));
@@ -64,5 +66,32 @@ describe('EventFeed', () => {
     commit(4);
     await tick();
     expect(seen).toEqual([1, 3, 4]);
+  });
+
+  it('goes on waiting past the wait while a transaction older than the gap is open, and hands the id out in order when it commits', async () => {
+    let open = true;
+    const { feed, commit } = setup(50, { open: () => open, gapMaxMs: 10_000 });
+    const seen: number[] = [];
+    await feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    commit(1);
+    commit(3);
+    await tick(300); // six waits: a slow commit, not a rollback
+    expect(seen).toEqual([1]);
+    commit(2);
+    open = false;
+    await tick(150);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('passes a gap at its limit even while some transaction stays open', async () => {
+    const { feed, commit } = setup(50, { open: () => true, gapMaxMs: 200 });
+    const seen: number[] = [];
+    await feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    commit(1);
+    commit(3);
+    await tick(120);
+    expect(seen).toEqual([1]);
+    await tick(300);
+    expect(seen).toEqual([1, 3]);
   });
 });

@@ -1,5 +1,5 @@
-import { asc, eq, getTableColumns, gt, max } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
+import { asc, eq, getTableColumns, gt, max, sql } from 'drizzle-orm';
+import { type Db, queryRows } from '../db/client.ts';
 import { events, tasks } from '../db/schema.ts';
 import type { EventHub } from './event-hub.ts';
 
@@ -20,13 +20,18 @@ export type FeedSource = (afterId: number, limit: number) => Promise<FeedRow[]>;
 const PAGE = 500;
 
 /**
- * How long the feed waits at a gap in the event ids before passing it. Ids come from one
- * sequence but commit in any order: a transaction that took id 99 may commit after the one that
- * took 100. Reading past 99 at once would lose it for every stream; a gap that stays this long
- * is an id whose transaction rolled back (or one held open that long: its event is then only
- * in GET /v1/events).
+ * How long the feed waits at a gap in the event ids before asking whether it may pass it. Ids
+ * come from one sequence but commit in any order: a transaction that took id 99 may commit after
+ * the one that took 100. Reading past 99 at once would lose it for every stream. A gap that
+ * stays this long is an id whose transaction rolled back, unless a transaction older than the
+ * gap is still open (a commit slowed by load): then the feed goes on waiting, up to
+ * `GAP_MAX_MS` (past that, the event is only in GET /v1/events).
  */
 export const GAP_WAIT_MS = 1000;
+export const GAP_MAX_MS = 30_000;
+
+/** Whether a transaction that began at least `ageMs` ago is still open: the gap may be its. */
+export type OpenSince = (ageMs: number) => Promise<boolean>;
 
 /**
  * The manager-wide event feed, read once for every stream: when events are notified, one query
@@ -41,8 +46,8 @@ export class EventFeed {
   private unsubscribe: (() => void) | undefined;
   /** Statements this feed has run: what a test reads to see that streams share them. */
   fetches = 0;
-  /** The first missing id the feed is waiting at, and since when. */
-  private gap: { id: number; since: number } | undefined;
+  /** The first missing id the feed is waiting at, since when, and whether an older transaction still runs. */
+  private gap: { id: number; since: number; held: boolean } | undefined;
   private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -50,11 +55,23 @@ export class EventFeed {
     private readonly source: FeedSource,
     private readonly latestId: () => Promise<number>,
     private readonly gapWaitMs = GAP_WAIT_MS,
+    private readonly openSince: OpenSince = async () => false,
+    private readonly gapMaxMs = GAP_MAX_MS,
   ) {}
+
+  /** A gap past its wait: may it be passed? Not while a transaction older than it is open. */
+  private async checkGap(): Promise<void> {
+    const gap = this.gap;
+    if (!gap) return;
+    const age = Date.now() - gap.since;
+    if (age < this.gapWaitMs) return;
+    gap.held = age < this.gapMaxMs && (await this.openSince(age).catch(() => false));
+  }
 
   /**
    * The rows after the head that can be handed out now: up to the first missing id, or through
-   * it once it has been missing for `gapWaitMs` (then the wait starts again at the next one).
+   * it once it has been missing for `gapWaitMs` with no older transaction open (then the wait
+   * starts again at the next one).
    */
   private contiguous(rows: FeedRow[]): FeedRow[] {
     let expected = this.head! + 1;
@@ -62,8 +79,8 @@ export class EventFeed {
     for (const r of rows) {
       if (r.id !== expected) {
         const now = Date.now();
-        if (this.gap?.id !== expected) this.gap = { id: expected, since: now };
-        if (now - this.gap.since < this.gapWaitMs) {
+        if (this.gap?.id !== expected) this.gap = { id: expected, since: now, held: false };
+        if (now - this.gap.since < this.gapWaitMs || this.gap.held) {
           this.retryAfterGap();
           break;
         }
@@ -126,6 +143,7 @@ export class EventFeed {
           do {
             this.fetches++;
             const fetched = await this.source(this.head, PAGE);
+            await this.checkGap();
             rows = this.contiguous(fetched);
             const last = rows.at(-1);
             if (last) this.head = last.id;
@@ -161,5 +179,16 @@ export function eventFeedOn(hub: EventHub, db: Db): EventFeed {
     const [row] = await db.select({ id: max(events.id) }).from(events);
     return row?.id ?? 0;
   };
-  return new EventFeed(hub, source, latest);
+  // Any other client session of this database inside a transaction begun before the gap was seen
+  // (not autovacuum's). PGlite has one session: a gap there is always a rollback.
+  const openSince: OpenSince = async (ageMs) => {
+    const [row] = await queryRows<{ open: boolean }>(
+      db,
+      sql`select exists (select 1 from pg_stat_activity where datname = current_database()
+        and backend_type = 'client backend' and pid <> pg_backend_pid()
+        and xact_start <= now() - ${ageMs} * interval '1 millisecond') as open`,
+    );
+    return !!row?.open;
+  };
+  return new EventFeed(hub, source, latest, GAP_WAIT_MS, openSince);
 }

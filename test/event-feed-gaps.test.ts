@@ -1,0 +1,72 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { onPostgres } from './support/test-database.ts';
+
+/**
+ * An event whose transaction commits late, well after events with higher ids: the shared feed
+ * must not pass its id while that transaction is still open (src/events/event-feed.ts). Only on
+ * PostgreSQL: PGlite has one session, so no other transaction can hold an id open there.
+ */
+describe.skipIf(!onPostgres())('the /v1/events feed and a commit slowed past its gap wait', () => {
+  let m: TestManager;
+  let other: postgres.Sql;
+  beforeAll(async () => {
+    m = await startManager();
+    other = postgres(m.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await other.end();
+    await m.stop();
+  });
+
+  it('hands out an event committed seconds after later ones, in id order', async () => {
+    const ctl = new AbortController();
+    const res = await fetch(`${m.url}/v1/events`, {
+      headers: { accept: 'text/event-stream' },
+      signal: ctl.signal,
+    });
+    let text = '';
+    const reader = res.body!.getReader();
+    void (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+      } catch {}
+    })();
+    await eventually(() => text.includes(': open'));
+
+    // A transaction takes an event id and holds it open...
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const tx = other.begin(async (sql) => {
+      await sql`insert into events (task_id, agent_id, type, data) values (null, null, 'test.held', '{}')`;
+      await held;
+    });
+    await sleep(100);
+    // ...while a task's events, with higher ids, commit and are notified at once.
+    const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'nobody.here', input: {} });
+    await sleep(2500); // more than twice the feed's gap wait
+    release();
+    await tx;
+    await eventually(() => text.includes('test.held') && text.includes(task.id), 10_000, 'both events');
+    // Each message: its event type and id.
+    const messages = text
+      .split('\n\n')
+      .map((block) => ({
+        id: Number(/^id: (\d+)$/m.exec(block)?.[1]),
+        type: /^event: (.+)$/m.exec(block)?.[1],
+      }))
+      .filter((x) => x.type);
+    const ids = messages.map((x) => x.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(messages[0]?.type).toBe('test.held');
+    expect(messages.map((x) => x.type)).toContain('task.submitted');
+    ctl.abort();
+  });
+});
