@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { openStream } from './support/sse.ts';
 import { onPostgres } from './support/test-database.ts';
 
 /**
@@ -21,23 +22,8 @@ describe.skipIf(!onPostgres())('the /v1/events feed and a commit slowed past its
   });
 
   it('hands out an event committed seconds after later ones, in id order', async () => {
-    const ctl = new AbortController();
-    const res = await fetch(`${m.url}/v1/events`, {
-      headers: { accept: 'text/event-stream' },
-      signal: ctl.signal,
-    });
-    let text = '';
-    const reader = res.body!.getReader();
-    void (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += new TextDecoder().decode(value);
-        }
-      } catch {}
-    })();
-    await eventually(() => text.includes(': open'));
+    const stream = await openStream(`${m.url}/v1/events`);
+    await eventually(() => stream.text.includes(': open'));
 
     // A transaction takes an event id and holds it open...
     let release!: () => void;
@@ -54,9 +40,13 @@ describe.skipIf(!onPostgres())('the /v1/events feed and a commit slowed past its
     await sleep(2500); // more than twice the feed's gap wait
     release();
     await tx;
-    await eventually(() => text.includes('test.held') && text.includes(task.id), 10_000, 'both events');
+    await eventually(
+      () => stream.text.includes('test.held') && stream.text.includes(task.id),
+      10_000,
+      'both events',
+    );
     // Each message: its event type and id.
-    const messages = text
+    const messages = stream.text
       .split('\n\n')
       .map((block) => ({
         id: Number(/^id: (\d+)$/m.exec(block)?.[1]),
@@ -67,6 +57,6 @@ describe.skipIf(!onPostgres())('the /v1/events feed and a commit slowed past its
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(messages[0]?.type).toBe('test.held');
     expect(messages.map((x) => x.type)).toContain('task.submitted');
-    ctl.abort();
+    stream.close();
   });
 });

@@ -3,26 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../src/sdk/index.ts';
 import { fixedBidder } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
-
-/** An open server-sent event stream: the text so far, and a way to close it. */
-async function openStream(url: string, headers: Record<string, string> = {}) {
-  const ctl = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: ctl.signal });
-  const stream = { status: res.status, res, text: '', closed: false, close: () => ctl.abort() };
-  if (res.status !== 200) return stream;
-  const reader = res.body!.getReader();
-  void (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        stream.text += new TextDecoder().decode(value);
-      }
-    } catch {}
-    stream.closed = true;
-  })();
-  return stream;
-}
+import { openStream } from './support/sse.ts';
 
 const eventIds = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
 
