@@ -141,9 +141,10 @@ export class EventFeed {
           if (this.head === undefined) return;
           let rows: FeedRow[];
           do {
+            // Asked before the read: a transaction that ended before it is in what it reads.
+            await this.checkGap();
             this.fetches++;
             const fetched = await this.source(this.head, PAGE);
-            await this.checkGap();
             rows = this.contiguous(fetched);
             const last = rows.at(-1);
             if (last) this.head = last.id;
