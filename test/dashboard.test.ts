@@ -130,9 +130,10 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
 
     const ids = [];
     for (let n = 1; n <= 4; n++) ids.push(await submit({ capability: 'math.double', input: { n } }));
+    // Generous waits: beside the rest of the suite on two cores, a round can take many seconds.
     for (const id of ids) {
       const card = page.locator(`[data-task="${id}"][data-phase="completed"]`);
-      await card.waitFor({ timeout: 20_000 }).catch(async (err) => {
+      await card.waitFor({ timeout: 45_000 }).catch(async (err) => {
         // Say whether the task itself was slow or the page missed its end (an event lost).
         const task = await m.call('GET', `/v1/tasks/${id}`);
         const trail = await m.call('GET', `/v1/tasks/${id}/events`);
@@ -163,7 +164,7 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     await shot(page, 'dashboard-market');
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 180_000);
 
   it('checks a submission before sending it, names the bad field, then submits and shows the result', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -277,7 +278,7 @@ describe.skipIf(!haveBrowser)('npm run demo -- --keep', () => {
       for (const name of ['summarizer', 'calculator', 'hasher', 'queue-worker'])
         await page.locator(`[data-agent="${name}"]`).waitFor();
       // The trickle keeps the market moving: rounds arrive and end while the page watches.
-      await page.locator('.rounds [data-phase="completed"]').first().waitFor({ timeout: 20_000 });
+      await page.locator('.rounds [data-phase="completed"]').first().waitFor({ timeout: 45_000 });
       await page
         .locator('.charts[data-peak-completed]:not([data-peak-completed="0.00"])')
         .waitFor({ timeout: 20_000 });
@@ -289,7 +290,7 @@ describe.skipIf(!haveBrowser)('npm run demo -- --keep', () => {
       await demo.exited;
       await db.drop();
     }
-  }, 150_000);
+  }, 180_000);
 });
 
 describe.skipIf(!haveBrowser)('the dashboard with API keys', () => {
