@@ -6,6 +6,12 @@ import { type Child, cpuMeter, freePort, ROOT, rssMiB, spawnTs, stopChild, waitR
 
 export type DbKind = 'pglite' | 'postgres';
 
+/** `'a=1 b=two'` (an experiment's knob from the environment) as `{ a: '1', b: 'two' }`. */
+function settingsOf(text: string | undefined): Record<string, string> {
+  const pairs = (text ?? '').split(/\s+/).filter((kv) => kv.includes('='));
+  return Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
 /** A fresh database on the server of `adminUrl`, dropped by `drop()`: pg_stat_database counts it alone. */
 export async function freshDatabase(adminUrl: string, name: string) {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
@@ -15,10 +21,8 @@ export async function freshDatabase(adminUrl: string, name: string) {
   if (process.env.BENCH_LOG_STATEMENTS)
     await admin.unsafe(`alter database ${name} set log_min_duration_statement = 0`);
   // For experiments: server settings for this database, e.g. BENCH_DB_SETTINGS='synchronous_commit=off'.
-  for (const kv of (process.env.BENCH_DB_SETTINGS ?? '').split(/\s+/).filter((s) => s.includes('='))) {
-    const [key, value] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
+  for (const [key, value] of Object.entries(settingsOf(process.env.BENCH_DB_SETTINGS)))
     await admin.unsafe(`alter database ${name} set ${key} = '${value}'`);
-  }
   if (process.env.BENCH_EXPLAIN) {
     // Plans of the slow statements, with timing and buffers, in the server's log.
     await admin.unsafe(`alter database ${name} set session_preload_libraries = 'auto_explain'`);
@@ -72,12 +76,7 @@ export async function startManager(
     ...(db.kind === 'postgres' ? { DATABASE_URL: db.url! } : { PGLITE_DATA_DIR: 'memory://' }),
     ...opts.env,
     // For experiments: manager settings from the bench's environment, e.g. BENCH_MANAGER_ENV='PG_POOL_MAX=4'.
-    ...Object.fromEntries(
-      (process.env.BENCH_MANAGER_ENV ?? '')
-        .split(/\s+/)
-        .filter((kv) => kv.includes('='))
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    ),
+    ...settingsOf(process.env.BENCH_MANAGER_ENV),
   };
   const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
   // The manager as deployed, from compiled JavaScript (npm run build), if it has been built.

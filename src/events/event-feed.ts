@@ -46,8 +46,11 @@ export class EventFeed {
   private unsubscribe: (() => void) | undefined;
   /** Statements this feed has run: what a test reads to see that streams share them. */
   fetches = 0;
-  /** The first missing id the feed is waiting at, since when, and whether an older transaction still runs. */
-  private gap: { id: number; since: number; held: boolean } | undefined;
+  /**
+   * The first missing id the feed is waiting at, since when, whether an older transaction still
+   * ran when last asked, and when that was.
+   */
+  private gap: { id: number; since: number; held: boolean; askedAt: number } | undefined;
   private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -59,12 +62,18 @@ export class EventFeed {
     private readonly gapMaxMs = GAP_MAX_MS,
   ) {}
 
-  /** A gap past its wait: may it be passed? Not while a transaction older than it is open. */
+  /**
+   * A gap past its wait: may it be passed? Not while a transaction older than it is open. Asked
+   * once per wait, not at every pull: under load the notices that wake the feed come by the
+   * hundred a second.
+   */
   private async checkGap(): Promise<void> {
     const gap = this.gap;
     if (!gap) return;
-    const age = Date.now() - gap.since;
-    if (age < this.gapWaitMs) return;
+    const now = Date.now();
+    const age = now - gap.since;
+    if (age < this.gapWaitMs || now - gap.askedAt < this.gapWaitMs) return;
+    gap.askedAt = now;
     gap.held = age < this.gapMaxMs && (await this.openSince(age).catch(() => false));
   }
 
@@ -79,7 +88,7 @@ export class EventFeed {
     for (const r of rows) {
       if (r.id !== expected) {
         const now = Date.now();
-        if (this.gap?.id !== expected) this.gap = { id: expected, since: now, held: false };
+        if (this.gap?.id !== expected) this.gap = { id: expected, since: now, held: false, askedAt: now };
         if (now - this.gap.since < this.gapWaitMs || this.gap.held) {
           this.retryAfterGap();
           break;

@@ -1,14 +1,14 @@
 import { isLoopbackHost } from '../resilience/outbound-policy.ts';
 
+/** How many distinct Host headers a policy remembers its answer for. */
+export const KNOWN_HOSTS_MAX = 64;
+
 /**
  * Which `Host` headers the manager answers. A manager on loopback answers only loopback names
  * (and its PUBLIC_URL's host, and ALLOWED_HOSTS): a web page whose DNS name was rebound to
  * 127.0.0.1 sends its own name as Host, and is refused instead of reading the API. A manager
  * listening beyond loopback answers any Host unless ALLOWED_HOSTS lists them (keys guard it).
  */
-/** How many distinct Host headers a policy remembers its answer for. */
-export const KNOWN_HOSTS_MAX = 64;
-
 export type HostPolicy = (hostHeader: string | undefined) => boolean;
 
 /** The host name of a Host header, without port or IPv6 brackets, lower-cased. */
