@@ -131,6 +131,11 @@ const Env = z.object({
   RETRY_BASE_MS: int(1, 60_000).default(50),
   RETRY_MAX_MS: int(1, 600_000).default(1000),
   NOTIFY_TIMEOUT_MS: int(10, 600_000).default(2000),
+  /**
+   * How long a winner's agreement is held back in case its result follows at once: then one
+   * statement records both. 0 writes every agreement as soon as it arrives.
+   */
+  AGREEMENT_HOLD_MS: int(0, 5_000).default(100),
   /** How long the hot path's event notices gather before one NOTIFY tells the other managers. */
   NOTIFY_BATCH_MS: int(0, 1000).default(10),
   /** consecutive: open after BREAKER_THRESHOLD failures in a row; sampling: failure rate over a window. */

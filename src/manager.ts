@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { MarketService } from './app/market-service.ts';
+import { HeldAgreements } from './awards/held-agreements.ts';
 import { sendCancel } from './awards/notify-holder.ts';
 import { type Config, databaseTarget } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
@@ -121,7 +122,9 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const publicUrl = () => config.PUBLIC_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}`;
   const book = { addressOf: (agentId: string) => registry.addressOf(agentId) };
   let market: MarketService | undefined;
+  const agreements = new HeldAgreements(config.AGREEMENT_HOLD_MS);
   const rounds = new RoundRunner({
+    agreements,
     database,
     events,
     client,
@@ -137,6 +140,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     tracing,
   });
   market = new MarketService({
+    agreements,
     database,
     events,
     store: tasks,
@@ -239,6 +243,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         await closed;
         clearTimeout(timer);
       }
+      agreements.releaseAll();
       await rounds.drain();
       await events.stop();
       await hub.stop();

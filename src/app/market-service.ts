@@ -1,9 +1,11 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { agreeAward } from '../awards/agree-award.ts';
 import { LIVE_AWARD } from '../awards/award-state.ts';
 import { completeAward } from '../awards/complete-award.ts';
 import { type AwardEnd, cancelLiveAward, endAward, lockLiveAwardOf } from '../awards/end-award.ts';
+import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
 import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
@@ -36,6 +38,8 @@ import type { SubtaskParent } from './subtasks.ts';
 import { storeWaitingTask } from './waiting-tasks.ts';
 
 export type MarketServiceDeps = {
+  /** Agreements held back for their holders' reports: a result records its award's agreement. */
+  agreements: HeldAgreements;
   database: Database;
   events: EventSink;
   store: TaskStore;
@@ -225,14 +229,22 @@ export class MarketService {
         `award ${report.awardId} is no longer the current award of task ${taskId} (${status}); the result was not kept`,
       );
     if (report.type === 'inform-result') {
-      const done = await completeAward(
-        this.d.database,
-        this.d.events,
-        taskId,
-        report.awardId,
-        agentId,
-        report.output,
-      );
+      // The agreement this manager holds for the award, if any, is recorded by the same statement.
+      const held = this.d.agreements.take(report.awardId);
+      let done: Awaited<ReturnType<typeof completeAward>> | undefined;
+      try {
+        done = await completeAward(
+          this.d.database,
+          this.d.events,
+          taskId,
+          report.awardId,
+          agentId,
+          report.output,
+          held?.dueAt ?? null,
+        );
+      } finally {
+        held?.settle(done?.done === true);
+      }
       if (done.done) return this.rememberEnded(done.task, done.award);
       const award = done.award;
       if (!award || award.taskId !== taskId)
@@ -249,6 +261,17 @@ export class MarketService {
       throw new AppError(403, 'forbidden', 'this award belongs to another agent');
     if (award.status === 'failed' && award.reason === report.reason) return this.d.store.readView(taskId);
     if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
+    // An agreement still held is written first: the trail shows the agent agreed, then failed.
+    const held = this.d.agreements.take(award.id);
+    if (held) {
+      let written = false;
+      try {
+        await agreeAward(this.d.database, this.d.events, award.id, held.dueAt);
+        written = true;
+      } finally {
+        held.settle(written);
+      }
+    }
     const ended = await this.endAward(award.id, {
       action: 'fail',
       reason: report.reason,

@@ -12,6 +12,9 @@ import { awardGuard } from './award-state.ts';
  * `task.completed` is written. The award as it was is returned too, so a caller whose result
  * was not taken can say why without reading again.
  *
+ * With `agreedDueAt` (an agreement held back for this report, see held-agreements.ts) and the
+ * award still offered, `award.agreed` is written first, in the same statement.
+ *
  * The award row is locked first (as agree does), so a result racing the agreement of its own
  * award reads the status that agreement committed: the attempt is counted once, not twice, and
  * the two statements take their locks in one order.
@@ -37,8 +40,12 @@ t as (
   insert into agent_stat_deltas (agent_id, completions) select c.agent_id, 1 from cur c, t
 ), ${eventCtes(
   'ev',
-  `select t.id, c.agent_id, 'task.completed', jsonb_build_object('state', 'completed', 'round', t.round, 'awardId', c.id)
-   from t, cur c`,
+  `select t.id, c.agent_id, v.type, v.data from t, cur c cross join lateral (values
+     (1, 'award.agreed', jsonb_build_object('awardId', c.id::text, 'attempts', t.attempts, 'dueAt', $5::text)),
+     (2, 'task.completed', jsonb_build_object('state', 'completed', 'round', t.round, 'awardId', c.id))
+   ) as v(ord, type, data)
+   where v.ord = 2 or ($5::text is not null and c.status = 'offered')
+   order by v.ord`,
   '(select capability from t)',
 )}
 select ${taskColumns('t')}, ${awardColumnsPrefixed('c')},
@@ -61,8 +68,15 @@ export async function completeAward(
   awardId: string,
   agentId: string | null,
   output: unknown,
+  agreedDueAt: Date | null = null,
 ): Promise<Completion> {
-  const rows = await database.query(COMPLETE_SQL, [awardId, taskId, agentId, JSON.stringify(output ?? null)]);
+  const rows = await database.query(COMPLETE_SQL, [
+    awardId,
+    taskId,
+    agentId,
+    JSON.stringify(output ?? null),
+    agreedDueAt?.toISOString() ?? null,
+  ]);
   const raw = rows[0];
   events.published(raw?.notices);
   if (!raw) return { done: false, award: null };

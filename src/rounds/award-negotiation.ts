@@ -3,6 +3,7 @@ import { agreeAward } from '../awards/agree-award.ts';
 import type { AwardTiming } from '../awards/award-timing.ts';
 import { completeAward } from '../awards/complete-award.ts';
 import { moveAward, type RequeuePolicy } from '../awards/end-award.ts';
+import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
 import type { Database, Db } from '../db/client.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -16,6 +17,7 @@ import type { Invitee } from './round-types.ts';
 import type { RankedBid } from './scoring.ts';
 
 export type NegotiationDeps = {
+  agreements: HeldAgreements;
   database: Database;
   events: EventSink;
   db: Db;
@@ -49,8 +51,9 @@ export function sendReject(
 }
 
 /**
- * Sends accept-proposal to the current winner. `agree`: recorded (the losers' bids become
- * rejected in the same statement) and the losers are told; `inform-result`: the task completes;
+ * Sends accept-proposal to the current winner. `agree`: the losers are told and the agreement
+ * recorded (the losers' bids become rejected in the same statement), by the winner's result if
+ * it follows within AGREEMENT_HOLD_MS, else on its own; `inform-result`: the task completes;
  * refusal, error or timeout: the award moves to the next-ranked bid in the transaction that ends
  * the failed one, and with none left the task is queued.
  */
@@ -90,11 +93,14 @@ export async function negotiateAward(
       const due = new Date(
         awardDueAt(Date.now(), bid.etaMs, d.timing.grace, task.deadline?.getTime() ?? null),
       );
+      // Held a moment: a result that follows at once records the agreement with it.
+      const held = d.agreements.hold(awardId, due);
+      rejectFrom(i);
+      if ((await held) === 'taken') return;
       const agreement = await agreeAward(d.database, d.events, awardId, due);
       // Not agreed and not completed by the winner's own result: tell the agent to stop.
       if (!agreement.agreed && agreement.status !== 'completed')
         void sendCancel(d.client, d.book, d.logger, { id: awardId, agentId: bid.agentId, taskId: task.id });
-      rejectFrom(i);
       return;
     }
     if (reply.type === 'inform-result') {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AwardTiming } from '../awards/award-timing.ts';
 import type { RequeuePolicy } from '../awards/end-award.ts';
+import type { HeldAgreements } from '../awards/held-agreements.ts';
 import type { AddressBook } from '../awards/notify-holder.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
@@ -22,6 +23,8 @@ import { type Opening, type OpenPolicy, openRound, type RoundStart } from './ope
 import type { Invitee } from './round-types.ts';
 
 export type RoundRunnerDeps = {
+  /** Agreements held back for their holders' reports (one statement records both). */
+  agreements: HeldAgreements;
   database: Database;
   events: EventSink;
   client: AgentClient;
@@ -146,6 +149,7 @@ export class RoundRunner {
   private negotiate(closed: NonNullable<Awaited<ReturnType<RoundRunner['bid']>>>, trace: TraceContext) {
     return negotiateAward(
       {
+        agreements: this.d.agreements,
         database: this.d.database,
         events: this.d.events,
         db: this.d.database.db,
