@@ -6,6 +6,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { migrationsFolder, packageRoot } from './package-root.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 import { isFreshDataDir, pgliteTemplate } from './pglite-template.ts';
 import * as schema from './schema.ts';
 
@@ -78,6 +79,7 @@ export async function openDatabase(
   const tarball = template?.load();
   const pg = await PGlite.create(target.dataDir, tarball ? { loadDataDir: tarball } : {});
   const db = drizzlePglite(pg, { schema }) as unknown as Db;
+  const statements = new PgliteStatements(pg);
   let closed = false;
   return {
     db,
@@ -86,8 +88,7 @@ export async function openDatabase(
     migrated: async () => {
       if (template && !tarball) await template.save(pg);
     },
-    query: async <T>(text: string, params: readonly Param[]) =>
-      (await pg.query<T>(text, params as Param[])).rows,
+    query: <T>(text: string, params: readonly Param[]) => statements.query<T>(text, params),
     async listen(channel, onPayload) {
       const unsub = await pg.listen(channel, onPayload);
       return async () => {
