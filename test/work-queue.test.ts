@@ -47,6 +47,35 @@ describe('fallback work queue', () => {
     expect(events.map((e: { type: string }) => e.type)).toContain('task.claimed');
   });
 
+  it("tells this manager's listeners of every task one batch claim took", async () => {
+    fleet = new Fleet(m.url);
+    const reg = await m.call('POST', '/v1/agents', {
+      name: 'batch-puller',
+      capabilities: [{ name: 'q.batch' }],
+    });
+    const ids: string[] = [];
+    for (let n = 0; n < 6; n++)
+      ids.push((await m.call('POST', '/v1/tasks', { capability: 'q.batch', input: { n } })).body.id);
+    // All queued in the same instant: the claim's order falls back to the task ids.
+    await m.manager.database.query(
+      `update tasks set created_at = (select min(created_at) from tasks where capability = 'q.batch')
+       where capability = 'q.batch'`,
+      [],
+    );
+    const claimedHere = new Set<string>();
+    const off = m.manager.hub.onAny((n) => {
+      if (n.type === 'task.claimed' && n.taskId) claimedHere.add(n.taskId);
+    });
+    try {
+      const res = await claim(reg.body.token, { capabilities: ['q.batch'], limit: 50 });
+      expect(res.body.tasks.map((c: { task: { id: string } }) => c.task.id)).toEqual([...ids].sort());
+      await eventually(() => claimedHere.size === ids.length, 5_000, 'a notice for every claimed task');
+      expect([...claimedHere].sort()).toEqual([...ids].sort());
+    } finally {
+      off();
+    }
+  });
+
   it('queues a task whose bidding timed out, and a pull claim gets it', async () => {
     fleet = new Fleet(m.url);
     const agent = await silentBidder('puller', 'q.one');

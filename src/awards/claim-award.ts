@@ -39,9 +39,14 @@ with due as (
    from t`,
   '(select capability from t where t.id = e.task_id)',
 )}
-select ${taskColumns('t')}, (select notices from ev_n) as notices from t
--- RETURNING has no order of its own: hand the tasks out in the order they were picked.
-order by t.priority desc, t.created_at asc`;
+select ${taskColumns('t')},
+  -- The notices once, on the first row: not a copy of the whole batch's on every row.
+  case when row_number() over (order by t.priority desc, t.created_at asc, t.id) = 1
+    then (select notices from ev_n) end as notices
+from t
+-- RETURNING has no order of its own: hand the tasks out in the order they were picked (the
+-- id breaks ties, so the row numbered 1 above is the first row here).
+order by t.priority desc, t.created_at asc, t.id`;
 
 export type Claimed = { task: TaskRow; awardId: string; leaseUntil: Date };
 
