@@ -95,6 +95,7 @@ const config = loadConfig({
   OUTBOUND_LOOPBACK: 'allow',
 });
 const logger = pino({ level: 'warn' });
+// The manager's own metrics (the database is read only when /metrics is scraped, never here).
 const metrics = createMetrics(null as never, () => []);
 const client = new AgentClient(config, logger, () => {}, new OutboundGuard(), metrics);
 const token = 'x'.repeat(43);
