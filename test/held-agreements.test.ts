@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, json, type RawAgent } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 /**
  * An agreement is held back for AGREEMENT_HOLD_MS: a result that follows at once is recorded
@@ -134,5 +135,12 @@ describe('agreements held for the result', () => {
     await holderReport!();
     const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
     expect(done).toMatchObject({ state: 'completed', output: 'mine', attempts: 1 });
+  });
+
+  it('counts how agreements were recorded', async () => {
+    const s = parsePrometheus(await (await fetch(`${m.url}/metrics`)).text());
+    // The tests above: a result and a failure within the hold; a slow result and an intruder's.
+    expect(sampleValue(s, 'cnp_agreements_total', { recorded: 'with_report' })).toBe(2);
+    expect(sampleValue(s, 'cnp_agreements_total', { recorded: 'alone' })).toBe(2);
   });
 });

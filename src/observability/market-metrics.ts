@@ -9,6 +9,11 @@ export interface MarketMetrics {
   awarded(sinceSubmitMs: number): void;
   /** An award moved on to the next-best bid (the winner did not agree). */
   awardMovedOn(): void;
+  /**
+   * A winner's agreement was recorded: by its holder's report while held (`with_report`), or on
+   * its own (`alone`: no report within AGREEMENT_HOLD_MS, or holding is off).
+   */
+  agreementRecorded(how: 'with_report' | 'alone'): void;
   /** A task completed, `sinceSubmitMs` after submission. */
   completed(sinceSubmitMs: number): void;
   /** One call to an agent: which message, how it ended, how long it took. */
@@ -34,6 +39,7 @@ export const noMetrics: MarketMetrics = {
   roundClosed() {},
   awarded() {},
   awardMovedOn() {},
+  agreementRecorded() {},
   completed() {},
   agentCall() {},
   claimed() {},

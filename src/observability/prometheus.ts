@@ -61,6 +61,11 @@ export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitS
     'cnp_awards_moved_on_total',
     'Awards that went to the next-best bid because the winner did not agree',
   );
+  const agreements = counter(
+    'cnp_agreements_total',
+    "Winners' agreements recorded: with the holder's report while held, or alone",
+    ['recorded'],
+  );
   const agentCalls = histogram('cnp_agent_call_duration_seconds', 'Calls to agents, by message and outcome', [
     'message',
     'outcome',
@@ -129,6 +134,7 @@ export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitS
     },
     awarded: (ms) => toAward.observe(s(ms)),
     awardMovedOn: () => movedOn.inc(),
+    agreementRecorded: (recorded) => agreements.inc({ recorded }),
     completed: (ms) => toCompleted.observe(s(ms)),
     agentCall: (message, outcome, ms) => agentCalls.observe({ message, outcome }, s(ms)),
     claimed: (n) => claims.inc(n),

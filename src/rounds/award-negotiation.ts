@@ -96,8 +96,9 @@ export async function negotiateAward(
       // Held a moment: a result that follows at once records the agreement with it.
       const held = d.agreements.hold(awardId, due);
       rejectFrom(i);
-      if ((await held) === 'taken') return;
+      if ((await held) === 'taken') return d.metrics.agreementRecorded('with_report');
       const agreement = await agreeAward(d.database, d.events, awardId, due);
+      if (agreement.agreed) d.metrics.agreementRecorded('alone');
       // Not agreed and not completed by the winner's own result: tell the agent to stop.
       if (!agreement.agreed && agreement.status !== 'completed')
         void sendCancel(d.client, d.book, d.logger, { id: awardId, agentId: bid.agentId, taskId: task.id });
