@@ -8,7 +8,8 @@ export type TakenAgreement = {
   settle(recorded: boolean): void;
 };
 
-type Held = { dueAt: Date; timer: NodeJS.Timeout | null; resolve(outcome: HoldOutcome): void };
+/** An agreement in the map: its timer runs until a report takes it or the hold ends. */
+type Held = { dueAt: Date; timer: NodeJS.Timeout; resolve(outcome: HoldOutcome): void };
 
 /**
  * Agreements this manager received and holds back for a moment before writing them. An agent
@@ -55,8 +56,7 @@ export class HeldAgreements {
     const entry = this.held.get(awardId);
     if (!entry) return null;
     this.held.delete(awardId);
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = null;
+    clearTimeout(entry.timer);
     let settled = false;
     return {
       dueAt: entry.dueAt,
@@ -75,10 +75,10 @@ export class HeldAgreements {
 
   /** Writes every held agreement now (the manager is stopping). */
   releaseAll(): void {
-    for (const [id, entry] of this.held) {
-      if (entry.timer) clearTimeout(entry.timer);
-      this.held.delete(id);
+    for (const entry of this.held.values()) {
+      clearTimeout(entry.timer);
       entry.resolve('write');
     }
+    this.held.clear();
   }
 }
