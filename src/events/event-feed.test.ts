@@ -14,16 +14,18 @@ const row = (id: number): FeedRow => ({
 });
 
 /** A feed over a table whose rows become visible in any order, as commits do. */
-function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: number } = {}) {
+function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: number; readMs?: number } = {}) {
   const visible = new Map<number, FeedRow>();
   const hub = new EventHub('test');
   const feed = new EventFeed(
     hub,
-    async (after, limit) =>
-      [...visible.values()]
+    async (after, limit) => {
+      if (opts.readMs) await tick(opts.readMs);
+      return [...visible.values()]
         .filter((r) => r.id > after)
         .sort((a, b) => a.id - b.id)
-        .slice(0, limit),
+        .slice(0, limit);
+    },
     async () => 0,
     gapWaitMs,
     async () => opts.open?.() ?? false,
@@ -81,6 +83,22 @@ describe('EventFeed', () => {
     open = false;
     await tick(150);
     expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('never passes a gap on the clock alone: a read that ends past the wait still needs the answer', async () => {
+    // Notices keep coming while reads are slow: a pull that asked nothing (the wait was not yet
+    // over) but whose read ended after it must not pass the gap while a transaction is open.
+    const { feed, commit } = setup(50, { open: () => true, gapMaxMs: 10_000, readMs: 15 });
+    const seen: number[] = [];
+    await feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    commit(1);
+    commit(3);
+    for (let id = 4; id < 40; id++) {
+      await tick(7);
+      commit(id);
+    }
+    await tick(100);
+    expect(seen).toEqual([1]);
   });
 
   it('passes a gap at its limit even while some transaction stays open', async () => {

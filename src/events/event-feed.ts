@@ -47,10 +47,10 @@ export class EventFeed {
   /** Statements this feed has run: what a test reads to see that streams share them. */
   fetches = 0;
   /**
-   * The first missing id the feed is waiting at, since when, whether an older transaction still
-   * ran when last asked, and when that was.
+   * The first missing id the feed is waiting at, since when, when it last asked about it, and
+   * whether that answer lets it pass.
    */
-  private gap: { id: number; since: number; held: boolean; askedAt: number } | undefined;
+  private gap: { id: number; since: number; askedAt: number; mayPass: boolean } | undefined;
   private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -65,31 +65,37 @@ export class EventFeed {
   /**
    * A gap past its wait: may it be passed? Not while a transaction older than it is open. Asked
    * once per wait, not at every pull: under load the notices that wake the feed come by the
-   * hundred a second.
+   * hundred a second. Only this decides: a gap is never passed on the clock alone, since a timer
+   * may fire a millisecond early and the read after it take longer.
    */
   private async checkGap(): Promise<void> {
     const gap = this.gap;
-    if (!gap) return;
+    if (!gap || gap.mayPass) return;
     const now = Date.now();
     const age = now - gap.since;
+    if (age >= this.gapMaxMs) {
+      gap.mayPass = true;
+      return;
+    }
     if (age < this.gapWaitMs || now - gap.askedAt < this.gapWaitMs) return;
     gap.askedAt = now;
-    gap.held = age < this.gapMaxMs && (await this.openSince(age).catch(() => false));
+    gap.mayPass = !(await this.openSince(age).catch(() => false));
   }
 
   /**
    * The rows after the head that can be handed out now: up to the first missing id, or through
-   * it once it has been missing for `gapWaitMs` with no older transaction open (then the wait
-   * starts again at the next one).
+   * it once `checkGap` has let it pass (then the wait starts again at the next one).
    */
   private contiguous(rows: FeedRow[]): FeedRow[] {
     let expected = this.head! + 1;
     let n = 0;
     for (const r of rows) {
       if (r.id !== expected) {
-        const now = Date.now();
-        if (this.gap?.id !== expected) this.gap = { id: expected, since: now, held: false, askedAt: now };
-        if (now - this.gap.since < this.gapWaitMs || this.gap.held) {
+        if (this.gap?.id !== expected) {
+          const now = Date.now();
+          this.gap = { id: expected, since: now, askedAt: now, mayPass: false };
+        }
+        if (!this.gap.mayPass) {
           this.retryAfterGap();
           break;
         }
