@@ -101,9 +101,11 @@ describe('operations', () => {
     const first = await startManager(env, db);
     const fleet = new Fleet(first.url);
     // Agrees to the award and keeps the result, as if the manager died before it could report.
+    // Its estimate leaves the first manager time to stop before the award falls due (a loaded
+    // machine needed more than 200 ms between the agreement and the stop).
     const holder = await fleet.raw('holder', 'hold.work', (req, res) =>
       req.path === '/cfp'
-        ? json(res, { type: 'propose', cost: 1, etaMs: 200 })
+        ? json(res, { type: 'propose', cost: 1, etaMs: 2000 })
         : json(res, req.path === '/award' ? { type: 'agree' } : { ok: true }),
     );
     try {

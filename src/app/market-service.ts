@@ -1,9 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { agreeAward } from '../awards/agree-award.ts';
-import { LIVE_AWARD } from '../awards/award-state.ts';
-import { completeAward } from '../awards/complete-award.ts';
 import { type AwardEnd, cancelLiveAward, endAward, lockLiveAwardOf } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
@@ -32,6 +29,7 @@ import { isTerminal } from '../tasks/state-machine.ts';
 import { type TaskStore, transitionTask } from '../tasks/task-store.ts';
 import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { EndedViews } from './ended-views.ts';
+import { type ResultReportDeps, reportResult } from './result-report.ts';
 import { busy, checkCallbackUrl, requestHashOf } from './submission-checks.ts';
 import { SubmittedHere } from './submitted-here.ts';
 import type { SubtaskParent } from './subtasks.ts';
@@ -66,8 +64,14 @@ const POLL_OVER = new Error('the long-poll is over');
 export class MarketService {
   readonly ended = new EndedViews();
   private readonly submittedHere = new SubmittedHere();
+  private readonly reports: ResultReportDeps;
 
   constructor(private readonly d: MarketServiceDeps) {
+    this.reports = {
+      ...d,
+      completed: (row, award) => this.rememberEnded(row, award),
+      endAward: (awardId, end) => this.endAward(awardId, end),
+    };
     d.hub.onAny((n) => {
       if (!n.taskId) return;
       if (n.type === 'task.retried') this.ended.forget(n.taskId);
@@ -217,69 +221,9 @@ export class MarketService {
     }
   }
 
-  /**
-   * The award holder's result. A repeat of an accepted result is 200 and changes nothing; an
-   * award that is no longer the task's is 409 stale_award; another agent's award is 403.
-   */
-  async reportResult(agentId: string, taskId: string, report: ResultReport): Promise<Task> {
-    const stale = (status: string) =>
-      new AppError(
-        409,
-        'stale_award',
-        `award ${report.awardId} is no longer the current award of task ${taskId} (${status}); the result was not kept`,
-      );
-    if (report.type === 'inform-result') {
-      // The agreement this manager holds for the award, if any, is recorded by the same statement.
-      const held = this.d.agreements.take(report.awardId);
-      let done: Awaited<ReturnType<typeof completeAward>> | undefined;
-      try {
-        done = await completeAward(
-          this.d.database,
-          this.d.events,
-          taskId,
-          report.awardId,
-          agentId,
-          report.output,
-          held?.dueAt ?? null,
-        );
-      } finally {
-        held?.settle(done?.done === true);
-      }
-      if (done.done) return this.rememberEnded(done.task, done.award);
-      const award = done.award;
-      if (!award || award.taskId !== taskId)
-        throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
-      if (award.agentId !== agentId)
-        throw new AppError(403, 'forbidden', 'this award belongs to another agent');
-      if (award.status === 'completed') return this.d.store.readView(taskId);
-      throw stale(award.status);
-    }
-    const award = await this.d.store.getAward(report.awardId);
-    if (!award || award.taskId !== taskId)
-      throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
-    if (award.agentId !== agentId)
-      throw new AppError(403, 'forbidden', 'this award belongs to another agent');
-    if (award.status === 'failed' && award.reason === report.reason) return this.d.store.readView(taskId);
-    if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
-    // An agreement still held is written first: the trail shows the agent agreed, then failed.
-    const held = this.d.agreements.take(award.id);
-    if (held) {
-      let written = false;
-      try {
-        await agreeAward(this.d.database, this.d.events, award.id, held.dueAt);
-        written = true;
-      } finally {
-        held.settle(written);
-      }
-    }
-    const ended = await this.endAward(award.id, {
-      action: 'fail',
-      reason: report.reason,
-      blame: true,
-      countsAttempt: true,
-    });
-    if (!ended) throw stale(award.status);
-    return this.d.store.viewOf(ended.task);
+  /** The award holder's result (result-report.ts). */
+  reportResult(agentId: string, taskId: string, report: ResultReport): Promise<Task> {
+    return reportResult(this.reports, agentId, taskId, report);
   }
 
   /**

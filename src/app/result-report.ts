@@ -1,0 +1,93 @@
+import { agreeAward } from '../awards/agree-award.ts';
+import { LIVE_AWARD } from '../awards/award-state.ts';
+import { completeAward } from '../awards/complete-award.ts';
+import type { AwardEnd, endAward } from '../awards/end-award.ts';
+import type { HeldAgreements } from '../awards/held-agreements.ts';
+import type { Database } from '../db/client.ts';
+import { AppError } from '../errors/app-error.ts';
+import type { EventSink } from '../events/event-publisher.ts';
+import type { ResultReport } from '../protocol/messages.ts';
+import type { Task } from '../protocol/task.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
+import type { TaskRow, toTaskView } from '../tasks/task-view.ts';
+
+/** What settling a holder's report needs from the application layer. */
+export type ResultReportDeps = {
+  agreements: HeldAgreements;
+  database: Database;
+  events: EventSink;
+  store: TaskStore;
+  /** A completion this manager wrote: waiting clients get its view without another read. */
+  completed(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task;
+  /** Ends an award in its own transaction and starts what follows it (a new round). */
+  endAward(awardId: string, end: AwardEnd): Promise<Awaited<ReturnType<typeof endAward>>>;
+};
+
+/**
+ * Settlement: the award holder's result. A repeat of an accepted result is 200 and changes
+ * nothing; an award that is no longer the task's is 409 stale_award; another agent's award is 403.
+ */
+export async function reportResult(
+  d: ResultReportDeps,
+  agentId: string,
+  taskId: string,
+  report: ResultReport,
+): Promise<Task> {
+  const stale = (status: string) =>
+    new AppError(
+      409,
+      'stale_award',
+      `award ${report.awardId} is no longer the current award of task ${taskId} (${status}); the result was not kept`,
+    );
+  if (report.type === 'inform-result') {
+    // The agreement this manager holds for the award, if any, is recorded by the same statement.
+    const held = d.agreements.take(report.awardId);
+    let done: Awaited<ReturnType<typeof completeAward>> | undefined;
+    try {
+      done = await completeAward(
+        d.database,
+        d.events,
+        taskId,
+        report.awardId,
+        agentId,
+        report.output,
+        held?.dueAt ?? null,
+      );
+    } finally {
+      held?.settle(done?.done === true);
+    }
+    if (done.done) return d.completed(done.task, done.award);
+    const award = done.award;
+    if (!award || award.taskId !== taskId)
+      throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
+    if (award.agentId !== agentId)
+      throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+    if (award.status === 'completed') return d.store.readView(taskId);
+    throw stale(award.status);
+  }
+  const award = await d.store.getAward(report.awardId);
+  if (!award || award.taskId !== taskId)
+    throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
+  if (award.agentId !== agentId) throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+  if (award.status === 'failed' && award.reason === report.reason) return d.store.readView(taskId);
+  if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
+  // An agreement still held is written first: the trail shows the agent agreed, then failed.
+  const held = d.agreements.take(award.id);
+  if (held) {
+    let written = false;
+    try {
+      await agreeAward(d.database, d.events, award.id, held.dueAt);
+      written = true;
+    } finally {
+      held.settle(written);
+    }
+  }
+  const ended = await d.endAward(award.id, {
+    action: 'fail',
+    reason: report.reason,
+    blame: true,
+    countsAttempt: true,
+  });
+  if (!ended) throw stale(award.status);
+  return d.store.viewOf(ended.task);
+}
