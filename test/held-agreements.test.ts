@@ -27,6 +27,10 @@ describe('agreements held for the result', () => {
       [taskId],
     );
 
+  /** The events after the task's award: a loaded machine may need a second round to award it. */
+  const afterAward = <T extends { type: string }>(events: T[]) =>
+    events.slice(events.findLastIndex((e) => e.type === 'task.awarded') + 1);
+
   /** The status of the task's award, as stored. */
   const awardStatus = async (taskId: string) =>
     (
@@ -56,25 +60,20 @@ describe('agreements held for the result', () => {
     await agreeing('held.at-once', ({ taskId, awardId }, agent) => {
       void report(agent, taskId, { awardId, type: 'inform-result', output: 'done' });
     });
-    const t = await m.call('POST', '/v1/tasks', { capability: 'held.at-once', input: {}, bidWindowMs: 300 });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'held.at-once', input: {}, bidWindowMs: 3000 });
     const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
     expect(done).toMatchObject({ state: 'completed', output: 'done', attempts: 1 });
     expect(await awardStatus(t.body.id)).toBe('completed');
     const events = await trail(t.body.id);
-    expect(events.map((e) => e.type)).toEqual([
-      'task.submitted',
-      'round.opened',
-      'task.awarded',
-      'award.agreed',
-      'task.completed',
-    ]);
-    const [agreed, completed] = events.slice(3);
+    expect(events.slice(0, 2).map((e) => e.type)).toEqual(['task.submitted', 'round.opened']);
+    expect(afterAward(events).map((e) => e.type)).toEqual(['award.agreed', 'task.completed']);
+    const [agreed, completed] = afterAward(events);
     expect(agreed!.xid).toBe(completed!.xid);
     expect(agreed!.data).toMatchObject({ awardId: done.award.id, attempts: 1 });
     expect(Date.parse(String(agreed!.data.dueAt))).toBeGreaterThan(Date.parse(done.award.awardedAt));
     // Nothing is left to write once the hold is over.
     await sleep(1700);
-    expect((await trail(t.body.id)).length).toBe(5);
+    expect((await trail(t.body.id)).length).toBe(events.length);
   });
 
   it('writes the agreement on its own when no result comes within the hold', async () => {
@@ -82,7 +81,7 @@ describe('agreements held for the result', () => {
     await agreeing('held.slow', ({ taskId, awardId }, agent) => {
       reportNow = () => void report(agent, taskId, { awardId, type: 'inform-result', output: 'late' });
     });
-    const t = await m.call('POST', '/v1/tasks', { capability: 'held.slow', input: {}, bidWindowMs: 300 });
+    const t = await m.call('POST', '/v1/tasks', { capability: 'held.slow', input: {}, bidWindowMs: 3000 });
     await eventually(
       async () => (await awardStatus(t.body.id)) === 'agreed',
       15_000,
@@ -96,8 +95,9 @@ describe('agreements held for the result', () => {
     const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
     expect(done).toMatchObject({ state: 'completed', output: 'late', attempts: 1 });
     const events = await trail(t.body.id);
-    expect(events.map((e) => e.type).slice(3)).toEqual(['award.agreed', 'task.completed']);
-    expect(events[3]!.xid).not.toBe(events[4]!.xid);
+    expect(afterAward(events).map((e) => e.type)).toEqual(['award.agreed', 'task.completed']);
+    const [agreed, completed] = afterAward(events);
+    expect(agreed!.xid).not.toBe(completed!.xid);
   });
 
   it('writes a held agreement before the failure its holder reports, and sends no cancel', async () => {
@@ -107,7 +107,7 @@ describe('agreements held for the result', () => {
     const t = await m.call('POST', '/v1/tasks', {
       capability: 'held.fails',
       input: {},
-      bidWindowMs: 300,
+      bidWindowMs: 3000,
       maxAttempts: 1,
     });
     const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
@@ -127,7 +127,11 @@ describe('agreements held for the result', () => {
       intruded = report(intruder, taskId, { awardId, type: 'inform-result', output: 'not mine' });
       holderReport = () => report(agent, taskId, { awardId, type: 'inform-result', output: 'mine' });
     });
-    const t = await m.call('POST', '/v1/tasks', { capability: 'held.intruded', input: {}, bidWindowMs: 300 });
+    const t = await m.call('POST', '/v1/tasks', {
+      capability: 'held.intruded',
+      input: {},
+      bidWindowMs: 3000,
+    });
     await eventually(() => intruded, 15_000, 'the award');
     expect((await intruded!).status).toBe(403);
     // The agreement is still written, by the hold, and the holder's result completes the task.
