@@ -89,4 +89,38 @@ describe('bounded work per task and per manager', () => {
     const listed = (await m.call('GET', '/v1/tasks?capability=slow.lane&limit=100')).body.items;
     expect(listed).toHaveLength(statuses.filter((s) => s === 202).length);
   });
+
+  it('queues a task no agent can bid on at once, without a bidding slot, however full the round queue', async () => {
+    m = await startManager({
+      MAX_CONCURRENT_ROUNDS: '1',
+      ADMISSION_TARGET_LAG_MS: '0',
+      ROUND_QUEUE_MAX: '2',
+    });
+    fleet = new Fleet(m.url);
+    await fleet.raw('slow-bidder', 'slow.lane', (req, res) => {
+      if (req.path !== '/cfp') return json(res, { accepted: true });
+      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 600);
+    });
+    // The one slot is held by this round, and two more wait: the round queue is full.
+    for (let i = 0; i < 3; i++) {
+      const r = await m.call('POST', '/v1/tasks', {
+        capability: 'slow.lane',
+        input: { i },
+        bidWindowMs: 800,
+      });
+      expect(r.status).toBe(202);
+    }
+    expect((await m.call('POST', '/v1/tasks', { capability: 'slow.lane', input: {} })).status).toBe(429);
+    // No one can bid on these: they need no slot and go straight to the fallback queue.
+    const queued = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await m.call('POST', '/v1/tasks', { capability: 'nobody.lane', input: { i } });
+      expect(r.status).toBe(202);
+      expect(r.body.state).toBe('queued');
+      queued.push(r.body.id as string);
+    }
+    const events = (await m.call('GET', `/v1/tasks/${queued[0]}/events`)).body.items;
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['task.submitted', 'task.queued']);
+    expect(events[1].data).toMatchObject({ state: 'queued', round: 0, reason: 'no_eligible_agents' });
+  });
 });

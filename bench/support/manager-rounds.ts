@@ -54,7 +54,9 @@ export async function freshDatabase(adminUrl: string, name: string) {
       await c.end();
     },
     async drop() {
-      await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+      // For experiments: BENCH_KEEP_DB=1 keeps the database (its tasks and events) to query after.
+      if (!process.env.BENCH_KEEP_DB)
+        await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await admin.end();
     },
   };
@@ -78,7 +80,11 @@ export async function startManager(
     // For experiments: manager settings from the bench's environment, e.g. BENCH_MANAGER_ENV='PG_POOL_MAX=4'.
     ...settingsOf(process.env.BENCH_MANAGER_ENV),
   };
-  const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+  const nodeArgs = [
+    ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+    // For experiments: Node flags for the manager, e.g. BENCH_NODE_ARGS='--max-semi-space-size=32'.
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  ];
   // The manager as deployed, from compiled JavaScript (npm run build), if it has been built.
   const compiled = existsSync(join(ROOT, 'dist/src/server.js'));
   const proc = spawnTs(compiled ? 'dist/src/server.js' : 'src/server.ts', [], env, nodeArgs);

@@ -148,9 +148,10 @@ export class MarketService {
     }
     if (body.dependsOn?.length)
       return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
-    // Backpressure: past the round queue, a submission is refused before anything is stored.
-    if (this.d.runner.backlog() >= this.d.config.ROUND_QUEUE_MAX) throw busy(this.d.runner.backlog());
-    const open = this.d.runner.hasFreeSlot();
+    // Backpressure: past the round queue, a task that would wait for a slot is refused and
+    // nothing is stored (one no agent can bid on is still queued: it needs no slot).
+    const mayWait = this.d.runner.backlog() < this.d.config.ROUND_QUEUE_MAX;
+    const open = mayWait && this.d.runner.hasFreeSlot();
     let opening: Awaited<ReturnType<typeof insertTask>>;
     try {
       opening = await insertTask(
@@ -167,6 +168,7 @@ export class MarketService {
           ...(parent ? { parent } : {}),
         },
         open,
+        mayWait,
         { ...this.d.runner.openPolicy(), backstopMs: this.d.config.ROUND_LEASE_SLACK_MS },
       );
     } catch (err) {
@@ -178,7 +180,10 @@ export class MarketService {
       const existing = idempotencyKey
         ? await this.d.store.findByKey(idempotencyKey, requestHash ?? '')
         : null;
-      if (!existing) throw new AppError(409, 'conflict', 'the task could not be stored; submit it again');
+      if (!existing) {
+        if (!mayWait) throw busy(this.d.runner.backlog());
+        throw new AppError(409, 'conflict', 'the task could not be stored; submit it again');
+      }
       return { view: await this.d.store.viewOf(existing), created: false };
     }
     if (!isTerminal(opening.task.state)) this.submittedHere.add(opening.task.id);

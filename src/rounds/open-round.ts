@@ -99,14 +99,18 @@ select ${taskColumns('t')}, ${INVITEES}, (select notices from ev_n) as notices f
 /**
  * Submission and, when a round slot is free, its first round in one statement: the task is
  * inserted straight into `bidding` with its invitations (or `queued`, no one eligible), with
- * both events. Without a slot it is inserted `pending` and the round opens when one frees.
- * An idempotency key already used answers no row (the caller looks the first task up).
+ * both events. Without a slot it is inserted `pending` and the round opens when one frees, or,
+ * with no room left to wait (`$28` false), not at all. A task no agent could bid on is queued at
+ * once either way: it needs no slot, so a burst of them neither fills the round queue nor is
+ * refused. No row: the idempotency key was already used (the caller looks the first task up),
+ * or the task was refused.
  */
 const SUBMIT_SQL = `
 with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]', '$21::int')},
 elig as (select * from elig0 where $19::boolean),
 x as (
-  select case when not $19::boolean then 'pending' when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state as state,
+  select case when not exists (select 1 from elig0) then 'queued' when $19::boolean then 'bidding'
+    when $28::boolean then 'pending' end::task_state as state,
     ${delayMs('0', '$17', '$18')} as ms
 ), ins as (
   insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
@@ -122,7 +126,7 @@ x as (
     case x.state when 'pending' then now() + $20::int * interval '1 millisecond'
       when 'queued' then now() + x.ms * interval '1 millisecond' end,
     case when x.state = 'queued' then 1 else 0 end
-  from x
+  from x where x.state is not null
   on conflict do nothing
   returning *
 ), par as (
@@ -214,14 +218,16 @@ export type NewTask = {
 };
 
 /**
- * Inserts a submitted task and, if `open`, opens its first round in the same statement.
- * `skipped` means the idempotency key was taken by an earlier task.
+ * Inserts a submitted task and, if `open`, opens its first round in the same statement; without
+ * `open` it waits `pending` for a slot only if `mayWait`. `skipped` means the idempotency key was
+ * taken by an earlier task, or (without `mayWait`) that the task would have had to wait.
  */
 export async function insertTask(
   database: Database,
   events: EventSink,
   t: NewTask,
   open: boolean,
+  mayWait: boolean,
   policy: OpenPolicy & { backstopMs: number },
 ): Promise<Opening> {
   const b = t.body;
@@ -253,6 +259,7 @@ export async function insertTask(
     t.parent?.agentId ?? null,
     b.iterations,
     b.shortlist,
+    mayWait,
   ]);
   events.published(rows[0]?.notices);
   return openingOf(rows);
