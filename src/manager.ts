@@ -82,7 +82,12 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   await hub.start(database);
   const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
   await events.hello();
-  const metrics = createMetrics(db, () => client.circuits());
+  // The rounds' slots are read at scrape time, once the runner below exists.
+  const metrics = createMetrics(
+    db,
+    () => client.circuits(),
+    () => rounds.slotStatus(),
+  );
   const guard = new OutboundGuard({
     allowLoopback:
       config.OUTBOUND_LOOPBACK === 'allow' ||

@@ -102,3 +102,33 @@ describe('/metrics after real rounds', () => {
     ).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe('/metrics: the bidding slots', () => {
+  let m: TestManager | undefined;
+  let fleet: Fleet | undefined;
+  afterAll(async () => {
+    await fleet?.stopAll();
+    await m?.stop();
+  });
+
+  it('shows the slot limit, the round bidding in it and the rounds waiting for it', async () => {
+    m = await startManager({ MAX_CONCURRENT_ROUNDS: '1', ADMISSION_TARGET_LAG_MS: '0' });
+    fleet = new Fleet(m.url);
+    // Answers each cfp only after a while: its round holds the one slot meanwhile.
+    await fleet.raw('metrics-slow', 'metrics.slow', (req, res) => {
+      if (req.path !== '/cfp') return json(res, { accepted: true });
+      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 1500);
+    });
+    const slots = async () => {
+      const s = parsePrometheus(await (await fetch(`${m!.url}/metrics`)).text());
+      return ['limit', 'running', 'waiting'].map((kind) => sampleValue(s, 'cnp_bidding_slots', { kind }));
+    };
+    expect(await slots()).toEqual([1, 0, 0]);
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await m.call('POST', '/v1/tasks', { capability: 'metrics.slow', input: { i }, bidWindowMs: 2000 }))
+          .status,
+      ).toBe(202);
+    expect(await slots()).toEqual([1, 1, 2]);
+  });
+});

@@ -32,7 +32,13 @@ export type PrometheusMetrics = MarketMetrics & {
  * several. Gauges that read the database touch only live tasks through partial or leading
  * indexes (queued by capability, non-terminal by state), never a scan of the whole table.
  */
-export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitState]>): PrometheusMetrics {
+export type SlotStatus = { limit: number; running: number; waiting: number };
+
+export function createMetrics(
+  db: Db,
+  circuits: () => Iterable<[string, CircuitState]>,
+  slots: () => SlotStatus,
+): PrometheusMetrics {
   const registers = [new Registry()];
   const [registry] = registers as [Registry];
   collectDefaultMetrics({ register: registry });
@@ -90,6 +96,18 @@ export function createMetrics(db: Db, circuits: () => Iterable<[string, CircuitS
     collect() {
       this.reset();
       for (const [agent, state] of circuits()) this.set({ agent }, CIRCUIT_VALUE[state]);
+    },
+  });
+  new Gauge({
+    name: 'cnp_bidding_slots',
+    help: "This manager's bidding slots: the adaptive limit, the rounds bidding in them, the rounds waiting for one",
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const now = slots();
+      this.set({ kind: 'limit' }, now.limit);
+      this.set({ kind: 'running' }, now.running);
+      this.set({ kind: 'waiting' }, now.waiting);
     },
   });
   new Gauge({

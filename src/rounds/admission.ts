@@ -36,6 +36,11 @@ export class Admission {
     return this.waiting.length;
   }
 
+  /** Rounds bidding in a slot now. */
+  get inUse(): number {
+    return this.running;
+  }
+
   hasFreeSlot(): boolean {
     return this.running < this.current;
   }

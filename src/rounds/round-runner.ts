@@ -86,6 +86,11 @@ export class RoundRunner {
     return this.slots.backlog;
   }
 
+  /** The bidding slots now: the adaptive limit, the rounds in them, the rounds waiting (metrics). */
+  slotStatus(): { limit: number; running: number; waiting: number } {
+    return { limit: this.slots.limit, running: this.slots.inUse, waiting: this.slots.backlog };
+  }
+
   /** Whether a round could start bidding at once (a submission may then open it itself). */
   hasFreeSlot(): boolean {
     return this.slots.hasFreeSlot();

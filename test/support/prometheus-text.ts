@@ -26,7 +26,8 @@ export function parsePrometheus(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const l of (rawLabels ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
     const value = rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue);
-    if (Number.isNaN(value) && rawValue !== 'NaN') throw new Error(`bad value in ${line}`);
+    // prom-client writes NaN as `Nan`; Prometheus reads it case-insensitively (Go's ParseFloat).
+    if (Number.isNaN(value) && rawValue?.toLowerCase() !== 'nan') throw new Error(`bad value in ${line}`);
     samples.push({ name: name!, labels, value });
   }
   return samples;
