@@ -143,7 +143,12 @@ describe('agent registry', () => {
   });
 
   it('rejects endpoints that are not plain http(s) URLs, naming the field', async () => {
-    for (const endpoint of ['ftp://127.0.0.1/x', 'http://user:pw@127.0.0.1:9000', 'not a url']) {
+    for (const endpoint of [
+      'ftp://127.0.0.1/x',
+      'http://user:pw@127.0.0.1:9000',
+      'not a url',
+      'http://[::1]:0/',
+    ]) {
       const res = await m.call('POST', '/v1/agents', profile(`bad-${endpoint.length}`, { endpoint }));
       expect(res.status, endpoint).toBe(422);
       expect(res.body.error.details.map((d: { field: string }) => d.field)).toContain('endpoint');

@@ -89,6 +89,14 @@ describe('bad input', () => {
       'invalid_request',
       'callbackUrl',
     ],
+    [
+      'callback on port 0',
+      { ...task, callbackUrl: 'http://127.0.0.1:0/done' },
+      {},
+      422,
+      'invalid_request',
+      'callbackUrl',
+    ],
     ['body is an array', [1, 2], {}, 422, 'invalid_request', 'json'],
     ['body is null', 'null', {}, 422, 'invalid_request', 'json'],
   ] as const)(

@@ -38,6 +38,7 @@ export const TaskSubmission = z
     callbackUrl: z
       .url({ protocol: /^https?$/ })
       .max(2048)
+      .refine((u) => !URL.canParse(u) || new URL(u).port !== '0', 'must not use port 0')
       .nullable()
       .optional(),
     /** Iterated Contract Net: up to this many bidding iterations (revised cfps to the shortlist). */
