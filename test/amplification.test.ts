@@ -57,18 +57,25 @@ describe('bounded work per task and per manager', () => {
     expect(events.at(-1)).toMatchObject({ type: 'task.failed', data: { code: 'rounds_exhausted' } });
   });
 
-  it('answers 429 with Retry-After when ROUND_QUEUE_MAX rounds wait for a slot, and stores nothing', async () => {
-    m = await startManager({
+  /** One bidding slot, room for two rounds to wait, and an agent whose rounds hold the slot `holdMs`. */
+  async function oneSlotAndASlowBidder(holdMs: number): Promise<TestManager> {
+    const started = await startManager({
       MAX_CONCURRENT_ROUNDS: '1',
       ADMISSION_TARGET_LAG_MS: '0',
       ROUND_QUEUE_MAX: '2',
     });
-    fleet = new Fleet(m.url);
-    // An agent that answers its cfps only at the end of the window: each round holds the slot.
+    m = started;
+    fleet = new Fleet(started.url);
+    // It answers its cfps only after holdMs: each of its rounds holds the slot that long.
     await fleet.raw('slow-bidder', 'slow.lane', (req, res) => {
       if (req.path !== '/cfp') return json(res, { accepted: true });
-      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 600);
+      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), holdMs);
     });
+    return started;
+  }
+
+  it('answers 429 with Retry-After when ROUND_QUEUE_MAX rounds wait for a slot, and stores nothing', async () => {
+    const m = await oneSlotAndASlowBidder(600);
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 6; i++) {
@@ -91,22 +98,13 @@ describe('bounded work per task and per manager', () => {
   });
 
   it('queues a task no agent can bid on at once, without a bidding slot, however full the round queue', async () => {
-    m = await startManager({
-      MAX_CONCURRENT_ROUNDS: '1',
-      ADMISSION_TARGET_LAG_MS: '0',
-      ROUND_QUEUE_MAX: '2',
-    });
-    fleet = new Fleet(m.url);
-    await fleet.raw('slow-bidder', 'slow.lane', (req, res) => {
-      if (req.path !== '/cfp') return json(res, { accepted: true });
-      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 600);
-    });
+    const m = await oneSlotAndASlowBidder(3000);
     // The one slot is held by this round, and two more wait: the round queue is full.
     for (let i = 0; i < 3; i++) {
       const r = await m.call('POST', '/v1/tasks', {
         capability: 'slow.lane',
         input: { i },
-        bidWindowMs: 800,
+        bidWindowMs: 4000,
       });
       expect(r.status).toBe(202);
     }

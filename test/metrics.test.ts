@@ -117,7 +117,7 @@ describe('/metrics: the bidding slots', () => {
     // Answers each cfp only after a while: its round holds the one slot meanwhile.
     await fleet.raw('metrics-slow', 'metrics.slow', (req, res) => {
       if (req.path !== '/cfp') return json(res, { accepted: true });
-      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 1500);
+      setTimeout(() => json(res, { type: 'refuse', reason: 'slow' }), 3000);
     });
     const slots = async () => {
       const s = parsePrometheus(await (await fetch(`${m!.url}/metrics`)).text());
@@ -126,7 +126,7 @@ describe('/metrics: the bidding slots', () => {
     expect(await slots()).toEqual([1, 0, 0]);
     for (let i = 0; i < 3; i++)
       expect(
-        (await m.call('POST', '/v1/tasks', { capability: 'metrics.slow', input: { i }, bidWindowMs: 2000 }))
+        (await m.call('POST', '/v1/tasks', { capability: 'metrics.slow', input: { i }, bidWindowMs: 4000 }))
           .status,
       ).toBe(202);
     expect(await slots()).toEqual([1, 1, 2]);
