@@ -161,6 +161,8 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
       .locator('.charts[data-peak-completed]:not([data-peak-completed="0.00"])')
       .waitFor({ timeout: 15_000 });
     expect(await page.locator('.chart canvas').count()).toBe(3);
+    // The bidding slots, from cnp_bidding_slots: none bidding once the rounds are over.
+    expect(await page.locator('.charts .slots').innerText()).toMatch(/0\/\d+ rounds bidding/);
     await shot(page, 'dashboard-market');
     expect(errors).toEqual([]);
     await page.close();

@@ -59,8 +59,27 @@ describe('readScrape', () => {
 
   it('reads an empty or partial scrape as zeros', () => {
     const s = readScrape([], 5);
-    expect(s).toMatchObject({ completed: 0, queueDepth: 0 });
+    expect(s).toMatchObject({ completed: 0, queueDepth: 0, slots: null });
     expect(s.roundBuckets.size).toBe(0);
+  });
+
+  it('reads the bidding slots by kind', () => {
+    const s = readScrape(
+      [
+        {
+          name: 'cnp_bidding_slots',
+          type: 'gauge',
+          values: [
+            { value: 16, labels: { kind: 'limit' } },
+            { value: 16, labels: { kind: 'running' } },
+            { value: 5, labels: { kind: 'waiting' } },
+          ],
+        },
+      ],
+      5,
+    );
+    expect(s.slots).toEqual({ limit: 16, running: 16, waiting: 5 });
+    expect(pointBetween(readScrape([], 0), s).slots).toEqual({ limit: 16, running: 16, waiting: 5 });
   });
 });
 
@@ -126,6 +145,7 @@ describe('pointBetween and appendPoint', () => {
     completed,
     queueDepth,
     roundBuckets: new Map([[0.1, completed]]),
+    slots: null,
   });
 
   it('turns two scrapes into a rate, a depth and latencies in ms', () => {
@@ -138,7 +158,14 @@ describe('pointBetween and appendPoint', () => {
     expect(pointBetween(scrape(0, 100), scrape(1000, 3)).completedPerSecond).toBe(0);
     const pts = [0, 100, 650].reduce(
       (acc, t) =>
-        appendPoint(acc, { t, completedPerSecond: 1, queueDepth: 0, roundP50Ms: null, roundP95Ms: null }),
+        appendPoint(acc, {
+          t,
+          completedPerSecond: 1,
+          queueDepth: 0,
+          roundP50Ms: null,
+          roundP95Ms: null,
+          slots: null,
+        }),
       [] as ReturnType<typeof pointBetween>[],
     );
     expect(pts.map((p) => p.t)).toEqual([100, 650]);

@@ -14,7 +14,18 @@ export type Scrape = {
   queueDepth: number;
   /** Cumulative round-duration buckets, upper bound (seconds) -> count, every outcome summed. */
   roundBuckets: Map<number, number>;
+  /** This manager's bidding slots; null from a manager without the gauge. */
+  slots: Slots | null;
 };
+
+/** The bidding slots: their (adaptive) limit, the rounds bidding in them, the rounds waiting. */
+export type Slots = { limit: number; running: number; waiting: number };
+
+function slotsOf(metric: MetricJson | undefined): Slots | null {
+  if (!metric) return null;
+  const kind = (k: string) => metric.values.find((v) => v.labels.kind === k)?.value ?? 0;
+  return { limit: kind('limit'), running: kind('running'), waiting: kind('waiting') };
+}
 
 const byName = (metrics: MetricJson[], name: string) => metrics.find((m) => m.name === name);
 
@@ -47,6 +58,7 @@ export function readScrape(metrics: MetricJson[], at: number): Scrape {
     completed: countOf(byName(metrics, 'cnp_submit_to_completed_seconds')),
     queueDepth: gaugeSum(byName(metrics, 'cnp_queue_depth')),
     roundBuckets: bucketsOf(byName(metrics, 'cnp_round_duration_seconds')),
+    slots: slotsOf(byName(metrics, 'cnp_bidding_slots')),
   };
 }
 
@@ -90,6 +102,8 @@ export type MarketPoint = {
   /** Round latency in ms over the interval; null when no round closed in it. */
   roundP50Ms: number | null;
   roundP95Ms: number | null;
+  /** The bidding slots at the later scrape (null: not reported). */
+  slots: Slots | null;
 };
 
 export function pointBetween(prev: Scrape, cur: Scrape): MarketPoint {
@@ -102,6 +116,7 @@ export function pointBetween(prev: Scrape, cur: Scrape): MarketPoint {
     queueDepth: cur.queueDepth,
     roundP50Ms: ms(quantileBetween(prev.roundBuckets, cur.roundBuckets, 0.5)),
     roundP95Ms: ms(quantileBetween(prev.roundBuckets, cur.roundBuckets, 0.95)),
+    slots: cur.slots,
   };
 }
 

@@ -13,6 +13,12 @@ export function ChartsPanel({ points, error }: { points: MarketPoint[]; error: s
         {last ? (
           <small class="muted">
             {last.completedPerSecond.toFixed(1)} tasks/s, {last.queueDepth} queued
+            {last.slots ? (
+              <span class="slots" title="rounds bidding / this manager's bidding slots (adaptive limit)">
+                , {last.slots.running}/{last.slots.limit} rounds bidding
+                {last.slots.waiting ? `, ${last.slots.waiting} waiting for a slot` : ''}
+              </span>
+            ) : null}
           </small>
         ) : null}
       </h2>
