@@ -155,6 +155,13 @@ const Env = z.object({
   /** A task whose rounds outlive their managers this often fails (round_takeovers_exhausted). */
   MAX_ROUND_TAKEOVERS: int(1, 1000).default(5),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /**
+   * How long an idle keep-alive connection to the manager stays open. Node's 5 s made every
+   * agent that reports less often than that, and every pool after a pause, reconnect (a burst of
+   * them stalled a whole bench run's first results); above a load balancer's idle timeout it
+   * also avoids the race where the server closes a socket the balancer is reusing.
+   */
+  HTTP_KEEP_ALIVE_MS: int(1000, 600_000).default(65_000),
 });
 
 export type Config = z.infer<typeof Env>;

@@ -230,6 +230,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
           sweeper.start();
           resolve(`http://${host}:${info.port}`);
         }) as Server;
+        server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_MS;
         server.on('connection', (s) => {
           sockets.add(s);
           s.on('close', () => sockets.delete(s));

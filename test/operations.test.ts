@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,46 @@ describe('operations', () => {
       });
     } finally {
       await m.stop();
+    }
+  });
+
+  it('keeps an idle keep-alive connection open for HTTP_KEEP_ALIVE_MS and says so, then closes it', async () => {
+    /** A raw connection: GETs written to it, the answers read back, and when the server closed it. */
+    const connect = (url: string) => {
+      const u = new URL(url);
+      const socket = net.connect(Number(u.port), u.hostname);
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      return {
+        get: () => socket.write(`GET /healthz HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`),
+        answers: () => text.match(/HTTP\/1\.1 200/g)?.length ?? 0,
+        keepAlive: () => text.match(/^keep-alive: (.*)\r$/im)?.[1],
+        closed,
+        destroy: () => socket.destroy(),
+      };
+    };
+    const short = await startManager({ HTTP_KEEP_ALIVE_MS: '1000' });
+    const usual = await startManager();
+    try {
+      const a = connect(short.url);
+      a.get();
+      await eventually(async () => a.answers() === 1);
+      expect(a.keepAlive()).toBe('timeout=1');
+      // Idle for less than the timeout: the same connection still answers.
+      await sleep(400);
+      a.get();
+      await eventually(async () => a.answers() === 2);
+      // Idle past it: the server closes the connection.
+      await a.closed;
+      const b = connect(usual.url);
+      b.get();
+      await eventually(async () => b.answers() === 1);
+      expect(b.keepAlive()).toBe('timeout=65');
+      b.destroy();
+    } finally {
+      await short.stop();
+      await usual.stop();
     }
   });
 
