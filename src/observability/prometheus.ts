@@ -11,6 +11,7 @@ import {
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import type { CircuitState } from '../protocol/agent.ts';
+import type { SlotStatus } from '../rounds/admission.ts';
 import type { MarketMetrics } from './market-metrics.ts';
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -32,8 +33,6 @@ export type PrometheusMetrics = MarketMetrics & {
  * several. Gauges that read the database touch only live tasks through partial or leading
  * indexes (queued by capability, non-terminal by state), never a scan of the whole table.
  */
-export type SlotStatus = { limit: number; running: number; waiting: number };
-
 export function createMetrics(
   db: Db,
   circuits: () => Iterable<[string, CircuitState]>,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CapabilityName, Id, Int32, Text, Timestamp } from './common.ts';
+import { CapabilityName, callablePort, Id, Int32, Text, Timestamp } from './common.ts';
 
 export const Capability = z
   .object({
@@ -19,8 +19,7 @@ export const Endpoint = z
     const url = URL.canParse(u) ? new URL(u) : null;
     return !url || (url.username === '' && url.password === '');
   }, 'must not contain credentials')
-  // Port 0 parses as a URL, but nothing can be reached there: every call would fail.
-  .refine((u) => !URL.canParse(u) || new URL(u).port !== '0', 'must not use port 0')
+  .refine(callablePort, 'must not use port 0')
   // The manager appends /cfp, /award...: a query or fragment would turn that into anything.
   .refine((u) => {
     const url = URL.canParse(u) ? new URL(u) : null;

@@ -13,6 +13,12 @@ export const Timestamp = z.iso.datetime({ offset: true }).refine((t) => {
 }, 'must be between 1970-01-01 and 9999-12-31');
 
 /** The largest integer a PostgreSQL `integer` column holds. */
+/**
+ * An http(s) URL the manager will call: port 0 parses as a URL, but nothing can be reached
+ * there, so every call would fail. Lenient on text that is not a URL (the URL check names that).
+ */
+export const callablePort = (u: string): boolean => !URL.canParse(u) || new URL(u).port !== '0';
+
 export const MAX_INT32 = 2_147_483_647;
 
 /** An integer a PostgreSQL `integer` column can store. */

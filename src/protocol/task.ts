@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CapabilityName, Id, JsonValue, Timestamp } from './common.ts';
+import { CapabilityName, callablePort, Id, JsonValue, Timestamp } from './common.ts';
 
 export const TaskState = z.enum([
   /** Its dependsOn tasks have not all completed: no round, not in the queue. */
@@ -38,7 +38,7 @@ export const TaskSubmission = z
     callbackUrl: z
       .url({ protocol: /^https?$/ })
       .max(2048)
-      .refine((u) => !URL.canParse(u) || new URL(u).port !== '0', 'must not use port 0')
+      .refine(callablePort, 'must not use port 0')
       .nullable()
       .optional(),
     /** Iterated Contract Net: up to this many bidding iterations (revised cfps to the shortlist). */

@@ -1,6 +1,9 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { type AdmissionPolicy, nextLimit } from './admission-limit.ts';
 
+/** The bidding slots: their (adaptive) limit, the rounds bidding in them, the rounds waiting. */
+export type SlotStatus = { limit: number; running: number; waiting: number };
+
 /**
  * The slots rounds bid in: at most `limit` at once, the rest wait in order. Every `intervalMs`
  * the limit follows the event loop's p99 delay (admission-limit.ts); with `targetLagMs` 0 it
@@ -36,9 +39,9 @@ export class Admission {
     return this.waiting.length;
   }
 
-  /** Rounds bidding in a slot now. */
-  get inUse(): number {
-    return this.running;
+  /** The slots now: the limit, the rounds bidding in them, the rounds waiting (metrics). */
+  status(): SlotStatus {
+    return { limit: this.current, running: this.running, waiting: this.waiting.length };
   }
 
   hasFreeSlot(): boolean {

@@ -13,7 +13,7 @@ import type { Tracing } from '../observability/tracing.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { type AwardRow, type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
-import { Admission } from './admission.ts';
+import { Admission, type SlotStatus } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
 import { collectBids } from './collect-bids.ts';
@@ -87,8 +87,8 @@ export class RoundRunner {
   }
 
   /** The bidding slots now: the adaptive limit, the rounds in them, the rounds waiting (metrics). */
-  slotStatus(): { limit: number; running: number; waiting: number } {
-    return { limit: this.slots.limit, running: this.slots.inUse, waiting: this.slots.backlog };
+  slotStatus(): SlotStatus {
+    return this.slots.status();
   }
 
   /** Whether a round could start bidding at once (a submission may then open it itself). */
