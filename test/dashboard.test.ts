@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { eventually, startManager, type TestManager } from './support/harness.ts';
@@ -54,6 +54,34 @@ function rawStatus(base: string, path: string): Promise<number> {
       resolve(res.statusCode ?? 0);
     });
     req.on('error', reject).end();
+  });
+}
+
+/** The page's last API answers (method, path, status), for a failure to show. */
+function watchResponses(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('response', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith('/v1/')) seen.push(`${r.request().method()} ${url.pathname} ${r.status()}`);
+    if (seen.length > 20) seen.shift();
+  });
+  return seen;
+}
+
+/**
+ * Waits for `locator`; on a timeout the error names the step and what the page showed then
+ * (stream state, key prompt, the API's last answers), so a failure under load can be read.
+ */
+async function waitStep(page: Page, step: string, locator: Locator, answers: string[], timeout = 20_000) {
+  await locator.waitFor({ timeout }).catch(async (err: Error) => {
+    const shown = await page
+      .evaluate<string>(
+        `JSON.stringify({ stream: document.querySelector('[data-stream]')?.getAttribute('data-stream'),
+          prompt: document.querySelector('.key-prompt')?.innerText ?? null,
+          main: document.querySelector('main')?.innerText.slice(0, 300) })`,
+      )
+      .catch((e: Error) => `(unreadable: ${e.message})`);
+    throw new Error(`${step}: ${err.message.split('\n')[0]}\npage: ${shown}\nanswers: ${answers.join('; ')}`);
   });
 }
 
@@ -310,23 +338,34 @@ describe.skipIf(!haveBrowser)('the dashboard with API keys', () => {
   it('asks for a key, keeps it in the tab only, and says when a client key cannot see the live feed', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    const answers = watchResponses(page);
     await page.goto(`${m.url}/`);
-    await page.locator('#key-title').waitFor();
+    await waitStep(page, 'the prompt without a key', page.locator('#key-title'), answers);
 
     await page.fill('input[name="api-key"]', 'not-a-key');
     await page.click('.key-prompt button');
     await page.waitForTimeout(500);
-    await page.locator('#key-title').waitFor();
+    await waitStep(page, 'the prompt after a wrong key', page.locator('#key-title'), answers);
 
     // A client key reads agents but not the manager-wide feed: the page says an admin key is needed.
     await page.fill('input[name="api-key"]', 'dash-client-key');
     await page.click('.key-prompt button');
-    await page.locator('.key-prompt', { hasText: 'admin key' }).waitFor();
+    await waitStep(
+      page,
+      'the admin-key prompt',
+      page.locator('.key-prompt', { hasText: 'admin key' }),
+      answers,
+    );
 
     await page.fill('input[name="api-key"]', 'dash-admin-key');
     await page.click('.key-prompt button');
-    await page.locator('[data-stream="live"]').waitFor();
-    await page.locator('.agents', { hasText: 'No agents registered yet' }).waitFor();
+    await waitStep(page, 'the live feed', page.locator('[data-stream="live"]'), answers);
+    await waitStep(
+      page,
+      'the empty agents table',
+      page.locator('.agents', { hasText: 'No agents registered yet' }),
+      answers,
+    );
     expect(await page.locator('#key-title').count()).toBe(0);
     const stored = await page.evaluate(
       `({ session: sessionStorage.getItem('contract-net.api-key'), local: localStorage.length, cookies: document.cookie })`,
@@ -334,9 +373,12 @@ describe.skipIf(!haveBrowser)('the dashboard with API keys', () => {
     expect(stored).toEqual({ session: 'dash-admin-key', local: 0, cookies: '' });
 
     // Another tab (a fresh context) does not have it.
-    const other = await (await browser.newContext()).newPage();
+    const otherContext = await browser.newContext();
+    const other = await otherContext.newPage();
+    const otherAnswers = watchResponses(other);
     await other.goto(`${m.url}/`);
-    await other.locator('#key-title').waitFor();
+    await waitStep(other, 'the prompt in another tab', other.locator('#key-title'), otherAnswers);
+    await otherContext.close();
     await context.close();
   });
 });
