@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { runBareRounds } from './support/bare-rounds.ts';
 import { percentile } from './support/http.ts';
 import { type DbKind, fmtPct, runManagerRounds } from './support/manager-rounds.ts';
-import { cpuMeter, spawnTs, stopChild, waitReady } from './support/processes.ts';
+import { cpuMeter, machineBusyMeter, spawnTs, stopChild, waitReady } from './support/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,8 +57,10 @@ for (const db of dbs) {
     await runBareRounds(endpoints, 50, clients); // warm-up
     const bareAgentsCpu = cpuMeter(() => [bareAgents.child.pid ?? 0]);
     const bareClientCpu = process.cpuUsage();
+    const bareMachine = machineBusyMeter();
     const bare = await runBareRounds(endpoints, tasks, clients);
     const bareClientUsed = process.cpuUsage(bareClientCpu);
+    const bareBusy = bareMachine();
     const bareCpu = {
       client: (bareClientUsed.user + bareClientUsed.system) / 1000 / tasks,
       agents: bareAgentsCpu() / tasks,
@@ -78,8 +80,9 @@ for (const db of dbs) {
     const runTotal = c.manager + (c.postgres ?? 0) + c.agents + c.clients;
     const bareTotal = bareCpu.client + bareCpu.agents;
     const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+    const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
     cpuRows.push(
-      `| ${db} | ${agents} | ${f(bareCpu.client)} | ${f(bareCpu.agents)} | ${f(c.manager)} | ${f(c.postgres)} | ${f(c.agents)} | ${f(c.clients)} | ${(runTotal / bareTotal).toFixed(1)}x |`,
+      `| ${db} | ${agents} | ${f(bareCpu.client)} | ${f(bareCpu.agents)} | ${f(c.manager)} | ${f(c.postgres)} | ${f(c.agents)} | ${f(c.clients)} | ${(runTotal / bareTotal).toFixed(1)}x | ${pct(bareBusy)} | ${pct(m.machineBusy)} |`,
     );
     const rate = tasks / m.seconds;
     const bareP50 = percentile(bare.latencies, 50);
@@ -91,8 +94,8 @@ for (const db of dbs) {
 }
 console.log('\nCPU ms per round, each side (read from /proc; PostgreSQL backends only on PostgreSQL):\n');
 console.log(
-  '| db | agents | bare: client | bare: agents | manager | postgres | agents | clients | manager run total / bare total |',
+  '| db | agents | bare: client | bare: agents | manager | postgres | agents | clients | manager run total / bare total | cores busy: bare | cores busy: manager run |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of cpuRows) console.log(r);
 process.exit(failed ? 1 : 0);

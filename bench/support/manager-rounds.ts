@@ -2,7 +2,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { keepAlivePool, percentile, requestJson } from './http.ts';
-import { type Child, cpuMeter, freePort, ROOT, rssMiB, spawnTs, stopChild, waitReady } from './processes.ts';
+import {
+  type Child,
+  cpuMeter,
+  freePort,
+  machineBusyMeter,
+  ROOT,
+  rssMiB,
+  spawnTs,
+  stopChild,
+  waitReady,
+} from './processes.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -114,6 +124,8 @@ export type ManagerRoundsResult = {
   rssMiB: number;
   /** CPU ms per round of each side of the run (PostgreSQL's backends only on PostgreSQL). */
   cpuPerRound: { manager: number; postgres: number | null; agents: number; clients: number };
+  /** Share of all cores busy during the measured part (the whole machine, not only this run). */
+  machineBusy: number;
 };
 
 type TaskView = { state: string; createdAt: string; award: { awardedAt: string } | null };
@@ -184,6 +196,7 @@ export async function runManagerRounds(opts: {
     const agentsCpu = cpuMeter(() => [agentsProc.child.pid ?? 0]);
     const pgCpu = cpuMeter(() => pgPids);
     const clientsCpu = process.cpuUsage();
+    const machineBusy = machineBusyMeter();
     const latencies: number[] = [];
     const toAward: number[] = [];
     let completed = 0;
@@ -201,6 +214,7 @@ export async function runManagerRounds(opts: {
     );
     const seconds = (performance.now() - started) / 1000;
     const clientsUsed = process.cpuUsage(clientsCpu);
+    const busy = machineBusy();
     const cpuPerRound = {
       manager: managerCpu() / opts.tasks,
       postgres: database ? pgCpu() / opts.tasks : null,
@@ -226,6 +240,7 @@ export async function runManagerRounds(opts: {
       commitsPerTask,
       rssMiB: rss,
       cpuPerRound,
+      machineBusy: busy,
     };
   } finally {
     await stopChild(agentsProc);

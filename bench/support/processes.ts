@@ -98,3 +98,27 @@ export function cpuMeter(pids: () => number[]): () => number {
   const start = new Map(pids().map((p) => [p, cpuMs(p)]));
   return () => pids().reduce((sum, p) => sum + cpuMs(p) - (start.get(p) ?? 0), 0);
 }
+
+/** Jiffies of the whole machine so far, all cores: [busy, total] (Linux /proc/stat). */
+function machineJiffies(): [number, number] {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal (guest is counted inside user)
+  const [, user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const total = user + nice + system + idle + iowait + irq + softirq + steal;
+  return [total - idle - iowait, total];
+}
+
+/**
+ * How busy all cores were between two readings, 0..1: whether a run was bound by the machine's
+ * CPU (near 1) or by something else, such as one saturated thread (near 1 / cores).
+ */
+export function machineBusyMeter(): () => number {
+  const [busy0, total0] = machineJiffies();
+  return () => {
+    const [busy, total] = machineJiffies();
+    return total > total0 ? (busy - busy0) / (total - total0) : 0;
+  };
+}
