@@ -4,7 +4,7 @@
  * process, agents in a process of their own, `clients` clients at once; the ratio is printed.
  *
  * Usage: node --import tsx bench/rounds.ts [--agents 1,5,25,100] [--tasks 1000] [--clients 64]
- *        [--db pglite|postgres|both] [--profile DIR] [--env KEY=VALUE ...]
+ *        [--db pglite|postgres|both] [--managers N] [--profile DIR] [--env KEY=VALUE ...]
  * PostgreSQL runs use DATABASE_URL's server (a fresh database per run).
  */
 import { parseArgs } from 'node:util';
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '64' },
     db: { type: 'string', default: process.env.DATABASE_URL ? 'both' : 'pglite' },
     profile: { type: 'string' },
+    /** Manager processes sharing the database (PostgreSQL only), clients spread over them. */
+    managers: { type: 'string', default: '1' },
     /** Manager settings for this run, e.g. --env NOTIFY_BATCH_MS=20 (repeatable). */
     env: { type: 'string', multiple: true, default: [] },
   },
@@ -30,6 +32,13 @@ const managerEnv = Object.fromEntries(
 const agentCounts = values.agents.split(',').map(Number);
 const clients = Number(values.clients);
 const dbs: DbKind[] = values.db === 'both' ? ['pglite', 'postgres'] : [values.db as DbKind];
+const managers = Number(values.managers);
+if (!Number.isInteger(managers) || managers < 1 || (managers > 1 && dbs.includes('pglite'))) {
+  console.error(
+    '--managers is a whole number >= 1; more than one needs --db postgres (PGlite is one process)',
+  );
+  process.exit(2);
+}
 if (dbs.includes('postgres') && !process.env.DATABASE_URL) {
   console.error('--db postgres needs DATABASE_URL (a server where this user may create databases)');
   process.exit(2);
@@ -41,6 +50,7 @@ const tasksFor = (agents: number) =>
 console.log(
   `# rounds: ${clients} clients, tasks per run ${agentCounts.map((a) => `${a} agents: ${tasksFor(a)}`).join(', ')}`,
 );
+if (managers > 1) console.log(`# ${managers} manager processes on one database, clients spread over them`);
 console.log(`# command: npm run bench:rounds -- ${process.argv.slice(2).join(' ')}`.trimEnd());
 console.log(
   '| db | agents | bare rounds/s | manager rounds/s | ratio | bare p50 ms | submit->award p50/p95/p99 ms | submit->completed p50/p95/p99 ms | p50 vs bare | commits/task | manager RSS MiB | completed |',
@@ -74,6 +84,7 @@ for (const db of dbs) {
       clients,
       profileDir: values.profile,
       env: managerEnv,
+      managers,
     });
     const bareRate = tasks / bare.seconds;
     const c = m.cpuPerRound;

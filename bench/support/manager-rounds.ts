@@ -142,15 +142,24 @@ export async function runManagerRounds(opts: {
   clients: number;
   profileDir?: string;
   env?: Record<string, string>;
+  /** Manager processes sharing the database (PostgreSQL only); client n talks to manager n mod this. */
+  managers?: number;
 }): Promise<ManagerRoundsResult> {
   const database =
     opts.db === 'postgres'
       ? await freshDatabase(opts.adminUrl!, `cnet_bench_${process.pid}_${opts.agents}`)
       : null;
-  const manager = await startManager(
-    { kind: opts.db, url: database?.url },
-    { profileDir: opts.profileDir, env: opts.env },
-  );
+  const managers: ManagerHandle[] = [];
+  // One after another: the first migrates the database, the others find it ready.
+  for (let i = 0; i < (opts.managers ?? 1); i++)
+    managers.push(
+      await startManager(
+        { kind: opts.db, url: database?.url },
+        { profileDir: opts.profileDir, env: opts.env },
+      ),
+    );
+  const manager = managers[0]!;
+  const managerOf = (n: number) => managers[Math.abs(n) % managers.length]!;
   const agentsProc = spawnTs(
     'bench/support/agents-process.ts',
     [
@@ -170,7 +179,8 @@ export async function runManagerRounds(opts: {
     const pool = keepAlivePool(opts.clients + 8);
     const one = async (n: number) => {
       const t0 = performance.now();
-      const sub = await requestJson<{ id: string }>(pool, 'POST', `${manager.url}/v1/tasks`, {
+      const { url } = managerOf(n);
+      const sub = await requestJson<{ id: string }>(pool, 'POST', `${url}/v1/tasks`, {
         capability: 'bench.work',
         input: { n },
         bidWindowMs: 2000,
@@ -178,9 +188,7 @@ export async function runManagerRounds(opts: {
       if (sub.status !== 202) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.body)}`);
       let view: TaskView;
       do {
-        view = (
-          await requestJson<TaskView>(pool, 'GET', `${manager.url}/v1/tasks/${sub.body.id}?waitMs=60000`)
-        ).body;
+        view = (await requestJson<TaskView>(pool, 'GET', `${url}/v1/tasks/${sub.body.id}?waitMs=60000`)).body;
       } while (!['completed', 'failed', 'cancelled'].includes(view.state));
       return { ms: performance.now() - t0, view };
     };
@@ -192,7 +200,7 @@ export async function runManagerRounds(opts: {
     const before = database ? await database.commits() : 0;
 
     const pgPids = database ? await database.backendPids() : [];
-    const managerCpu = cpuMeter(() => [manager.proc.child.pid ?? 0]);
+    const managerCpu = cpuMeter(() => managers.map((m) => m.proc.child.pid ?? 0));
     const agentsCpu = cpuMeter(() => [agentsProc.child.pid ?? 0]);
     const pgCpu = cpuMeter(() => pgPids);
     const clientsCpu = process.cpuUsage();
@@ -224,7 +232,7 @@ export async function runManagerRounds(opts: {
     const rss = rssMiB(manager.proc.child.pid!);
     pool.destroy();
     await stopChild(agentsProc);
-    await manager.stop();
+    for (const m of managers) await m.stop();
     // Backends flush their statistics when they exit; the manager's have all exited now.
     let commitsPerTask: number | null = null;
     if (database) {
@@ -244,7 +252,7 @@ export async function runManagerRounds(opts: {
     };
   } finally {
     await stopChild(agentsProc);
-    await manager.stop();
+    for (const m of managers) await m.stop();
     await database?.drop();
   }
 }
