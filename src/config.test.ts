@@ -35,9 +35,18 @@ describe('configuration', () => {
     ['API_KEYS', 'short'],
     ['BODY_LIMIT_BYTES', '12'],
     ['MANAGER_SECRET', 'too-short'],
+    ['TASK_RETENTION_MS', '500'],
+    ['TASK_RETENTION_MS', '-1'],
+    ['TASK_RETENTION_MS', '30d'],
   ])('stops on %s=%s with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid ${name}=`));
+  });
+
+  it('keeps ended tasks 30 days unless told otherwise; 0 keeps them for ever', () => {
+    expect(loadConfig({}).TASK_RETENTION_MS).toBe(30 * 86_400_000);
+    expect(loadConfig({ TASK_RETENTION_MS: '0' }).TASK_RETENTION_MS).toBe(0);
+    expect(() => loadConfig({ TASK_RETENTION_MS: '500' })).toThrow(/0 \(keep for ever\) or milliseconds/);
   });
 
   it('checks settings against each other', () => {

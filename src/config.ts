@@ -152,6 +152,17 @@ const Env = z.object({
   REAUCTION_BASE_MS: int(10, 3_600_000).default(500),
   REAUCTION_CAP_MS: int(10, 86_400_000).default(30_000),
   ROUND_LEASE_SLACK_MS: int(100, 600_000).default(5000),
+  /**
+   * Ended tasks, with their bids, awards and audit trail, and agent events are deleted this long
+   * after they end (30 days by default), so the database does not grow for ever; 0 keeps them.
+   */
+  TASK_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 1000 && n <= 100 * 365 * 86_400_000), {
+      error: 'expected 0 (keep for ever) or milliseconds from 1000 to 100 years',
+    })
+    .default(30 * 86_400_000),
   /** A task whose rounds outlive their managers this often fails (round_takeovers_exhausted). */
   MAX_ROUND_TAKEOVERS: int(1, 1000).default(5),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),

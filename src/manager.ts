@@ -190,6 +190,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       afterAwardEnded: (ended) => service.afterEnd(ended),
       sendCancel: (award) => void sendCancel(client, book, logger, award),
       peersPresent: (present) => events.peersPresent(present),
+      forgetTasks: (taskIds) => service.forgetTasks(taskIds),
     },
   });
   const app = createApp({

@@ -115,6 +115,11 @@ export class MarketService {
     return released;
   }
 
+  /** Tasks deleted past their retention: their ended views are not served from memory. */
+  forgetTasks(taskIds: readonly string[]): void {
+    for (const id of taskIds) this.ended.forget(id);
+  }
+
   /** The secret a task's callbacks are signed with when API keys are off. */
   callbackSecretOf(taskId: string): string {
     return this.d.callbackSecretOf(taskId);

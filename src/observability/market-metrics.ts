@@ -22,6 +22,8 @@ export interface MarketMetrics {
   claimed(n: number): void;
   /** An award ended by time: a claim lease or an award past its dueAt. */
   awardExpired(kind: 'claim' | 'award'): void;
+  /** Ended tasks and agent events deleted past their retention. */
+  pruned(tasks: number, agentEvents: number): void;
 }
 
 export type RoundOutcome = 'awarded' | 'no_bids' | 'no_acceptable_bids' | 'superseded';
@@ -44,4 +46,5 @@ export const noMetrics: MarketMetrics = {
   agentCall() {},
   claimed() {},
   awardExpired() {},
+  pruned() {},
 };

@@ -81,6 +81,9 @@ export function createMetrics(
     'Awards ended by time: claim leases and awards past dueAt',
     ['kind'],
   );
+  const pruned = counter('cnp_pruned_total', 'Ended tasks and agent events deleted past TASK_RETENTION_MS', [
+    'kind',
+  ]);
   const http = histogram('cnp_http_request_duration_seconds', 'HTTP requests by method, route and status', [
     'method',
     'route',
@@ -156,6 +159,10 @@ export function createMetrics(
     agentCall: (message, outcome, ms) => agentCalls.observe({ message, outcome }, s(ms)),
     claimed: (n) => claims.inc(n),
     awardExpired: (kind) => expiries.inc({ kind }),
+    pruned: (tasks, agentEvents) => {
+      if (tasks) pruned.inc({ kind: 'task' }, tasks);
+      if (agentEvents) pruned.inc({ kind: 'agent_event' }, agentEvents);
+    },
     circuitTransition: (state) => circuitTransitions.inc({ state }),
     httpRequest: (method, route, status, ms) =>
       http.observe({ method, route, status: String(status) }, s(ms)),

@@ -15,6 +15,8 @@ export interface SweepPort {
   releaseWaiting(): Promise<unknown>;
   /** Rounds waiting for a bidding slot in this manager (re-auctions leave room under the cap). */
   roundBacklog(): number;
+  /** Tasks deleted past their retention: views of them kept in memory go too. */
+  forgetTasks(taskIds: readonly string[]): void;
   /** Whether other managers' connections share the database (PostgreSQL only). */
   peersPresent(present: boolean): void;
 }

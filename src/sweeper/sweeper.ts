@@ -11,12 +11,16 @@ import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
 import { WAITING_READY_SQL } from '../tasks/dependencies.ts';
+import { pruneEnded } from '../tasks/retention.ts';
 import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
 import type { SweepPort } from './sweep-port.ts';
 
 const BATCH = 50;
+/** Rows per retention statement, and statements per sweep: a large backlog goes over several. */
+const PRUNE_BATCH = 500;
+const PRUNE_ROUNDS = 20;
 const OPEN_STATES = ['pending', 'bidding', 'awarded', 'queued'] as const;
 
 export type SweeperDeps = {
@@ -59,14 +63,15 @@ type Probe = Record<
 /**
  * The durable backstop for every timer: awards past `dueAt` (and claim leases), task
  * deadlines, rounds whose owner died, and queued tasks due for re-auction; it also folds the
- * agent-counter ledger into `agents`. Each batch is taken
- * with FOR UPDATE SKIP LOCKED, so managers sharing a database never sweep the same row twice.
+ * agent-counter ledger into `agents` and deletes what ended past its retention. Each batch is
+ * taken with FOR UPDATE SKIP LOCKED, so managers sharing a database never sweep the same row twice.
  */
 export class Sweeper {
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private readonly startedAt = Date.now();
   private lastFold = 0;
+  private lastPrune = 0;
 
   constructor(private readonly d: SweeperDeps) {}
 
@@ -109,6 +114,9 @@ export class Sweeper {
       return;
     }
     const foldDue = probe.ledger && Date.now() - this.lastFold >= 1000;
+    const retention = this.d.config.TASK_RETENTION_MS;
+    // Once a minute (a tenth of the retention when that is shorter): old rows are not urgent.
+    const pruneDue = retention > 0 && Date.now() - this.lastPrune >= Math.min(60_000, retention / 10);
     const steps = [
       probe.awards && this.expireAwards,
       probe.deadlines && this.enforceDeadlines,
@@ -118,6 +126,7 @@ export class Sweeper {
       probe.waiting && this.releaseWaiting,
       probe.orphans && this.cancelOrphans,
       foldDue && this.foldAgentStats,
+      pruneDue && this.pruneEnded,
     ].filter((s): s is () => Promise<void> => !!s);
     for (const step of steps) {
       try {
@@ -333,6 +342,26 @@ export class Sweeper {
   /** Client callbacks of tasks that ended (the outbox). */
   private async deliverCallbacks() {
     await this.d.callbacks.deliverDue();
+  }
+
+  /**
+   * Deletes what ended more than TASK_RETENTION_MS ago (src/tasks/retention.ts says what is
+   * kept whatever its age), so a long-running market's tables stay bounded.
+   */
+  private async pruneEnded() {
+    this.lastPrune = Date.now();
+    const before = new Date(this.lastPrune - this.d.config.TASK_RETENTION_MS);
+    for (let i = 0; i < PRUNE_ROUNDS; i++) {
+      const { taskIds, agentEvents } = await pruneEnded(this.d.database, before, PRUNE_BATCH);
+      if (taskIds.length) this.d.port.forgetTasks(taskIds);
+      this.d.metrics.pruned(taskIds.length, agentEvents);
+      if (taskIds.length || agentEvents)
+        this.d.logger.info(
+          { tasks: taskIds.length, agentEvents, before },
+          'pruned what ended before the retention',
+        );
+      if (taskIds.length < PRUNE_BATCH && agentEvents < PRUNE_BATCH) return;
+    }
   }
 
   /** Keeps the ledger short, so reads that add its pending rows stay cheap. */

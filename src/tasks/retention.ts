@@ -1,0 +1,50 @@
+import type { Database } from '../db/client.ts';
+
+const ENDED = `('completed', 'failed', 'cancelled')`;
+
+/**
+ * The smallest v7 UUID of the millisecond `at`: every task created before `at` has a smaller
+ * id (v7 ids begin with their creation time), so `id < this` bounds an index range scan.
+ */
+export function firstIdOf(at: Date): string {
+  const ms = Math.max(0, Math.min(at.getTime(), 2 ** 48 - 1));
+  const hex = ms.toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}
+
+/**
+ * One batch of ended tasks past their retention, deleted with their bids, awards (by cascade)
+ * and audit trail. Kept whatever their age: a task whose callback is not yet delivered, a
+ * parent with a subtask still running, and a dependency that a waiting task still needs.
+ * SKIP LOCKED: managers sharing the database never wait for each other here. No ORDER BY: the
+ * scan of the state index stops at `limit` rows, so a large backlog costs each batch its size.
+ */
+const PRUNE_TASKS_SQL = `with needed as materialized (
+    select unnest(depends_on) as id from tasks where state = 'waiting'
+  ), doomed as (
+    select t.id from tasks t
+    where t.state in ${ENDED} and t.id < $1::uuid and t.updated_at < $2::timestamptz
+      and t.callback_due_at is null
+      and not exists (select 1 from tasks c where c.id = any(t.children) and c.state not in ${ENDED})
+      and not exists (select 1 from needed n where n.id = t.id)
+    limit $3
+    for update of t skip locked
+  ), trail as (
+    delete from events e using doomed d where e.task_id = d.id
+  )
+  delete from tasks t using doomed d where t.id = d.id returning t.id`;
+
+/** One batch of agent events (those of no task) recorded before the cutoff. */
+const PRUNE_AGENT_EVENTS_SQL = `delete from events where id in (
+    select id from events where task_id is null and created_at < $1::timestamptz order by id limit $2)
+  returning id`;
+
+export type PruneResult = { taskIds: string[]; agentEvents: number };
+
+/** Deletes one batch of what ended before `before`: at most `limit` tasks and `limit` agent events. */
+export async function pruneEnded(database: Database, before: Date, limit: number): Promise<PruneResult> {
+  const cutoff = before.toISOString();
+  const tasks = await database.query<{ id: string }>(PRUNE_TASKS_SQL, [firstIdOf(before), cutoff, limit]);
+  const events = await database.query<{ id: string }>(PRUNE_AGENT_EVENTS_SQL, [cutoff, limit]);
+  return { taskIds: tasks.map((r) => r.id), agentEvents: events.length };
+}
