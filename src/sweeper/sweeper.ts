@@ -18,9 +18,8 @@ import { traceIdOf } from '../tasks/task-view.ts';
 import type { SweepPort } from './sweep-port.ts';
 
 const BATCH = 50;
-/** Rows per retention statement, and statements per sweep: a large backlog goes over several. */
+/** Rows per retention statement; a full batch brings the next one a second later, not a minute. */
 const PRUNE_BATCH = 500;
-const PRUNE_ROUNDS = 20;
 const OPEN_STATES = ['pending', 'bidding', 'awarded', 'queued'] as const;
 
 export type SweeperDeps = {
@@ -71,7 +70,7 @@ export class Sweeper {
   private ticking?: Promise<void>;
   private readonly startedAt = Date.now();
   private lastFold = 0;
-  private lastPrune = 0;
+  private nextPruneAt = 0;
 
   constructor(private readonly d: SweeperDeps) {}
 
@@ -114,9 +113,7 @@ export class Sweeper {
       return;
     }
     const foldDue = probe.ledger && Date.now() - this.lastFold >= 1000;
-    const retention = this.d.config.TASK_RETENTION_MS;
-    // Once a minute (a tenth of the retention when that is shorter): old rows are not urgent.
-    const pruneDue = retention > 0 && Date.now() - this.lastPrune >= Math.min(60_000, retention / 10);
+    const pruneDue = this.d.config.TASK_RETENTION_MS > 0 && Date.now() >= this.nextPruneAt;
     const steps = [
       probe.awards && this.expireAwards,
       probe.deadlines && this.enforceDeadlines,
@@ -349,19 +346,22 @@ export class Sweeper {
    * kept whatever its age), so a long-running market's tables stay bounded.
    */
   private async pruneEnded() {
-    this.lastPrune = Date.now();
-    const before = new Date(this.lastPrune - this.d.config.TASK_RETENTION_MS);
-    for (let i = 0; i < PRUNE_ROUNDS; i++) {
-      const { taskIds, agentEvents } = await pruneEnded(this.d.database, before, PRUNE_BATCH);
-      if (taskIds.length) this.d.port.forgetTasks(taskIds);
-      this.d.metrics.pruned(taskIds.length, agentEvents);
-      if (taskIds.length || agentEvents)
-        this.d.logger.info(
-          { tasks: taskIds.length, agentEvents, before },
-          'pruned what ended before the retention',
-        );
-      if (taskIds.length < PRUNE_BATCH && agentEvents < PRUNE_BATCH) return;
-    }
+    const retention = this.d.config.TASK_RETENTION_MS;
+    const now = Date.now();
+    // Once a minute (a tenth of the retention when that is shorter): old rows are not urgent, and
+    // one batch per turn leaves the sweep's other steps their time while a backlog is worked off.
+    this.nextPruneAt = now + Math.min(60_000, retention / 10);
+    const before = new Date(now - retention);
+    const { taskIds, agentEvents } = await pruneEnded(this.d.database, before, PRUNE_BATCH);
+    if (taskIds.length) this.d.port.forgetTasks(taskIds);
+    this.d.metrics.pruned(taskIds.length, agentEvents);
+    if (taskIds.length || agentEvents)
+      this.d.logger.info(
+        { tasks: taskIds.length, agentEvents, before },
+        'pruned what ended before the retention',
+      );
+    if (taskIds.length === PRUNE_BATCH || agentEvents === PRUNE_BATCH)
+      this.nextPruneAt = Math.min(this.nextPruneAt, now + 1000);
   }
 
   /** Keeps the ledger short, so reads that add its pending rows stay cheap. */

@@ -25,7 +25,8 @@ const PRUNE_TASKS_SQL = `with needed as materialized (
     select t.id from tasks t
     where t.state in ${ENDED} and t.id < $1::uuid and t.updated_at < $2::timestamptz
       and t.callback_due_at is null
-      and not exists (select 1 from tasks c where c.id = any(t.children) and c.state not in ${ENDED})
+      and not exists (select 1 from unnest(t.children) k (id) join tasks c on c.id = k.id
+        where c.state not in ${ENDED})
       and not exists (select 1 from needed n where n.id = t.id)
     limit $3
     for update of t skip locked
@@ -34,9 +35,13 @@ const PRUNE_TASKS_SQL = `with needed as materialized (
   )
   delete from tasks t using doomed d where t.id = d.id returning t.id`;
 
-/** One batch of agent events (those of no task) recorded before the cutoff. */
+/**
+ * One batch of agent events (those of no task) recorded before the cutoff. Ordered as the
+ * (task_id, id) index is, so the scan reads agent events only, not the whole table.
+ */
 const PRUNE_AGENT_EVENTS_SQL = `delete from events where id in (
-    select id from events where task_id is null and created_at < $1::timestamptz order by id limit $2)
+    select id from events where task_id is null and created_at < $1::timestamptz
+    order by task_id, id limit $2)
   returning id`;
 
 export type PruneResult = { taskIds: string[]; agentEvents: number };
