@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { AppError } from '../errors/app-error.ts';
 
 /** Maps a zod validation failure to 422 naming each field (or 400 when the body is not JSON at all). */
@@ -46,6 +47,21 @@ export function errorHandler(logger: Logger) {
           ? 'the request body is not valid JSON'
           : err.message || `request failed with ${status}`;
       return c.json({ error: { code, message } }, status);
+    }
+    if (isDatabaseUnavailable(err)) {
+      // A restart or failover of the database: the same request may well work in a moment.
+      logger.warn({ err, requestId: c.get('requestId'), path: c.req.path }, 'database unavailable');
+      c.header('Retry-After', '1');
+      return c.json(
+        {
+          error: {
+            code: 'database_unavailable',
+            message:
+              'the database is out of reach for now; send the request again (with the same Idempotency-Key) shortly',
+          },
+        },
+        503,
+      );
     }
     logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return c.json(
