@@ -59,6 +59,11 @@ export async function openDatabase(
       max: target.poolMax,
       onnotice: () => {},
       connection: { application_name: (opts.applicationName ?? 'contract-net').slice(0, 63) },
+      // Not the array-type lookup postgres.js runs on each new connection: when the database drops
+      // connections as they open (a restart, a failover), its failure escapes as an unhandled
+      // rejection that would stop the process (porsager/postgres#1192, #1223). Arrays are decoded
+      // by drizzle's column mappers (row-mapper.ts) from PostgreSQL's text form instead.
+      fetch_types: false,
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
