@@ -132,3 +132,19 @@ describe('/metrics: the bidding slots', () => {
     expect(await slots()).toEqual([1, 1, 2]);
   });
 });
+
+describe('/metrics: the clock', () => {
+  it("shows how far the database's clock is from this manager's (on one machine, near zero)", async () => {
+    const m = await startManager();
+    try {
+      const skew = await eventually(async () => {
+        const s = parsePrometheus(await (await fetch(`${m.url}/metrics`)).text());
+        return s.find((x) => x.name === 'cnp_clock_skew_seconds' && x.value !== 0);
+      });
+      // Set by a sweep (the gauge starts at 0); one host, one clock: within a round trip.
+      expect(Math.abs(skew.value)).toBeLessThan(0.5);
+    } finally {
+      await m.stop();
+    }
+  });
+});

@@ -24,6 +24,8 @@ export interface MarketMetrics {
   awardExpired(kind: 'claim' | 'award'): void;
   /** Ended tasks and agent events deleted past their retention. */
   pruned(tasks: number, agentEvents: number): void;
+  /** How far the database's clock is ahead of this manager's (negative: behind), in ms. */
+  clockSkew(ms: number): void;
 }
 
 export type RoundOutcome = 'awarded' | 'no_bids' | 'no_acceptable_bids' | 'superseded';
@@ -47,4 +49,5 @@ export const noMetrics: MarketMetrics = {
   claimed() {},
   awardExpired() {},
   pruned() {},
+  clockSkew() {},
 };

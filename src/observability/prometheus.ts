@@ -84,6 +84,11 @@ export function createMetrics(
   const pruned = counter('cnp_pruned_total', 'Ended tasks and agent events deleted past TASK_RETENTION_MS', [
     'kind',
   ]);
+  const skew = new Gauge({
+    name: 'cnp_clock_skew_seconds',
+    help: "How far the database's clock is ahead of this manager's (negative: behind), at the last sweep",
+    registers,
+  });
   const http = histogram('cnp_http_request_duration_seconds', 'HTTP requests by method, route and status', [
     'method',
     'route',
@@ -133,7 +138,7 @@ export function createMetrics(
     labelNames: ['state'],
     registers,
     async collect() {
-      // Ended tasks pile up for ever; live ones are few, and tasks_state_idx leads with state.
+      // Ended tasks are many (kept for TASK_RETENTION_MS); live ones are few, and tasks_state_idx leads with state.
       const rows = await queryRows<{ state: string; n: string | number }>(
         db,
         sql`select state::text as state, count(*) as n from tasks
@@ -163,6 +168,7 @@ export function createMetrics(
       if (tasks) pruned.inc({ kind: 'task' }, tasks);
       if (agentEvents) pruned.inc({ kind: 'agent_event' }, agentEvents);
     },
+    clockSkew: (ms) => skew.set(ms / 1000),
     circuitTransition: (state) => circuitTransitions.inc({ state }),
     httpRequest: (method, route, status, ms) =>
       http.observe({ method, route, status: String(status) }, s(ms)),

@@ -15,6 +15,7 @@ import { pruneEnded } from '../tasks/retention.ts';
 import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
+import { ClockSkewWatch, clockSkewMs } from './clock-skew.ts';
 import type { SweepPort } from './sweep-port.ts';
 
 const BATCH = 50;
@@ -45,7 +46,8 @@ const PROBE_SQL = `select
   exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now()) as callbacks,
   exists (select 1 from agent_stat_deltas) as ledger,
   ${WAITING_READY_SQL} as waiting,
-  ${ORPHANS_READY_SQL} as orphans`;
+  ${ORPHANS_READY_SQL} as orphans,
+  (extract(epoch from clock_timestamp()) * 1000)::float8 as db_ms`;
 
 /** On PostgreSQL the probe also sees whether other managers' connections share the database. */
 const PEERS_SQL = `,
@@ -57,6 +59,8 @@ type Probe = Record<
   boolean
 > & {
   peers?: boolean;
+  /** The database's clock when it ran the probe, ms since the epoch. */
+  db_ms: number;
 };
 
 /**
@@ -71,6 +75,7 @@ export class Sweeper {
   private readonly startedAt = Date.now();
   private lastFold = 0;
   private nextPruneAt = 0;
+  private readonly skew = new ClockSkewWatch();
 
   constructor(private readonly d: SweeperDeps) {}
 
@@ -100,6 +105,7 @@ export class Sweeper {
     try {
       const graceOver = Date.now() >= this.startedAt + this.d.config.RESTART_GRACE_MS;
       const onPostgres = this.d.database.driver === 'postgres';
+      const sentAt = Date.now();
       const rows = await this.d.database.query<Probe>(onPostgres ? PROBE_SQL + PEERS_SQL : PROBE_SQL, [
         graceOver,
         new Date(this.startedAt).toISOString(),
@@ -107,6 +113,7 @@ export class Sweeper {
       ]);
       if (!rows[0]) return;
       probe = rows[0];
+      this.checkClock(sentAt, Date.now(), Number(probe.db_ms));
       if (probe.peers !== undefined) this.d.port.peersPresent(probe.peers);
     } catch (err) {
       this.d.logger.error({ err }, 'sweep probe failed');
@@ -132,6 +139,18 @@ export class Sweeper {
         this.d.logger.error({ err, step: step.name }, 'sweep step failed');
       }
     }
+  }
+
+  /** This manager's clock against the database's: a metric always, a warning when they disagree. */
+  private checkClock(sentAt: number, answeredAt: number, dbMs: number) {
+    if (!Number.isFinite(dbMs)) return;
+    const skewMs = clockSkewMs(sentAt, answeredAt, dbMs);
+    this.d.metrics.clockSkew(skewMs);
+    if (this.skew.shouldWarn(skewMs, answeredAt - sentAt, answeredAt))
+      this.d.logger.warn(
+        { skewMs: Math.round(skewMs), roundTripMs: answeredAt - sentAt },
+        "this manager's clock differs from the database's: leases and award deadlines are judged by each manager's clock, so keep every manager's clock in sync (NTP)",
+      );
   }
 
   /** Awards and claim leases past due: the holder gets cancel; the task is requeued or fails. */

@@ -1,0 +1,28 @@
+/** A difference this large between a manager's clock and the database's is worth a warning. */
+export const SKEW_WARN_MS = 1000;
+const WARN_EVERY_MS = 60_000;
+
+/**
+ * How far the database's clock (`dbMs`, read by a statement sent at `sentAt` and answered at
+ * `answeredAt`, both this process's clock) is ahead of this process's: measured against the
+ * middle of the round trip, so the error is at most half of it.
+ */
+export function clockSkewMs(sentAt: number, answeredAt: number, dbMs: number): number {
+  return dbMs - (sentAt + answeredAt) / 2;
+}
+
+/**
+ * Leases, award deadlines and re-auction times are written and judged by each manager's own
+ * clock; managers whose clocks disagree take over live rounds or expire awards early. This says
+ * when to warn: a skew over SKEW_WARN_MS (a round trip's worth of doubt allowed), once a minute.
+ */
+export class ClockSkewWatch {
+  private warnedAt = Number.NEGATIVE_INFINITY;
+
+  shouldWarn(skewMs: number, roundTripMs: number, now: number): boolean {
+    if (Math.abs(skewMs) <= SKEW_WARN_MS + roundTripMs / 2) return false;
+    if (now - this.warnedAt < WARN_EVERY_MS) return false;
+    this.warnedAt = now;
+    return true;
+  }
+}
