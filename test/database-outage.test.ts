@@ -85,7 +85,11 @@ describe.skipIf(!onPostgres())('a database that drops every connection mid-run',
       45_000,
       'every accepted task to end',
     );
-    expect(ended.filter((v) => v.state === 'completed').length).toBeGreaterThan(accepted.length * 0.9);
+    // Faults may fail a task (with its reason); they must not fail most of them.
+    const notCompleted = ended
+      .filter((v) => v.state !== 'completed')
+      .map((v) => `${v.state}:${v.error?.code}`);
+    expect(notCompleted.length, notCompleted.join(', ')).toBeLessThan(accepted.length * 0.1);
     const twice = await m.manager.database.query(
       `select task_id from awards where status = 'completed' group by task_id having count(*) > 1`,
       [],
