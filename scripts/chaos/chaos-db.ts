@@ -33,6 +33,12 @@ export async function openChaosDatabase(kind: 'pglite' | 'postgres', runDir: str
     return {
       describe: `PostgreSQL (database ${name})`,
       managerEnv: { DATABASE_URL: url.toString() } as Record<string, string>,
+      /** Cuts every connection to the run's database (the managers reconnect); how many were cut. */
+      async dropConnections(): Promise<number> {
+        const [row] = await admin`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+          where datname = ${name} and pid <> pg_backend_pid()`;
+        return Number(row?.n ?? 0);
+      },
       async query(text: string): Promise<Rows> {
         sql ??= postgres(url.toString(), { max: 2, onnotice: () => {} });
         return (await sql.unsafe(text)) as unknown as Rows;
@@ -49,6 +55,10 @@ export async function openChaosDatabase(kind: 'pglite' | 'postgres', runDir: str
   return {
     describe: `PGlite (${dataDir})`,
     managerEnv: { PGLITE_DATA_DIR: dataDir } as Record<string, string>,
+    /** PGlite lives inside its one manager: there is no connection to cut. */
+    async dropConnections(): Promise<number> {
+      return 0;
+    },
     async query(text: string): Promise<Rows> {
       pg ??= await PGlite.create(dataDir);
       return (await pg.query<Record<string, unknown>>(text)).rows;

@@ -59,7 +59,17 @@ ensureBuilt(say);
 const db = await openChaosDatabase(opts.db, runDir);
 
 // ---- managers ---------------------------------------------------------------------------
-type ManagerSlot = { url: string; port: number; proc: ChildProcess | null; up: boolean };
+type ManagerSlot = {
+  url: string;
+  port: number;
+  proc: ChildProcess | null;
+  up: boolean;
+  /** The process this run itself killed: its exit is expected. */
+  killed?: ChildProcess;
+};
+/** Manager exits this run did not cause (a crash): each is a failure of the run. */
+const managerCrashes: string[] = [];
+let running = true;
 const managers: ManagerSlot[] = [];
 for (let i = 0; i < opts.managers; i++) {
   const port = await freePort();
@@ -83,8 +93,23 @@ async function startManager(m: ManagerSlot): Promise<void> {
     ROUND_LEASE_SLACK_MS: '2000',
     ...db.managerEnv,
   });
-  m.proc.stderr?.on('data', () => {});
-  m.proc.stdout?.on('data', () => {});
+  const proc = m.proc;
+  // Keep the last of its error output: a crash says why.
+  let errorTail = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    errorTail = (errorTail + d.toString()).slice(-2000);
+  });
+  proc.stdout?.on('data', () => {});
+  proc.on('exit', (code, signal) => {
+    if (m.killed === proc || !running || m.proc !== proc) return;
+    m.up = false;
+    managerCrashes.push(
+      `${m.url} exited (${signal ?? code}): ${errorTail.trim().split('\n').slice(-3).join(' | ')}`,
+    );
+    say(`manager ${m.url} exited on its own (${signal ?? code}); bringing it back`);
+    // As a supervisor would; the run still fails for it.
+    setTimeout(() => running && startManager(m).catch(() => {}), 300);
+  });
   for (;;) {
     try {
       const r = await fetch(`${m.url}/readyz`);
@@ -101,7 +126,6 @@ say(`${managers.length} manager(s) up on ${db.describe}`);
 // ---- agents -----------------------------------------------------------------------------
 const faults = new Map<string, number>();
 let agentRestarts = 0;
-let running = true;
 type AgentSlot = {
   name: string;
   faulty: boolean;
@@ -263,8 +287,10 @@ const killAt = (count: number) =>
   );
 const managerKills = killAt(opts.managerKills);
 const agentKills = killAt(opts.agentKills);
+const dbDrops = killAt(opts.db === 'postgres' ? opts.dbDrops : 0);
 let managerKillsDone = 0;
 let agentKillsDone = 0;
+let dbDropsDone = 0;
 
 async function chaosMonkey(): Promise<void> {
   while (running && Date.now() < deadline) {
@@ -272,6 +298,7 @@ async function chaosMonkey(): Promise<void> {
       const m = managers[managerKillsDone % managers.length] as ManagerSlot;
       managerKillsDone++;
       m.up = false;
+      if (m.proc) m.killed = m.proc;
       m.proc?.kill('SIGKILL');
       say(`SIGKILL manager ${m.url} (${managerKillsDone}/${managerKills.length})`);
       await sleep(500 + random() * 1000);
@@ -283,6 +310,11 @@ async function chaosMonkey(): Promise<void> {
       agentKillsDone++;
       a.proc?.kill('SIGKILL');
       say(`SIGKILL agent ${a.name} (${agentKillsDone}/${agentKills.length})`);
+    }
+    if (dbDropsDone < dbDrops.length && submitted >= (dbDrops[dbDropsDone] ?? Infinity)) {
+      dbDropsDone++;
+      const cut = await db.dropConnections();
+      say(`cut all ${cut} connections to the database (${dbDropsDone}/${dbDrops.length})`);
     }
     await sleep(50);
   }
@@ -329,6 +361,12 @@ pool.destroy();
 
 const violations = await checkInvariants(db);
 const figures: Figures = await gatherFigures(db);
+violations.push({
+  name: 'no manager exited on its own',
+  count: managerCrashes.length,
+  examples: managerCrashes.slice(0, 3),
+});
+
 await db.close();
 
 const seconds = (Date.now() - started) / 1000;
@@ -350,6 +388,8 @@ row(
 );
 row('manager SIGKILLs', `${managerKillsDone}`);
 row('agent restarts (SIGKILLed by us or themselves)', agentRestarts);
+row('database connection drops (every connection cut)', dbDropsDone);
+row('manager exits the run did not cause', managerCrashes.length);
 row('circuits opened', figures.circuitsOpened);
 row('awards by status', JSON.stringify(figures.awardsBy));
 row('bids by outcome', JSON.stringify(figures.bidsBy));

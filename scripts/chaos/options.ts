@@ -20,6 +20,7 @@ export type ChaosOptions = {
   managerKills: number;
   agentKills: number;
   managers: number;
+  dbDrops: number;
   clients: number;
   db: 'pglite' | 'postgres';
   seed: number;
@@ -42,6 +43,12 @@ export function chaosOptions(): ChaosOptions {
       3,
     )
     .option('--managers <n>', 'managers sharing the database (PostgreSQL only)', int(1), 1)
+    .option(
+      '--db-drops <n>',
+      'times every connection to the database is cut during the run, as a restart or failover does (PostgreSQL only)',
+      int(0),
+      3,
+    )
     .option('--clients <n>', 'concurrent submitting clients', int(1), 24)
     .option(
       '--db <kind>',
