@@ -127,4 +127,19 @@ describe('retention of ended tasks', () => {
     await ended(child);
     for (const id of [dependency, slowDependency, waiting, parent, child, called]) await gone(id);
   });
+
+  it('fails a waiting task whose dependency is gone, rather than leave it waiting for ever', async () => {
+    // The race retention allows: a dependency checked at submission, deleted before the insert.
+    const dependency = await submit({ capability: 'keep.fast', input: { n: 6 } });
+    const slow = await submit({ capability: 'keep.slow', input: {} });
+    await ended(dependency);
+    const waiting = await submit({ capability: 'keep.fast', input: {}, dependsOn: [dependency, slow] });
+    await m.manager.database.query('delete from tasks where id = $1', [dependency]);
+    const failed = (await m.call('GET', `/v1/tasks/${waiting}?waitMs=20000`)).body;
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatchObject({ code: 'dependency_failed' });
+    expect(failed.error.message).toContain(`${dependency} no longer exists`);
+    // It was settled when the other one ended: the dependency that is left completed.
+    expect((await m.call('GET', `/v1/tasks/${slow}`)).body.state).toBe('completed');
+  });
 });

@@ -81,8 +81,9 @@ type Resolved = {
 
 /**
  * Waiting tasks whose dependencies are settled: released to `pending` with their dependencies'
- * outputs when every one completed, failed (`dependency_failed`) as soon as one failed or was
- * cancelled. One transaction per batch, rows locked SKIP LOCKED (several managers may run it).
+ * outputs when every one completed, failed (`dependency_failed`) as soon as one failed, was
+ * cancelled or is gone (deleted past its retention between a submission's check and its insert).
+ * One transaction per batch, rows locked SKIP LOCKED (several managers may run it).
  * Answers the released tasks, for the caller to auction once committed.
  */
 export async function releaseWaiting(
@@ -98,13 +99,15 @@ export async function releaseWaiting(
         order by created_at limit 50 for update skip locked
       )
       select w.id,
-        bool_and(d.state = 'completed') as done,
+        bool_and(coalesce(d.state = 'completed', false)) as done,
         jsonb_object_agg(d.id::text, d.output) filter (where d.state = 'completed') as outputs,
-        (array_agg(d.id::text) filter (where d.state in ('failed', 'cancelled')))[1] as culprit,
-        (array_agg(d.state::text) filter (where d.state in ('failed', 'cancelled')))[1] as culprit_state
-      from w join tasks d on d.id = any(w.depends_on)
+        (array_agg(dep.id::text) filter (where d.id is null or d.state in ('failed', 'cancelled')))[1] as culprit,
+        (array_agg(coalesce(d.state::text, 'gone'))
+          filter (where d.id is null or d.state in ('failed', 'cancelled')))[1] as culprit_state
+      from w cross join lateral unnest(w.depends_on) dep (id) left join tasks d on d.id = dep.id
       group by w.id
-      having bool_and(d.state = 'completed') or bool_or(d.state in ('failed', 'cancelled'))`,
+      having bool_and(coalesce(d.state = 'completed', false))
+        or bool_or(d.id is null or d.state in ('failed', 'cancelled'))`,
     );
     const released: TaskRow[] = [];
     for (const r of rows) {
@@ -115,7 +118,13 @@ export async function releaseWaiting(
           action: 'fail',
           guard: waiting,
           set: {
-            error: { code: 'dependency_failed', message: `dependency ${r.culprit} is ${r.culprit_state}` },
+            error: {
+              code: 'dependency_failed',
+              message:
+                r.culprit_state === 'gone'
+                  ? `dependency ${r.culprit} no longer exists (deleted past TASK_RETENTION_MS)`
+                  : `dependency ${r.culprit} is ${r.culprit_state}`,
+            },
           },
           event: { type: 'task.failed', data: { code: 'dependency_failed', dependency: r.culprit } },
         });

@@ -17,7 +17,9 @@ export function firstIdOf(at: Date): string {
  * and audit trail. Kept whatever their age: a task whose callback is not yet delivered, a
  * parent with a subtask still running, and a dependency that a waiting task still needs.
  * SKIP LOCKED: managers sharing the database never wait for each other here. No ORDER BY: the
- * scan of the state index stops at `limit` rows, so a large backlog costs each batch its size.
+ * primary key's range scan (v7 ids are in time order) stops at `limit` rows, so a large backlog
+ * costs each batch its size. A dependant submitted while its dependency is deleted fails
+ * (`dependency_failed`) rather than waits: see releaseWaiting.
  */
 const PRUNE_TASKS_SQL = `with needed as materialized (
     select unnest(depends_on) as id from tasks where state = 'waiting'
