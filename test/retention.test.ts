@@ -10,7 +10,7 @@ describe('retention of ended tasks', () => {
   let hook: RawAgent;
   let hookTakes = false;
   beforeAll(async () => {
-    m = await startManager({ TASK_RETENTION_MS: '1500' });
+    m = await startManager({ TASK_RETENTION_MS: '3000' });
     fleet = new Fleet(m.url);
     await fleet.start({ ...fixedBidder('keep-fast', 1, 20), capabilities: ['keep.fast'] });
     // Long enough that the tasks waiting on it outlive the retention several times over.
@@ -81,7 +81,7 @@ describe('retention of ended tasks', () => {
     // Agent events (registrations) past the retention went too, and the metric counted both.
     await eventually(async () => {
       const [r] = await m.manager.database.query<{ n: number }>(
-        `select count(*)::int as n from events where task_id is null and created_at < now() - interval '3 seconds'`,
+        `select count(*)::int as n from events where task_id is null and created_at < now() - interval '4 seconds'`,
         [],
       );
       return r?.n === 0;
