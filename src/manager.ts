@@ -239,7 +239,23 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       });
     },
     async stop() {
-      await sweeper.stop();
+      // Each step that waits on the database gets SHUTDOWN_TIMEOUT_MS: a call the database never
+      // answers (it went away mid-statement) must not hold the stop for ever.
+      const within = async (step: string, work: Promise<unknown>) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), config.SHUTDOWN_TIMEOUT_MS);
+        });
+        const outcome = await Promise.race([work.then(() => 'done' as const), late]).finally(() =>
+          clearTimeout(timer),
+        );
+        if (outcome === 'late')
+          logger.warn(
+            { step, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+            'shutdown: a step did not finish in time; going on',
+          );
+      };
+      await within('sweeper', sweeper.stop());
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();
@@ -251,9 +267,9 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         clearTimeout(timer);
       }
       agreements.releaseAll();
-      await rounds.drain();
-      await events.stop();
-      await hub.stop();
+      await within('rounds', rounds.drain());
+      await within('event notices', events.stop());
+      await within('listener', hub.stop());
       await client.close();
       await tracing.close();
       await database.close();

@@ -30,10 +30,16 @@ describe.skipIf(!onPostgres())('a database that drops every connection mid-run',
       });
   });
   afterAll(async () => {
-    await fleet?.stopAll();
-    await admin?.end();
-    await m?.stop();
-  });
+    // Each step says so if it is slow: a stop that hangs after the outage must be readable in CI.
+    const slow = async (step: string, work: Promise<unknown> | undefined) => {
+      const t = Date.now();
+      await work;
+      if (Date.now() - t > 5000) console.warn(`teardown: ${step} took ${Date.now() - t} ms`);
+    };
+    await slow('the agents stopping', fleet?.stopAll());
+    await slow('the admin connection ending', admin?.end({ timeout: 5 }));
+    await slow('the manager stopping', m?.stop());
+  }, 90_000);
 
   const database = () => new URL(m.env.DATABASE_URL!).pathname.slice(1);
   const dropConnections = () =>
