@@ -22,6 +22,11 @@ const BATCH = 50;
 /** Rows per retention statement; a full batch brings the next one a second later, not a minute. */
 const PRUNE_BATCH = 500;
 const OPEN_STATES = ['pending', 'bidding', 'awarded', 'queued'] as const;
+/**
+ * A sweep still running after this long is taken for stuck (a statement the database never
+ * answered, after it dropped a connection): the next sweep starts beside it rather than never.
+ */
+export const STUCK_SWEEP_MS = 60_000;
 
 export type SweeperDeps = {
   database: Database;
@@ -79,9 +84,20 @@ export class Sweeper {
 
   constructor(private readonly d: SweeperDeps) {}
 
-  start(): void {
+  start(stuckMs = STUCK_SWEEP_MS): void {
+    let startedAt = 0;
     this.timer = setInterval(() => {
-      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+      if (this.ticking && Date.now() - startedAt < stuckMs) return;
+      if (this.ticking)
+        this.d.logger.error(
+          { runningMs: Date.now() - startedAt },
+          'a sweep has not finished: starting the next one beside it (its steps lock what they take, so they do not overlap)',
+        );
+      startedAt = Date.now();
+      const tick = this.tick().finally(() => {
+        if (this.ticking === tick) this.ticking = undefined;
+      });
+      this.ticking = tick;
     }, this.d.config.SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
