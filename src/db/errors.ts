@@ -1,8 +1,14 @@
-/** True when a database error (from either driver, possibly wrapped by drizzle) has SQLSTATE `code`. */
-function hasCode(err: unknown, code: string): boolean {
+/** The codes on a database error and its causes (either driver's, possibly wrapped by drizzle). */
+function* codesOf(err: unknown): Generator<string> {
   for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === code) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') yield code;
   }
+}
+
+/** True when a database error has SQLSTATE `code`. */
+function hasCode(err: unknown, code: string): boolean {
+  for (const c of codesOf(err)) if (c === code) return true;
   return false;
 }
 
@@ -30,11 +36,8 @@ const CONNECTION_CODES = new Set([
  * may succeed if sent again, so callers answer 503, not 500.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code !== 'string') continue;
+  for (const code of codesOf(err))
     if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300')
       return true;
-  }
   return false;
 }

@@ -71,6 +71,9 @@ export async function insertWaitingTask(db: Db, t: NewTask): Promise<TaskRow | n
   });
 }
 
+/** A dependency's states that fail its dependants ('gone': deleted past its retention). */
+const SETTLED_BADLY = sql.raw(`('failed', 'cancelled', 'gone')`);
+
 type Resolved = {
   id: string;
   done: boolean;
@@ -99,15 +102,14 @@ export async function releaseWaiting(
         order by created_at limit 50 for update skip locked
       )
       select w.id,
-        bool_and(coalesce(d.state = 'completed', false)) as done,
-        jsonb_object_agg(d.id::text, d.output) filter (where d.state = 'completed') as outputs,
-        (array_agg(dep.id::text) filter (where d.id is null or d.state in ('failed', 'cancelled')))[1] as culprit,
-        (array_agg(coalesce(d.state::text, 'gone'))
-          filter (where d.id is null or d.state in ('failed', 'cancelled')))[1] as culprit_state
+        bool_and(s.state = 'completed') as done,
+        jsonb_object_agg(d.id::text, d.output) filter (where s.state = 'completed') as outputs,
+        (array_agg(dep.id::text) filter (where s.state in ${SETTLED_BADLY}))[1] as culprit,
+        (array_agg(s.state) filter (where s.state in ${SETTLED_BADLY}))[1] as culprit_state
       from w cross join lateral unnest(w.depends_on) dep (id) left join tasks d on d.id = dep.id
+        cross join lateral (select coalesce(d.state::text, 'gone') as state) s
       group by w.id
-      having bool_and(coalesce(d.state = 'completed', false))
-        or bool_or(d.id is null or d.state in ('failed', 'cancelled'))`,
+      having bool_and(s.state = 'completed') or bool_or(s.state in ${SETTLED_BADLY})`,
     );
     const released: TaskRow[] = [];
     for (const r of rows) {
