@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
@@ -295,6 +295,40 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
   });
 });
 
+/**
+ * What the page and the market show when no round ends on the page (seen once in CI on
+ * PostgreSQL): whether the tasks ended (the page missed them) or did not (the market stalled),
+ * and the manager's last warnings.
+ */
+async function demoState(page: Page, url: string, stdout: string): Promise<string> {
+  const phases = await page
+    .locator('.rounds [data-phase]')
+    .evaluateAll((cards) => cards.map((c) => c.getAttribute('data-phase')))
+    .catch(() => []);
+  const stream = await page
+    .locator('[data-stream]')
+    .first()
+    .getAttribute('data-stream')
+    .catch(() => null);
+  const tasks = await fetch(`${url}v1/tasks?limit=100`)
+    .then((r) => r.json() as Promise<{ items?: { state: string }[] }>)
+    .then((b) => b.items?.map((t) => t.state) ?? b)
+    .catch((e: Error) => e.message);
+  const logs = stdout.match(/Logs: (\S+)/)?.[1];
+  const warnings = logs
+    ? readFileSync(join(logs, 'manager.log'), 'utf8')
+        .split('\n')
+        .filter((l) => /"level":(40|50|60)/.test(l))
+        .slice(-15)
+    : [];
+  return [
+    `stream ${stream}; cards ${JSON.stringify(phases)}`,
+    `tasks (newest first) ${JSON.stringify(tasks)}`,
+    `demo stdout tail: ${stdout.slice(-600)}`,
+    `manager warnings: ${warnings.join('\n')}`,
+  ].join('\n');
+}
+
 describe.skipIf(!haveBrowser)('npm run demo -- --keep', () => {
   it('prints the dashboard URL, and the page shows the demo market live', async () => {
     const db = await createTestDatabase();
@@ -315,7 +349,13 @@ describe.skipIf(!haveBrowser)('npm run demo -- --keep', () => {
       for (const name of ['summarizer', 'calculator', 'hasher', 'queue-worker'])
         await page.locator(`[data-agent="${name}"]`).waitFor();
       // The trickle keeps the market moving: rounds arrive and end while the page watches.
-      await page.locator('.rounds [data-phase="completed"]').first().waitFor({ timeout: 45_000 });
+      await page
+        .locator('.rounds [data-phase="completed"]')
+        .first()
+        .waitFor({ timeout: 45_000 })
+        .catch(async (err) => {
+          throw new Error(`${err.message}\n${await demoState(page, url, demo.stdout())}`);
+        });
       await page
         .locator('.charts[data-peak-completed]:not([data-peak-completed="0.00"])')
         .waitFor({ timeout: 20_000 });
