@@ -91,6 +91,7 @@ const metrics = createMetrics(
   null as never,
   () => [],
   () => ({ limit: 0, running: 0, waiting: 0 }),
+  () => ({ gapAgeMs: () => 0, gapsPassed: { checked: 0, limit: 0 } }),
 );
 const client = new AgentClient(config, logger, () => {}, new OutboundGuard(), metrics);
 const token = 'x'.repeat(43);

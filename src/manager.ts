@@ -87,6 +87,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     db,
     () => client.circuits(),
     () => rounds.slotStatus(),
+    () => feed,
   );
   const guard = new OutboundGuard({
     allowLoopback:

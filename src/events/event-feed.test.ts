@@ -68,6 +68,8 @@ describe('EventFeed', () => {
     commit(4);
     await tick();
     expect(seen).toEqual([1, 3, 4]);
+    expect(feed.gapsPassed).toEqual({ checked: 1, limit: 0 });
+    expect(feed.gapAgeMs()).toBe(0);
   });
 
   it('goes on waiting past the wait while a transaction older than the gap is open, and hands the id out in order when it commits', async () => {
@@ -79,10 +81,15 @@ describe('EventFeed', () => {
     commit(3);
     await tick(300); // six waits: a slow commit, not a rollback
     expect(seen).toEqual([1]);
+    // The streams' lag, as the metric shows it.
+    expect(feed.gapAgeMs()).toBeGreaterThanOrEqual(250);
     commit(2);
     open = false;
     await tick(150);
     expect(seen).toEqual([1, 2, 3]);
+    // Filled, not passed over.
+    expect(feed.gapsPassed).toEqual({ checked: 0, limit: 0 });
+    expect(feed.gapAgeMs()).toBe(0);
   });
 
   it('never passes a gap on the clock alone: a read that ends past the wait still needs the answer', async () => {
@@ -111,5 +118,6 @@ describe('EventFeed', () => {
     expect(seen).toEqual([1]);
     await tick(300);
     expect(seen).toEqual([1, 3]);
+    expect(feed.gapsPassed).toEqual({ checked: 0, limit: 1 });
   });
 });

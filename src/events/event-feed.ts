@@ -30,6 +30,13 @@ const PAGE = 500;
 export const GAP_WAIT_MS = 1000;
 export const GAP_MAX_MS = 30_000;
 
+/**
+ * How a gap was passed: `checked`, no transaction older than it was open (its id was rolled
+ * back); `limit`, at GAP_MAX_MS with one still open (if it commits later, its event reaches
+ * GET /v1/events but no stream).
+ */
+export type GapPass = 'checked' | 'limit';
+
 /** Whether a transaction that began at least `ageMs` ago is still open: the gap may be its. */
 export type OpenSince = (ageMs: number) => Promise<boolean>;
 
@@ -50,8 +57,12 @@ export class EventFeed {
    * The first missing id the feed is waiting at, since when, when it last asked about it, and
    * whether that answer lets it pass.
    */
-  private gap: { id: number; since: number; askedAt: number; mayPass: boolean } | undefined;
+  private gap:
+    | { id: number; since: number; askedAt: number; mayPass: boolean; passedBy?: GapPass }
+    | undefined;
   private gapTimer: NodeJS.Timeout | undefined;
+  /** Gaps passed over, by how (metrics): `limit` means a stream may have missed an event. */
+  readonly gapsPassed: Record<GapPass, number> = { checked: 0, limit: 0 };
 
   constructor(
     private readonly hub: EventHub,
@@ -75,11 +86,18 @@ export class EventFeed {
     const age = now - gap.since;
     if (age >= this.gapMaxMs) {
       gap.mayPass = true;
+      gap.passedBy = 'limit';
       return;
     }
     if (age < this.gapWaitMs || now - gap.askedAt < this.gapWaitMs) return;
     gap.askedAt = now;
     gap.mayPass = !(await this.openSince(age).catch(() => false));
+    if (gap.mayPass) gap.passedBy = 'checked';
+  }
+
+  /** How long the feed has waited at a missing id (0: at none): how far behind every stream is. */
+  gapAgeMs(now = Date.now()): number {
+    return this.gap && !this.gap.mayPass ? now - this.gap.since : 0;
   }
 
   /**
@@ -99,6 +117,7 @@ export class EventFeed {
           this.retryAfterGap();
           break;
         }
+        this.gapsPassed[this.gap.passedBy ?? 'checked']++;
         this.gap = undefined;
       }
       expected = r.id + 1;

@@ -10,6 +10,7 @@ import {
 } from 'prom-client';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
+import type { EventFeed } from '../events/event-feed.ts';
 import type { CircuitState } from '../protocol/agent.ts';
 import type { SlotStatus } from '../rounds/admission.ts';
 import type { MarketMetrics } from './market-metrics.ts';
@@ -37,6 +38,7 @@ export function createMetrics(
   db: Db,
   circuits: () => Iterable<[string, CircuitState]>,
   slots: () => SlotStatus,
+  feed: () => Pick<EventFeed, 'gapAgeMs' | 'gapsPassed'>,
 ): PrometheusMetrics {
   const registers = [new Registry()];
   const [registry] = registers as [Registry];
@@ -115,6 +117,24 @@ export function createMetrics(
       this.set({ kind: 'limit' }, now.limit);
       this.set({ kind: 'running' }, now.running);
       this.set({ kind: 'waiting' }, now.waiting);
+    },
+  });
+  new Gauge({
+    name: 'cnp_event_feed_gap_seconds',
+    help: "How long this manager's event streams have waited at a missing event id (0: none)",
+    registers,
+    collect() {
+      this.set(feed().gapAgeMs() / 1000);
+    },
+  });
+  new Counter({
+    name: 'cnp_event_feed_gaps_passed_total',
+    help: 'Missing event ids the streams went past: checked (rolled back), or at the limit with a transaction still open (a stream may have missed an event)',
+    labelNames: ['how'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [how, n] of Object.entries(feed().gapsPassed)) this.inc({ how }, n);
     },
   });
   new Gauge({
