@@ -15,12 +15,14 @@ describe.skipIf(!onPostgres())('the PostgreSQL driver after a statement that die
   let database: Database;
   let admin: postgres.Sql;
   let drop: () => Promise<void>;
+  let url: string;
   beforeAll(async () => {
     const made = await createTestDatabase();
     drop = made.drop;
+    url = made.env.DATABASE_URL!;
     // One connection, so the next statement runs where the dead one did.
-    database = await openDatabase({ kind: 'postgres', url: made.env.DATABASE_URL!, poolMax: 1 });
-    admin = postgres(made.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    database = await openDatabase({ kind: 'postgres', url, poolMax: 1 });
+    admin = postgres(url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {
     await database?.close();
@@ -60,5 +62,25 @@ describe.skipIf(!onPostgres())('the PostgreSQL driver after a statement that die
     expect(rows).toHaveLength(1);
     expect(rows[0]!.x).toBe(8);
     expect(rows[0]!.pid).not.toBe(pid);
+  });
+
+  it('ends its pool at once after the server killed a statement mid-stream (no stale query held)', async () => {
+    // Its own client, ended without a timeout: the old driver kept the killed statement as the
+    // connection's query, and end() waited for it for ever (porsager/postgres#1097, #1130).
+    const sql = postgres(url, { max: 1, fetch_types: false, onnotice: () => {} });
+    const [first] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const dying =
+      sql`select i, case when i > 3 then pg_sleep(1) end as nap from generate_series(1, 10) i`.then(
+        () => 'answered',
+        () => 'refused',
+      );
+    await sleep(300);
+    await admin`select pg_terminate_backend(${first!.pid})`;
+    expect(await dying).toBe('refused');
+    const ended = await Promise.race([
+      sql.end().then(() => 'ended'),
+      sleep(10_000).then(() => 'still ending'),
+    ]);
+    expect(ended).toBe('ended');
   });
 });
