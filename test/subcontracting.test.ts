@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../agents/catalog.ts';
 import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { type ProxyFault, startFlakyProxy } from './support/flaky-proxy.ts';
+import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
 
 /** Agents that hold an award submitting parts of the work through the same market. */
 describe('subcontracting', () => {
@@ -47,6 +48,60 @@ describe('subcontracting', () => {
     expect(bids.map((b: { agentId: string }) => b.agentId)).not.toContain(contractor.id);
     const listed = (await m.call('GET', `/v1/tasks?parentId=${t.body.id}`)).body.items;
     expect(listed.map((x: { id: string }) => x.id)).toEqual([child.id]);
+  });
+
+  it('makes a subtask once when the submission is answered into a cut connection, and waits through a 503', async () => {
+    // The contractor reaches the manager through a hop that loses the answer to its first
+    // subtask submission (stored, but never heard) and fails its first long-poll with a 503.
+    const faults: ProxyFault[] = ['lose-answer', 'unavailable'];
+    let submits = 0;
+    const proxy = await startFlakyProxy(m.url, (r) => {
+      if (r.method === 'POST' && r.path === '/v1/tasks' && r.body.includes('"parent"')) {
+        submits++;
+        return submits === 1 ? faults[0]! : 'pass';
+      }
+      if (r.method === 'GET' && /^\/v1\/tasks\/[^/]+\?waitMs=/.test(r.path) && faults.length === 2) {
+        faults.pop();
+        return 'unavailable';
+      }
+      return 'pass';
+    });
+    const viaProxy = new Fleet(proxy.url);
+    try {
+      await viaProxy.start({
+        name: 'flaky-contractor',
+        capabilities: ['flaky.whole'],
+        bid: () => ({ type: 'propose', cost: 5, etaMs: 5000 }),
+        execute: async (input: { n: number }, ctx) => {
+          const part = (await ctx.subcontract('flaky.part', { n: input.n })) as { doubled: number };
+          return { total: part.doubled + 1 };
+        },
+      });
+      // Slow enough that the contractor long-polls for the subtask.
+      await fleet.start({
+        ...fixedBidder('flaky-sub', 1, 50),
+        capabilities: ['flaky.part'],
+        execute: async (input: { n: number }) => {
+          await sleep(1000);
+          return { doubled: input.n * 2 };
+        },
+      });
+      const t = await m.call('POST', '/v1/tasks', { capability: 'flaky.whole', input: { n: 4 } });
+      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+      expect(done).toMatchObject({ state: 'completed', output: { total: 9 } });
+      // Submitted twice, with one key: one subtask.
+      const tries = proxy.seen.filter((r) => r.method === 'POST' && r.body.includes('"parent"'));
+      expect(tries).toHaveLength(2);
+      expect(tries[0]!.headers['idempotency-key']).toMatch(/^subtask-/);
+      expect(tries[1]!.headers['idempotency-key']).toBe(tries[0]!.headers['idempotency-key']);
+      expect(done.children).toHaveLength(1);
+      expect(faults).toEqual(['lose-answer']); // the 503 was served, and waited through
+      const listed = (await m.call('GET', `/v1/tasks?parentId=${t.body.id}`)).body.items;
+      expect(listed).toHaveLength(1);
+    } finally {
+      await viaProxy.stopAll();
+      await proxy.close();
+    }
   });
 
   it('checks the award a subtask is submitted under, and cancels unfinished children when it ends', async () => {

@@ -23,13 +23,14 @@ export class ManagerError extends Error {
 /** The calls an agent makes to the manager, authenticated with its token. */
 export class ManagerClient {
   token?: string;
-  private readonly reportRetry;
+  /** For calls safe to repeat: a network error, a 5xx or a 429 is tried again with backoff. */
+  private readonly retrying;
 
   constructor(
     readonly baseUrl: string,
     opts: { reportAttempts?: number; retryBaseMs?: number } = {},
   ) {
-    this.reportRetry = retry(
+    this.retrying = retry(
       handleWhen((err) => !(err instanceof ManagerError) || err.retryable),
       {
         maxAttempts: opts.reportAttempts ?? 6,
@@ -86,21 +87,32 @@ export class ManagerClient {
     return this.call('POST', `/v1/agents/${agentId}/token`);
   }
 
-  /** Submits a task with the agent's token: a subtask of an award it holds (`parent`). */
-  submitTask(body: TaskSubmission): Promise<Task> {
-    return this.call('POST', '/v1/tasks', body);
+  /**
+   * Submits a task with the agent's token: a subtask of an award it holds (`parent`). With an
+   * `idempotencyKey` a failed try is made again (the manager answers the first task if it was
+   * stored after all); without one it is tried once, as a repeat could store it twice.
+   */
+  submitTask(body: TaskSubmission, idempotencyKey?: string): Promise<Task> {
+    if (!idempotencyKey) return this.call('POST', '/v1/tasks', body);
+    const headers = { 'idempotency-key': idempotencyKey };
+    return this.retrying.execute(() => this.call('POST', '/v1/tasks', body, headers));
   }
 
-  /** A task this agent submitted; with `waitMs`, as soon as it has ended (long-poll). */
+  /**
+   * A task this agent submitted; with `waitMs`, as soon as it has ended (long-poll). A failed
+   * read is made again (a manager restarting or a database failing over), until `signal` aborts.
+   */
   getTask(taskId: string, waitMs = 0, signal?: AbortSignal): Promise<Task> {
-    const timeout = AbortSignal.timeout(waitMs + 10_000);
-    return this.call(
-      'GET',
-      `/v1/tasks/${taskId}?waitMs=${waitMs}`,
-      undefined,
-      {},
-      signal ? AbortSignal.any([signal, timeout]) : timeout,
-    );
+    return this.retrying.execute(() => {
+      const timeout = AbortSignal.timeout(waitMs + 10_000);
+      return this.call(
+        'GET',
+        `/v1/tasks/${taskId}?waitMs=${waitMs}`,
+        undefined,
+        {},
+        signal ? AbortSignal.any([signal, timeout]) : timeout,
+      );
+    }, signal);
   }
 
   cancelTask(taskId: string): Promise<Task> {
@@ -113,7 +125,7 @@ export class ManagerClient {
 
   /** Reports a result, retried with backoff through manager restarts; 4xx answers are final. */
   report(taskId: string, report: ResultReport) {
-    return this.reportRetry.execute(() => this.call('POST', `/v1/tasks/${taskId}/result`, report));
+    return this.retrying.execute(() => this.call('POST', `/v1/tasks/${taskId}/result`, report));
   }
 
   /** Claims queued tasks; with `waitMs` the manager holds the request until one is queued. */

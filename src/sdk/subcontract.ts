@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
 import type { ManagerClient } from './manager-client.ts';
 
@@ -13,6 +14,8 @@ const ENDED = new Set(['completed', 'failed', 'cancelled']);
  * its budget at the award's cost and its deadline at the award's dueAt, and never invites this
  * agent to it), waits for it by long-poll, and answers its output; a subtask that fails or is
  * cancelled throws. When the parent's work is aborted (`signal`), the subtask is cancelled.
+ * The submission carries an idempotency key of its own, so a try cut off by a manager restart
+ * or a database outage is made again without ever making the subtask twice.
  */
 export async function subcontract(
   manager: ManagerClient,
@@ -24,7 +27,7 @@ export async function subcontract(
 ): Promise<unknown> {
   signal.throwIfAborted();
   const body = { ...options, capability, input, parent } as TaskSubmission;
-  let task = await manager.submitTask(body);
+  let task = await manager.submitTask(body, `subtask-${randomUUID()}`);
   const cancel = () => void manager.cancelTask(task.id).catch(() => {});
   signal.addEventListener('abort', cancel, { once: true });
   try {
