@@ -314,6 +314,28 @@ async function demoState(page: Page, url: string, stdout: string): Promise<strin
     .then((r) => r.json() as Promise<{ items?: { state: string }[] }>)
     .then((b) => b.items?.map((t) => t.state) ?? b)
     .catch((e: Error) => e.message);
+  // The server's side of the feed: its gap metrics, and what a stream of our own gets in 3 s.
+  const feedMetrics = await fetch(`${url}metrics`)
+    .then((r) => r.text())
+    .then((t) => t.split('\n').filter((l) => l.startsWith('cnp_event_feed')))
+    .catch((e: Error) => [e.message]);
+  const ownStream = await fetch(`${url}v1/events`, {
+    headers: { accept: 'text/event-stream' },
+    signal: AbortSignal.timeout(3000),
+  })
+    .then(async (r) => {
+      let text = '';
+      const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+      } catch {}
+      return `${(text.match(/^event: /gm) ?? []).length} events`;
+    })
+    .catch((e: Error) => e.message);
   const logs = stdout.match(/Logs: (\S+)/)?.[1];
   const warnings = logs
     ? readFileSync(join(logs, 'manager.log'), 'utf8')
@@ -323,6 +345,7 @@ async function demoState(page: Page, url: string, stdout: string): Promise<strin
     : [];
   return [
     `stream ${stream}; cards ${JSON.stringify(phases)}`,
+    `feed metrics ${feedMetrics.join(', ')}; a new stream got ${ownStream} in 3 s`,
     `tasks (newest first) ${JSON.stringify(tasks)}`,
     `demo stdout tail: ${stdout.slice(-600)}`,
     `manager warnings: ${warnings.join('\n')}`,

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { tasks as tasksTable } from '../db/schema.ts';
+import { DB_NOW } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -354,7 +355,7 @@ export class MarketService {
   async wakeQueued(capabilities: string[]): Promise<void> {
     await this.db
       .update(tasksTable)
-      .set({ nextAuctionAt: new Date() })
+      .set({ nextAuctionAt: DB_NOW })
       .where(and(eq(tasksTable.state, 'queued'), inArray(tasksTable.capability, capabilities)));
   }
 

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { awards, bids, tasks } from '../db/schema.ts';
+import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import { cleanText } from '../protocol/common.ts';
 import { addAgentStats } from '../registry/agent-stats.ts';
 import { reauctionDelay } from '../rounds/backoff.ts';
@@ -100,7 +101,7 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
       attempts,
       excludedAgents,
       queuedReason: `award_${STATUS_OF[end.action]}`,
-      nextAuctionAt: new Date(),
+      nextAuctionAt: DB_NOW,
       requeues: sql`${tasks.requeues} + 1`,
     },
     event: {
@@ -175,7 +176,7 @@ export async function moveAward(
     guard,
     set: {
       queuedReason: 'awards_failed',
-      nextAuctionAt: new Date(Date.now() + delay),
+      nextAuctionAt: dbNowPlus(delay),
       requeues: sql`${tasks.requeues} + 1`,
       roundOwner: null,
       roundLeaseUntil: null,

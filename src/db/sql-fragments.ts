@@ -1,9 +1,20 @@
+import { sql } from 'drizzle-orm';
 import { statesAllowing, type TaskAction } from '../tasks/state-machine.ts';
 
 /**
  * Pieces of the hot statements, written once at module load so every call sends the same text
  * (postgres.js then prepares each statement once per connection).
  */
+
+/**
+ * `ms` milliseconds from now by the database's clock (a drizzle SQL value). Every lease and
+ * due time is written and judged by that one clock, so managers whose clocks disagree (with
+ * each other or with the database) still agree on when a lease has run out.
+ */
+export const dbNowPlus = (ms: number) => sql`now() + ${Math.round(ms)}::int * interval '1 millisecond'`;
+
+/** The database's clock, for comparing with the timestamps written by `dbNowPlus`. */
+export const DB_NOW = sql`now()`;
 
 /** `'a','b'`: the states a task may be in for `action`, from the pure state machine. */
 export const fromStates = (action: TaskAction): string =>

@@ -37,7 +37,8 @@ with b as (
     round_lease_until = null,
     round_owner = case when $6::jsonb is not null then round_owner end,
     queued_reason = case when $6::jsonb is not null then queued_reason else $7 end,
-    next_auction_at = case when $6::jsonb is not null then next_auction_at else $8::timestamptz end,
+    next_auction_at = case when $6::jsonb is not null then next_auction_at
+      else now() + $8::int * interval '1 millisecond' end,
     requeues = requeues + case when $6::jsonb is not null then 0 else 1 end,
     updated_at = now(), callback_due_at = null
   where id = $1 and state = 'bidding' and round = $2::int and round_owner = $3
@@ -137,7 +138,7 @@ export async function closeRound(
     JSON.stringify(bidStats(finals)),
     offer?.json ?? null,
     proposals.length ? 'no_acceptable_bids' : 'no_bids',
-    new Date(now + delay).toISOString(),
+    delay,
     JSON.stringify({
       reason: proposals.length ? 'no_acceptable_bids' : 'no_bids',
       retryInMs: delay,

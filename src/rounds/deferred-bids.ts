@@ -1,6 +1,7 @@
 import { and, eq, gte } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { bids, tasks } from '../db/schema.ts';
+import { DB_NOW } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { DeferredBid } from '../protocol/messages.ts';
@@ -39,7 +40,8 @@ export async function submitDeferredBid(
           eq(tasks.id, taskId),
           eq(tasks.state, 'bidding'),
           eq(tasks.round, bid.round),
-          gte(tasks.replyBy, now),
+          // replyBy was written by the database's clock: judged by it too.
+          gte(tasks.replyBy, DB_NOW),
         ),
       );
     if (!task) return false;

@@ -12,9 +12,10 @@ export function clockSkewMs(sentAt: number, answeredAt: number, dbMs: number): n
 }
 
 /**
- * Leases, award deadlines and re-auction times are written and judged by each manager's own
- * clock; managers whose clocks disagree take over live rounds or expire awards early. This says
- * when to warn: a skew over SKEW_WARN_MS (a round trip's worth of doubt allowed), once a minute.
+ * Round leases, re-auction and callback times go by the database's clock, but award deadlines
+ * and queue claim leases are set by each manager's own (they are sent to the agent as well);
+ * managers whose clocks disagree expire each other's awards early or late. This says when to
+ * warn: a skew over SKEW_WARN_MS (a round trip's worth of doubt allowed), once a minute.
  */
 export class ClockSkewWatch {
   private warnedAt = Number.NEGATIVE_INFINITY;

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import { isLockNotAvailable } from '../db/errors.ts';
 import { awards, tasks } from '../db/schema.ts';
+import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
@@ -165,7 +166,7 @@ export class Sweeper {
     if (this.skew.shouldWarn(skewMs, answeredAt - sentAt, answeredAt))
       this.d.logger.warn(
         { skewMs: Math.round(skewMs), roundTripMs: answeredAt - sentAt },
-        "this manager's clock differs from the database's: leases and award deadlines are judged by each manager's clock, so keep every manager's clock in sync (NTP)",
+        "this manager's clock differs from the database's: round leases and re-auctions go by the database's clock, but award deadlines and claim leases are set by each manager's, so keep every manager's clock in sync (NTP)",
       );
   }
 
@@ -222,7 +223,7 @@ export class Sweeper {
               and(
                 inArray(tasks.state, [...OPEN_STATES]),
                 isNotNull(tasks.deadline),
-                lt(tasks.deadline, new Date()),
+                lt(tasks.deadline, DB_NOW),
               ),
             )
             .limit(1)
@@ -262,12 +263,11 @@ export class Sweeper {
 
   /** Rounds whose owner's lease ran out (it died mid-round): this manager runs them again. */
   private async takeOverRounds() {
-    const now = new Date();
     const claimed = await claimTasks(this.db, {
-      where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, now)),
+      where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, DB_NOW)),
       set: {
         roundOwner: this.d.managerId,
-        roundLeaseUntil: new Date(now.getTime() + this.d.config.ROUND_LEASE_SLACK_MS),
+        roundLeaseUntil: dbNowPlus(this.d.config.ROUND_LEASE_SLACK_MS),
         takeovers: sql`${tasks.takeovers} + 1`,
       },
       limit: BATCH,
@@ -321,11 +321,10 @@ export class Sweeper {
     // Rounds already waiting for a slot come first: due tasks stay in the database meanwhile.
     const room = Math.min(BATCH, this.d.config.ROUND_QUEUE_MAX - this.d.port.roundBacklog());
     if (room <= 0) return;
-    const now = new Date();
     const claimed = await claimTasks(this.db, {
-      where: and(inArray(tasks.state, ['queued', 'pending']), lte(tasks.nextAuctionAt, now)),
+      where: and(inArray(tasks.state, ['queued', 'pending']), lte(tasks.nextAuctionAt, DB_NOW)),
       // Pushed forward so the next sweep leaves them to the round this one starts.
-      set: { nextAuctionAt: new Date(now.getTime() + this.d.config.ROUND_LEASE_SLACK_MS) },
+      set: { nextAuctionAt: dbNowPlus(this.d.config.ROUND_LEASE_SLACK_MS) },
       orderBy: [desc(tasks.priority), asc(tasks.createdAt)],
       limit: room,
     });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request } from 'undici';
 import type { Db } from '../db/client.ts';
 import { tasks } from '../db/schema.ts';
+import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import { recordEvent } from '../events/event-log.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
@@ -68,10 +69,9 @@ export class CallbackOutbox {
   }
 
   async deliverDue(batch = 20): Promise<void> {
-    const now = new Date();
     const due = await claimTasks(this.db, {
-      where: and(isNotNull(tasks.callbackDueAt), lte(tasks.callbackDueAt, now)),
-      set: { callbackDueAt: new Date(now.getTime() + this.opts.claimMs) },
+      where: and(isNotNull(tasks.callbackDueAt), lte(tasks.callbackDueAt, DB_NOW)),
+      set: { callbackDueAt: dbNowPlus(this.opts.claimMs) },
       orderBy: [asc(tasks.callbackDueAt)],
       limit: batch,
     });
@@ -110,7 +110,7 @@ export class CallbackOutbox {
         .update(tasks)
         .set({
           callbackAttempts: attempts,
-          callbackDueAt: done ? null : new Date(Date.now() + reauctionDelay(attempts, 500, 60_000)),
+          callbackDueAt: done ? null : dbNowPlus(reauctionDelay(attempts, 500, 60_000)),
         })
         // Guarded: only the delivery this manager claimed.
         .where(

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { tasks } from '../db/schema.ts';
+import { dbNowPlus } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { NewTask } from '../rounds/open-round.ts';
@@ -137,7 +138,7 @@ export async function releaseWaiting(
         action: 'release',
         guard: waiting,
         // The sweeper's backstop if the round this caller starts never opens.
-        set: { dependencyOutputs: r.outputs ?? {}, nextAuctionAt: new Date(Date.now() + opts.backstopMs) },
+        set: { dependencyOutputs: r.outputs ?? {}, nextAuctionAt: dbNowPlus(opts.backstopMs) },
         event: { type: 'task.released', data: { dependencies: Object.keys(r.outputs ?? {}) } },
       });
       if (row) released.push(row);

@@ -49,7 +49,7 @@ export async function transitionTask(tx: Executor, t: Transition): Promise<TaskR
       ...(to === 'completed' || to === 'failed' || to === 'cancelled'
         ? {
             completedAt: now,
-            callbackDueAt: sql`case when ${tasks.callbackUrl} is null then null else ${now.toISOString()}::timestamptz end`,
+            callbackDueAt: sql`case when ${tasks.callbackUrl} is null then null else now() end`,
             callbackAttempts: 0,
           }
         : { callbackDueAt: null }),

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Fleet, fixedBidder } from './support/agents.ts';
+import { client, eventually, sleep } from './support/harness.ts';
+import { freePort, ROOT, startManagerProcess } from './support/processes.ts';
+import { createTestDatabase, onPostgres } from './support/test-database.ts';
+
+const SKEWED_CLOCK = join(ROOT, 'test/fixtures/skewed-clock.mjs');
+
+/**
+ * Round leases and re-auction times are written and judged by the database's clock, so a
+ * manager whose own clock is far behind still takes over a dead manager's round once its lease
+ * has run out, not minutes later (it used to judge the lease by its own clock). Only on
+ * PostgreSQL: PGlite runs inside the manager's process, and its clock is that process's.
+ */
+describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind the database', () => {
+  it("takes over a killed manager's round when its lease runs out by the database's clock", async () => {
+    const db = await createTestDatabase();
+    const env: Record<string, string> = {
+      ...db.env,
+      PORT: String(await freePort()),
+      ROUND_LEASE_SLACK_MS: '1000',
+      REAUCTION_BASE_MS: '100',
+      REAUCTION_CAP_MS: '500',
+    };
+    let manager = await startManagerProcess(env);
+    const call = client(manager.url);
+    const fleet = new Fleet(manager.url);
+    // The bid waits for the kill: the round is still bidding when its manager dies.
+    let killed!: () => void;
+    const afterKill = new Promise<void>((resolve) => {
+      killed = resolve;
+    });
+    try {
+      await fleet.start({
+        ...fixedBidder('skew-bidder', 1, 50),
+        capabilities: ['skew.work'],
+        bid: async () => {
+          await afterKill;
+          return { type: 'propose', cost: 1, etaMs: 50 };
+        },
+      });
+      const { body: task } = await call('POST', '/v1/tasks', {
+        capability: 'skew.work',
+        input: { n: 21 },
+        bidWindowMs: 1000,
+      });
+      await eventually(async () => (await call('GET', `/v1/tasks/${task.id}`)).body.state === 'bidding');
+      manager.proc.child.kill('SIGKILL');
+      await manager.proc.exited;
+      killed();
+      await sleep(300);
+      // Its successor's wall clock is 120 s behind: by it, the lease (1 s window + 1 s slack, by
+      // the database's clock) has two minutes to go.
+      manager = await startManagerProcess({
+        ...env,
+        NODE_OPTIONS: `--import=${SKEWED_CLOCK}`,
+        CLOCK_SKEW_MS: '-120000',
+      });
+      const done = await eventually(
+        async () => {
+          const t = (await call('GET', `/v1/tasks/${task.id}`)).body;
+          if (t.state === 'completed') return t;
+          const trail = (await call('GET', `/v1/tasks/${task.id}/events`)).body.items as { type: string }[];
+          throw new Error(`${t.state}: ${trail.map((e) => e.type).join(', ')}`);
+        },
+        30_000,
+        'the task to complete after the takeover',
+      );
+      expect(done.output).toMatchObject({ doubled: 42 });
+      const events = (await call('GET', `/v1/tasks/${task.id}/events`)).body.items as { type: string }[];
+      expect(events.filter((e) => e.type === 'task.completed')).toHaveLength(1);
+      // It did run two minutes behind (the database two minutes ahead): its sweeper warned.
+      await eventually(
+        () => /"skewMs":1[12]\d{4}/.test(manager.proc.stdout()),
+        10_000,
+        'the clock-skew warning',
+      );
+    } finally {
+      await fleet.stopAll();
+      manager.proc.child.kill('SIGTERM');
+      await manager.proc.exited;
+      await db.drop();
+    }
+  }, 90_000);
+});
