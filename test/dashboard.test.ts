@@ -276,6 +276,21 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     await page.close();
   });
 
+  it('follows rounds in a tab that gets no animation frames, as a hidden tab does', async () => {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    // What a background tab sees: requestAnimationFrame callbacks that never run.
+    await page.addInitScript(
+      `window.requestAnimationFrame = () => 1; window.cancelAnimationFrame = () => {};`,
+    );
+    await page.goto(`${m.url}/`);
+    await page.locator('[data-stream="live"]').waitFor();
+    const id = await submit({ capability: 'math.double', input: { n: 7 } });
+    await page.locator(`[data-task="${id}"][data-phase="completed"]`).waitFor({ timeout: 45_000 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('fits a phone screen', async () => {
     const page = await browser.newPage({
       viewport: { width: 390, height: 844 },
@@ -336,6 +351,13 @@ async function demoState(page: Page, url: string, stdout: string): Promise<strin
       return `${(text.match(/^event: /gm) ?? []).length} events`;
     })
     .catch((e: Error) => e.message);
+  // Whether the page gets animation frames (the feed renders on them, or on a timer without).
+  const frames = await page
+    .evaluate<string>(
+      `new Promise((r) => { requestAnimationFrame(() => r('fire')); setTimeout(() => r('none in 2 s'), 2000); })
+        .then((f) => f + ', ' + document.visibilityState)`,
+    )
+    .catch((e: Error) => e.message);
   const logs = stdout.match(/Logs: (\S+)/)?.[1];
   const warnings = logs
     ? readFileSync(join(logs, 'manager.log'), 'utf8')
@@ -345,7 +367,7 @@ async function demoState(page: Page, url: string, stdout: string): Promise<strin
     : [];
   return [
     `stream ${stream}; cards ${JSON.stringify(phases)}`,
-    `feed metrics ${feedMetrics.join(', ')}; a new stream got ${ownStream} in 3 s`,
+    `feed metrics ${feedMetrics.join(', ')}; a new stream got ${ownStream} in 3 s; animation frames: ${frames}`,
     `tasks (newest first) ${JSON.stringify(tasks)}`,
     `demo stdout tail: ${stdout.slice(-600)}`,
     `manager warnings: ${warnings.join('\n')}`,
