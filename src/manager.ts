@@ -9,6 +9,7 @@ import { HeldAgreements } from './awards/held-agreements.ts';
 import { sendCancel } from './awards/notify-holder.ts';
 import { type Config, databaseTarget } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
+import { DbClock, measureDbClock } from './db/db-clock.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { type EventFeed, eventFeedOn } from './events/event-feed.ts';
 import { EventHub } from './events/event-hub.ts';
@@ -66,6 +67,9 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const applicationName = `contract-net/${id}`.slice(0, 63);
   const database = await openDatabase(target, { applicationName });
   await migrateDatabase(database, target);
+  // Rounds set timers on times the database wrote: read its clock once before the first round.
+  const clock = new DbClock();
+  await measureDbClock(database, clock);
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
     ? (await import('./observability/otel-tracing.ts')).createOtelTracing({
         endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -144,6 +148,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     onCompleted: (task, award) => market?.rememberEnded(task, award),
     metrics,
     tracing,
+    clock,
   });
   market = new MarketService({
     agreements,
@@ -177,6 +182,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     metrics,
     managerId: id,
     applicationName,
+    clock,
     port: {
       startRound: (taskId, from) => rounds.startRound(taskId, from),
       roundBacklog: () => rounds.backlog(),

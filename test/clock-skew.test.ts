@@ -83,4 +83,39 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
       await db.drop();
     }
   }, 90_000);
+
+  // A bid window of 1 s with one invitee that never answers: the round must close after about
+  // a second and award the other. By a clock 2 minutes ahead the window (written by the
+  // database's clock) looked spent before it began, so no cfp went out; by one 2 minutes
+  // behind, the round waited 2 minutes for the silent one.
+  for (const skewMs of [120_000, -120_000])
+    it(`closes a bid window on time with its clock ${skewMs > 0 ? 'ahead of' : 'behind'} the database's by 2 minutes`, async () => {
+      const db = await createTestDatabase();
+      const manager = await startManagerProcess({
+        ...db.env,
+        NODE_OPTIONS: `--import=${SKEWED_CLOCK}`,
+        CLOCK_SKEW_MS: String(skewMs),
+      });
+      const call = client(manager.url);
+      const fleet = new Fleet(manager.url);
+      try {
+        await fleet.raw('silent', 'skew.window', () => {}); // takes the cfp, never answers
+        await fleet.start({ ...fixedBidder('answers', 2, 50), capabilities: ['skew.window'] });
+        const { body: task } = await call('POST', '/v1/tasks', {
+          capability: 'skew.window',
+          input: { n: 5 },
+          bidWindowMs: 1000,
+        });
+        const done = (await call('GET', `/v1/tasks/${task.id}?waitMs=20000`)).body;
+        const trail = (await call('GET', `/v1/tasks/${task.id}/events`)).body.items as { type: string }[];
+        expect(done.state, trail.map((e) => e.type).join(', ')).toBe('completed');
+        expect(done.output).toMatchObject({ doubled: 10 });
+        expect(done.round).toBe(1);
+      } finally {
+        await fleet.stopAll();
+        manager.proc.child.kill('SIGTERM');
+        await manager.proc.exited;
+        await db.drop();
+      }
+    }, 60_000);
 });

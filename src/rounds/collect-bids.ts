@@ -1,3 +1,4 @@
+import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
@@ -16,11 +17,14 @@ export function collectBids(
   cfp: Cfp,
   invitees: Invitee[],
   address: (i: Invitee) => AgentAddress,
+  /** The database's clock (which wrote `replyBy`), as this process sees it. */
+  clock: DbClock,
 ): Promise<Map<string, CfpAnswer>> {
   const answers = new Map<string, CfpAnswer>();
   const awaitingBid = new Set<string>();
   const bidArrived = new Set<string>();
-  const replyBy = Date.parse(cfp.replyBy);
+  // On this process's clock: the timer and the cfp's own timeout are set on it.
+  const replyBy = clock.toLocal(Date.parse(cfp.replyBy));
   return new Promise((resolve) => {
     let done = false;
     const finish = () => {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.ts';
+import type { DbClock } from '../db/db-clock.ts';
 import { eventCtes } from '../db/sql-fragments.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -39,6 +40,7 @@ export type IterationDeps = {
   managerId: string;
   leaseSlackMs: number;
   address(i: Invitee): AgentAddress;
+  clock: DbClock;
 };
 
 /**
@@ -84,7 +86,7 @@ export async function iterate(
     }
     const shortlisted = s.shortlist.map((id) => byId.get(id)).filter((i): i is Invitee => !!i);
     const next: Cfp = { ...cfp, replyBy: new Date(rows[0].reply_by).toISOString(), iteration, best: s.best };
-    const answers = await collectBids(d.client, d.hub, next, shortlisted, d.address);
+    const answers = await collectBids(d.client, d.hub, next, shortlisted, d.address, d.clock);
     const deferred = shortlisted.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const revised = finaliseBids(
       shortlisted,

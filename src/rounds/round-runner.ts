@@ -5,6 +5,7 @@ import type { HeldAgreements } from '../awards/held-agreements.ts';
 import type { AddressBook } from '../awards/notify-holder.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
@@ -38,6 +39,8 @@ export type RoundRunnerDeps = {
   onCompleted(task: TaskRow, award: AwardRow): void;
   metrics: MarketMetrics;
   tracing: Tracing;
+  /** The database's clock as this process sees it: rounds' replyBy are written by it. */
+  clock: DbClock;
 };
 
 const STATE_SQL = 'select state from tasks where id = $1';
@@ -208,8 +211,13 @@ export class RoundRunner {
       replyBy: (task.replyBy ?? new Date()).toISOString(),
       task: toTaskSpec(task),
     };
-    const answers = await collectBids(this.d.client, this.d.hub, cfp, invitees, (i) =>
-      this.address(i, trace),
+    const answers = await collectBids(
+      this.d.client,
+      this.d.hub,
+      cfp,
+      invitees,
+      (i) => this.address(i, trace),
+      this.d.clock,
     );
     const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const posted = await readPostedBids(this.d.database, deferred);
@@ -226,6 +234,7 @@ export class RoundRunner {
               managerId: this.d.managerId,
               leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
               address: (i) => this.address(i, trace),
+              clock: this.d.clock,
             },
             task,
             cfp,

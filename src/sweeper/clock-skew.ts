@@ -2,14 +2,7 @@
 export const SKEW_WARN_MS = 1000;
 const WARN_EVERY_MS = 60_000;
 
-/**
- * How far the database's clock (`dbMs`, read by a statement sent at `sentAt` and answered at
- * `answeredAt`, both this process's clock) is ahead of this process's: measured against the
- * middle of the round trip, so the error is at most half of it.
- */
-export function clockSkewMs(sentAt: number, answeredAt: number, dbMs: number): number {
-  return dbMs - (sentAt + answeredAt) / 2;
-}
+export { clockSkewMs } from '../db/db-clock.ts';
 
 /**
  * Round leases, re-auction and callback times go by the database's clock, but award deadlines

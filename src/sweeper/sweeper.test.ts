@@ -2,6 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import { DbClock } from '../db/db-clock.ts';
 import { noMetrics } from '../observability/market-metrics.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import type { SweepPort } from './sweep-port.ts';
@@ -37,6 +38,7 @@ describe('a stuck sweep', () => {
       managerId: 'm',
       applicationName: 'contract-net/m',
       callbacks: {} as CallbackOutbox,
+      clock: new DbClock(),
     });
     sweeper.start(100);
     await new Promise((r) => setTimeout(r, 400));

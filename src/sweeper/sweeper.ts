@@ -4,6 +4,7 @@ import { LIVE_AWARD } from '../awards/award-state.ts';
 import { cancelLiveAward, endAward } from '../awards/end-award.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { DbClock } from '../db/db-clock.ts';
 import { isLockNotAvailable } from '../db/errors.ts';
 import { awards, tasks } from '../db/schema.ts';
 import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
@@ -39,6 +40,8 @@ export type SweeperDeps = {
   /** This manager's connections' name in pg_stat_activity: any other such name is a peer. */
   applicationName: string;
   callbacks: CallbackOutbox;
+  /** Fed by each probe's reading of the database's clock (the rounds turn replyBy with it). */
+  clock: DbClock;
 };
 
 /** Which sweep steps have work now, in one cheap statement (each test is a partial index probe). */
@@ -162,6 +165,7 @@ export class Sweeper {
   private checkClock(sentAt: number, answeredAt: number, dbMs: number) {
     if (!Number.isFinite(dbMs)) return;
     const skewMs = clockSkewMs(sentAt, answeredAt, dbMs);
+    this.d.clock.observe(skewMs, answeredAt - sentAt);
     this.d.metrics.clockSkew(skewMs);
     if (this.skew.shouldWarn(skewMs, answeredAt - sentAt, answeredAt))
       this.d.logger.warn(
