@@ -156,7 +156,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     events,
     store: tasks,
     runner: rounds,
-    queue: new WorkQueue(database, events, hub, metrics),
+    queue: new WorkQueue(database, events, hub, clock, metrics),
     client,
     book,
     hub,

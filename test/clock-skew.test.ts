@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder } from './support/agents.ts';
 import { client, eventually, sleep } from './support/harness.ts';
@@ -85,7 +86,7 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
   }, 90_000);
 
   // A bid window of 1 s with one invitee that never answers: the round must close after about
-  // a second and award the other. By a clock 2 minutes ahead the window (written by the
+  // a second and award the other, with a due time on the database's clock. By a clock 2 minutes ahead the window (written by the
   // database's clock) looked spent before it began, so no cfp went out; by one 2 minutes
   // behind, the round waited 2 minutes for the silent one.
   for (const skewMs of [120_000, -120_000])
@@ -111,6 +112,18 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
         expect(done.state, trail.map((e) => e.type).join(', ')).toBe('completed');
         expect(done.output).toMatchObject({ doubled: 10 });
         expect(done.round).toBe(1);
+        // The award's due time is on the database's clock too: a few seconds after the award
+        // (its estimate and grace), not two minutes off (it was set by the manager's clock).
+        const sql = postgres(db.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+        try {
+          const rows = await sql<{ s: number }[]>`select extract(epoch from due_at - awarded_at)::float8 as s
+            from awards where task_id = ${task.id}`;
+          expect(rows).toHaveLength(1);
+          expect(rows[0]!.s).toBeGreaterThan(0);
+          expect(rows[0]!.s).toBeLessThan(60);
+        } finally {
+          await sql.end();
+        }
       } finally {
         await fleet.stopAll();
         manager.proc.child.kill('SIGTERM');

@@ -206,16 +206,21 @@ const upManager = () => {
   return up.length ? up[Math.floor(random() * up.length)] : undefined;
 };
 
-/** Tasks by state, from a manager's /metrics (the run's database is the managers' while they run). */
+/**
+ * Tasks by state, from a manager's /metrics (the run's database is the managers' while they run);
+ * null when unknown. A scrape during a database cut answers an error or no task samples at all:
+ * that is not "no task left" (taken for it, the run once stopped waiting with 108 unfinished).
+ */
 async function states(): Promise<Record<string, number> | null> {
   const m = upManager();
   if (!m) return null;
   try {
     const r = await call('GET', `${m.url}/metrics`);
+    if (r.status !== 200) return null;
     const out: Record<string, number> = {};
     for (const match of r.text.matchAll(/^cnp_tasks\{state="(\w+)"\} (\d+)/gm))
       out[match[1] as string] = Number(match[2]);
-    return out;
+    return Object.keys(out).length ? out : null;
   } catch {
     return null;
   }

@@ -5,6 +5,11 @@ export type AwardTiming = {
   grace: { factor: number; ms: number };
   /** The longest an award call can take: every try timing out, with the longest backoffs between. */
   callBudgetMs: number;
+  /**
+   * Now by the database's clock (DbClock's estimate): due times are written on it, as every
+   * lease is, so whichever manager's sweeper judges them (by the database's `now()`) agrees.
+   */
+  now(): number;
 };
 
 /**

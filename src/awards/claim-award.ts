@@ -56,8 +56,10 @@ export async function claimQueued(
   events: EventSink,
   agentId: string,
   req: { capabilities: string[]; limit: number; leaseMs: number },
+  /** Now by the database's clock (DbClock's estimate): the lease is judged by it. */
+  dbNow: number,
 ): Promise<Claimed[]> {
-  const leaseUntil = new Date(Date.now() + req.leaseMs);
+  const leaseUntil = new Date(dbNow + req.leaseMs);
   const ids = Array.from({ length: req.limit }, () => uuidv7());
   const rows = await database.query(CLAIM_SQL, [
     agentId,

@@ -30,7 +30,7 @@ export const offerAwardCtes = (param: string, t: string) => `w as (
 /** The JSON parameter of `offerAwardCtes` for awarding `bid` now. */
 export function offerParam(bid: NextBid, deadline: Date | null, timing: AwardTiming) {
   const awardId = uuidv7();
-  const { workDue, rowDue } = offerDueTimes(Date.now(), bid.etaMs, deadline?.getTime() ?? null, timing);
+  const { workDue, rowDue } = offerDueTimes(timing.now(), bid.etaMs, deadline?.getTime() ?? null, timing);
   return {
     awardId,
     workDue,
@@ -56,7 +56,7 @@ export async function offerAward(
   eventType: 'award.moved' | 'task.awarded',
 ) {
   const awardId = uuidv7();
-  const now = Date.now();
+  const now = timing.now();
   const { workDue, rowDue } = offerDueTimes(now, bid.etaMs, task.deadline?.getTime() ?? null, timing);
   const row = await transitionTask(tx, {
     taskId: task.id,

@@ -35,6 +35,11 @@ export class DbClock {
     return this.best;
   }
 
+  /** Now by the database's clock, as this process estimates it (ms since the epoch). */
+  now(): number {
+    return Date.now() + this.best;
+  }
+
   /** A time (ms since the epoch) by the database's clock, on this process's clock. */
   toLocal(dbMs: number): number {
     return dbMs - this.best;

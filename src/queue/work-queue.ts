@@ -1,5 +1,6 @@
 import { claimQueued } from '../awards/claim-award.ts';
 import type { Database } from '../db/client.ts';
+import type { DbClock } from '../db/db-clock.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -17,6 +18,7 @@ export class WorkQueue {
     private readonly database: Database,
     private readonly events: EventSink,
     private readonly hub: EventHub,
+    private readonly clock: DbClock,
     private readonly metrics: MarketMetrics = noMetrics,
   ) {}
 
@@ -74,7 +76,7 @@ export class WorkQueue {
   }
 
   private async claimNow(agent: AgentRow, req: ClaimRequest): Promise<ClaimedTask[]> {
-    const claimed = await claimQueued(this.database, this.events, agent.id, req);
+    const claimed = await claimQueued(this.database, this.events, agent.id, req, this.clock.now());
     if (claimed.length) {
       this.metrics.claimed(claimed.length);
       for (const c of claimed) this.metrics.awarded(Date.now() - c.task.createdAt.getTime());

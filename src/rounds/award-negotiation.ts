@@ -91,7 +91,7 @@ export async function negotiateAward(
     if (reply.type === 'agree') {
       // The agent's estimate runs from its agreement, not from when the award was offered.
       const due = new Date(
-        awardDueAt(Date.now(), bid.etaMs, d.timing.grace, task.deadline?.getTime() ?? null),
+        awardDueAt(d.timing.now(), bid.etaMs, d.timing.grace, task.deadline?.getTime() ?? null),
       );
       // Held a moment: a result that follows at once records the agreement with it.
       const held = d.agreements.hold(awardId, due);

@@ -106,7 +106,8 @@ export async function closeRound(
   finals: FinalBid[],
   policy: { managerId: string; timing: AwardTiming; requeueBaseMs: number; requeueCapMs: number },
 ): Promise<Closing> {
-  const now = Date.now();
+  // By the database's clock, which judges the task's deadline.
+  const now = policy.timing.now();
   const proposals = proposalsOf(finals, invitees);
   const ranking = rankBids(
     proposals,

@@ -68,6 +68,7 @@ export class RoundRunner {
     this.timing = {
       grace: { factor: c.DUE_GRACE_FACTOR, ms: c.DUE_GRACE_MS },
       callBudgetMs: c.AWARD_TIMEOUT_MS * (c.AWARD_RETRIES + 1) + c.RETRY_MAX_MS * c.AWARD_RETRIES,
+      now: () => d.clock.now(),
     };
     this.requeue = { baseMs: c.REAUCTION_BASE_MS, capMs: c.REAUCTION_CAP_MS };
   }

@@ -5,10 +5,10 @@ const WARN_EVERY_MS = 60_000;
 export { clockSkewMs } from '../db/db-clock.ts';
 
 /**
- * Round leases, re-auction and callback times go by the database's clock, but award deadlines
- * and queue claim leases are set by each manager's own (they are sent to the agent as well);
- * managers whose clocks disagree expire each other's awards early or late. This says when to
- * warn: a skew over SKEW_WARN_MS (a round trip's worth of doubt allowed), once a minute.
+ * Leases and due times go by the database's clock (DbClock), so managers whose clocks are off
+ * still agree; but agents judge the replyBy and dueAt they are sent by their own clocks, and
+ * logs are stamped by each manager's. This says when to warn: a skew over SKEW_WARN_MS (a
+ * round trip's worth of doubt allowed), once a minute.
  */
 export class ClockSkewWatch {
   private warnedAt = Number.NEGATIVE_INFINITY;

@@ -128,7 +128,7 @@ export class Sweeper {
       const sentAt = Date.now();
       const rows = await this.d.database.query<Probe>(onPostgres ? PROBE_SQL + PEERS_SQL : PROBE_SQL, [
         graceOver,
-        new Date(this.startedAt).toISOString(),
+        this.startedAtByDb().toISOString(),
         ...(onPostgres ? [this.d.applicationName] : []),
       ]);
       if (!rows[0]) return;
@@ -170,7 +170,7 @@ export class Sweeper {
     if (this.skew.shouldWarn(skewMs, answeredAt - sentAt, answeredAt))
       this.d.logger.warn(
         { skewMs: Math.round(skewMs), roundTripMs: answeredAt - sentAt },
-        "this manager's clock differs from the database's: round leases and re-auctions go by the database's clock, but award deadlines and claim leases are set by each manager's, so keep every manager's clock in sync (NTP)",
+        "this manager's clock differs from the database's: leases and due times go by the database's clock (estimated here at every sweep), but agents judge the times they are sent by their own, so keep every clock in sync (NTP)",
       );
   }
 
@@ -208,11 +208,15 @@ export class Sweeper {
    * manager that was down, and would otherwise find their work thrown away on arrival.
    */
   private pastDue() {
-    const now = Date.now();
-    const due = lt(awards.dueAt, new Date(now));
-    return now >= this.startedAt + this.d.config.RESTART_GRACE_MS
+    const due = lt(awards.dueAt, DB_NOW);
+    return Date.now() >= this.startedAt + this.d.config.RESTART_GRACE_MS
       ? due
-      : and(due, gte(awards.dueAt, new Date(this.startedAt)));
+      : and(due, gte(awards.dueAt, this.startedAtByDb()));
+  }
+
+  /** When this manager started, by the database's clock (due times are written on it). */
+  private startedAtByDb(): Date {
+    return new Date(this.startedAt + this.d.clock.skewMs);
   }
 
   /** Unfinished tasks past their deadline fail with deadline_exceeded; a holder gets cancel. */
