@@ -14,7 +14,10 @@ const row = (id: number): FeedRow => ({
 });
 
 /** A feed over a table whose rows become visible in any order, as commits do. */
-function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: number; readMs?: number } = {}) {
+function setup(
+  gapWaitMs: number,
+  opts: { open?: () => boolean; gapMaxMs?: number; readMs?: number; latestMs?: number } = {},
+) {
   const visible = new Map<number, FeedRow>();
   const hub = new EventHub('test');
   const feed = new EventFeed(
@@ -26,7 +29,10 @@ function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: numbe
         .sort((a, b) => a.id - b.id)
         .slice(0, limit);
     },
-    async () => 0,
+    async () => {
+      if (opts.latestMs) await tick(opts.latestMs);
+      return 0;
+    },
     gapWaitMs,
     async () => opts.open?.() ?? false,
     opts.gapMaxMs,
@@ -41,6 +47,23 @@ function setup(gapWaitMs: number, opts: { open?: () => boolean; gapMaxMs?: numbe
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 describe('EventFeed', () => {
+  it('keeps handing out events after a notice came while the first stream was still subscribing', async () => {
+    // The first subscriber reads the head (a round trip); a notice meanwhile starts a pull that
+    // ends at once (no head yet). That pull must not leave the feed believing one still runs.
+    const { feed, commit } = setup(10_000, { latestMs: 50 });
+    const seen: number[] = [];
+    const subscribing = feed.subscribe((rows) => seen.push(...rows.map((r) => r.id)));
+    await tick(10);
+    commit(1);
+    await subscribing;
+    commit(2);
+    await tick();
+    commit(3);
+    await tick();
+    // The head read was 0 (before 1 committed): 1 comes too. The old feed handed out nothing.
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('never passes an id that has not committed yet: a later commit of a lower id still arrives', async () => {
     const { feed, commit } = setup(10_000);
     const seen: number[] = [];

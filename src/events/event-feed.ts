@@ -168,7 +168,11 @@ export class EventFeed {
       this.again = true;
       return;
     }
+    // Started on the next microtask, so its `finally` can never run before `pulling` is set: a
+    // pull that ended at once (no head yet, while the first stream still read it) used to clear
+    // `pulling` first and be stored after, and every later notice found a pull "running" for good.
     this.pulling = (async () => {
+      await undefined;
       try {
         do {
           this.again = false;
