@@ -3,10 +3,18 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder } from './support/agents.ts';
 import { client, eventually, sleep } from './support/harness.ts';
-import { freePort, ROOT, startManagerProcess } from './support/processes.ts';
+import { freePort, type Proc, ROOT, startManagerProcess } from './support/processes.ts';
 import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
 const SKEWED_CLOCK = join(ROOT, 'test/fixtures/skewed-clock.mjs');
+
+/** The agents, then the manager process, then its database. */
+async function stopAll(fleet: Fleet, proc: Proc, db: { drop(): Promise<void> }) {
+  await fleet.stopAll();
+  proc.child.kill('SIGTERM');
+  await proc.exited;
+  await db.drop();
+}
 
 /**
  * Round leases and re-auction times are written and judged by the database's clock, so a
@@ -78,10 +86,7 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
         'the clock-skew warning',
       );
     } finally {
-      await fleet.stopAll();
-      manager.proc.child.kill('SIGTERM');
-      await manager.proc.exited;
-      await db.drop();
+      await stopAll(fleet, manager.proc, db);
     }
   }, 90_000);
 
@@ -125,10 +130,7 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
           await sql.end();
         }
       } finally {
-        await fleet.stopAll();
-        manager.proc.child.kill('SIGTERM');
-        await manager.proc.exited;
-        await db.drop();
+        await stopAll(fleet, manager.proc, db);
       }
     }, 60_000);
 });

@@ -30,6 +30,13 @@ export class DbClock {
     this.best = pick.skewMs;
   }
 
+  /** Takes one reading (`dbMs`, by a statement sent at `sentAt`, answered at `answeredAt`); its skew. */
+  reading(sentAt: number, answeredAt: number, dbMs: number): number {
+    const skewMs = clockSkewMs(sentAt, answeredAt, dbMs);
+    this.observe(skewMs, answeredAt - sentAt);
+    return skewMs;
+  }
+
   /** How far the database's clock is ahead of this process's, in ms (negative: behind). */
   get skewMs(): number {
     return this.best;
@@ -54,6 +61,5 @@ export async function measureDbClock(database: Database, clock: DbClock): Promis
     [],
   );
   const answeredAt = Date.now();
-  if (row && Number.isFinite(Number(row.db_ms)))
-    clock.observe(clockSkewMs(sentAt, answeredAt, Number(row.db_ms)), answeredAt - sentAt);
+  if (row && Number.isFinite(Number(row.db_ms))) clock.reading(sentAt, answeredAt, Number(row.db_ms));
 }

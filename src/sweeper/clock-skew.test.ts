@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClockSkewWatch, clockSkewMs, SKEW_WARN_MS } from './clock-skew.ts';
+import { clockSkewMs } from '../db/db-clock.ts';
+import { ClockSkewWatch, SKEW_WARN_MS } from './clock-skew.ts';
 
 describe('clock skew', () => {
   it('measures the database clock against the middle of the round trip', () => {

@@ -2,8 +2,6 @@
 export const SKEW_WARN_MS = 1000;
 const WARN_EVERY_MS = 60_000;
 
-export { clockSkewMs } from '../db/db-clock.ts';
-
 /**
  * Leases and due times go by the database's clock (DbClock), so managers whose clocks are off
  * still agree; but agents judge the replyBy and dueAt they are sent by their own clocks, and

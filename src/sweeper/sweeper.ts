@@ -17,7 +17,7 @@ import { pruneEnded } from '../tasks/retention.ts';
 import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { traceIdOf } from '../tasks/task-view.ts';
-import { ClockSkewWatch, clockSkewMs } from './clock-skew.ts';
+import { ClockSkewWatch } from './clock-skew.ts';
 import type { SweepPort } from './sweep-port.ts';
 
 const BATCH = 50;
@@ -164,8 +164,7 @@ export class Sweeper {
   /** This manager's clock against the database's: a metric always, a warning when they disagree. */
   private checkClock(sentAt: number, answeredAt: number, dbMs: number) {
     if (!Number.isFinite(dbMs)) return;
-    const skewMs = clockSkewMs(sentAt, answeredAt, dbMs);
-    this.d.clock.observe(skewMs, answeredAt - sentAt);
+    const skewMs = this.d.clock.reading(sentAt, answeredAt, dbMs);
     this.d.metrics.clockSkew(skewMs);
     if (this.skew.shouldWarn(skewMs, answeredAt - sentAt, answeredAt))
       this.d.logger.warn(
