@@ -29,6 +29,18 @@ describe('createLogger', () => {
     expect(text).toContain('23505');
     expect(text).not.toContain('INPUT-SECRET');
   });
+  it('never writes the value PostgreSQL quotes in a message or a detail', () => {
+    const { lines, logger } = capture();
+    const cause = Object.assign(new Error('invalid input syntax for type uuid: "VALUE-SECRET"'), {
+      code: '22P02',
+      detail: 'Key (idempotency_key)=(DETAIL-SECRET) already exists.',
+    });
+    logger.error({ err: new DrizzleQueryError('select $1', ['VALUE-SECRET'], cause) }, 'unhandled error');
+    const text = lines.join('');
+    expect(text).toContain('invalid input syntax for type uuid: [value]');
+    expect(text).not.toContain('VALUE-SECRET');
+    expect(text).not.toContain('DETAIL-SECRET');
+  });
   it('redacts credentials', () => {
     const { lines, logger } = capture();
     logger.info(

@@ -13,10 +13,25 @@ export function safeErr(err: unknown): unknown {
   return scrub(out, 0);
 }
 
+/**
+ * PostgreSQL quotes the value it could not take in some messages (`invalid input syntax for type
+ * uuid: "..."`) and in `detail` (`Key (idempotency_key)=(...) already exists`): both are cut.
+ */
+const VALUE_IN_MESSAGE =
+  /((?:invalid input (?:syntax|value) for|out of range for|value too long for)[^:\n]*): [^\n]*/g;
+
 function scrub(o: Record<string, unknown>, depth: number): Record<string, unknown> {
   for (const k of VALUE_KEYS) delete o[k];
-  if (typeof o.message === 'string') o.message = o.message.replace(/\nparams: [\s\S]*$/, '');
-  if (typeof o.stack === 'string') o.stack = o.stack.replace(/\nparams: [\s\S]*?(?=\n\s+at |$)/, '');
+  if (typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code)) {
+    delete o.detail;
+    delete o.where;
+  }
+  if (typeof o.message === 'string')
+    o.message = o.message.replace(/\nparams: [\s\S]*$/, '').replace(VALUE_IN_MESSAGE, '$1: [value]');
+  if (typeof o.stack === 'string')
+    o.stack = o.stack
+      .replace(/\nparams: [\s\S]*?(?=\n\s+at |$)/, '')
+      .replace(VALUE_IN_MESSAGE, '$1: [value]');
   if (o.cause && typeof o.cause === 'object' && depth < 5)
     scrub(o.cause as Record<string, unknown>, depth + 1);
   return o;

@@ -92,11 +92,18 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     () => client.circuits(),
     () => rounds.slotStatus(),
     () => feed,
+    () => ({ ended_views: market?.ended.bytes ?? 0 }),
   );
   const guard = new OutboundGuard({
     allowLoopback:
       config.OUTBOUND_LOOPBACK === 'allow' ||
       (config.OUTBOUND_LOOPBACK === 'auto' && isLoopbackHost(config.HOST)),
+    allow: allowList(config.OUTBOUND_ALLOW),
+  });
+  // Callbacks go where a client says: loopback only when the operator allowed it outright, never
+  // because the manager happens to listen there (auto), or any client could probe its host.
+  const callbackGuard = new OutboundGuard({
+    allowLoopback: config.OUTBOUND_LOOPBACK === 'allow',
     allow: allowList(config.OUTBOUND_ALLOW),
   });
   const registry = new AgentRegistry(db, {
@@ -162,7 +169,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     hub,
     logger,
     config,
-    guard,
+    callbackGuard,
     callbackSecretOf: (taskId) => callbackSecretOf(secret, taskId),
     metrics,
   });
@@ -172,7 +179,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     managerSecret: secret,
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
     claimMs: config.ROUND_LEASE_SLACK_MS,
-    guard,
+    guard: callbackGuard,
   });
   const sweeper = new Sweeper({
     callbacks,

@@ -102,7 +102,7 @@ describe('agent registry', () => {
     expect(del.body.status).toBe('deregistered');
   });
 
-  it("kills an agent's token when it deregisters; coming back gets a new one and keeps its id", async () => {
+  it("kills an agent's token and its id when it deregisters; its name comes back as a new agent", async () => {
     const a = await m.call('POST', '/v1/agents', profile('reg-5'));
     const auth = { authorization: `Bearer ${a.body.token}` };
     const id = a.body.agent.id;
@@ -111,13 +111,17 @@ describe('agent registry', () => {
     expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, auth)).status).toBe(403);
     expect((await m.call('POST', '/v1/queue/claim', { capabilities: ['text.echo'] }, auth)).status).toBe(403);
     const back = await m.call('POST', '/v1/agents', profile('reg-5'), auth);
-    expect(back.status).toBe(200);
-    expect(back.body.agent).toMatchObject({ id, status: 'active' });
+    expect(back.status).toBe(201);
+    expect(back.body.agent).toMatchObject({ name: 'reg-5', status: 'active' });
+    expect(back.body.agent.id).not.toBe(id);
     expect(back.body.token).toMatch(/^cnp_[0-9a-f]{32}_/);
     expect(back.body.token).not.toBe(a.body.token);
     expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, auth)).status).toBe(403);
     const fresh = { authorization: `Bearer ${back.body.token}` };
-    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, fresh)).status).toBe(200);
+    // The new agent acts as itself, never as the dead id.
+    expect((await m.call('POST', `/v1/agents/${id}/heartbeat`, {}, fresh)).status).toBe(403);
+    expect((await m.call('POST', `/v1/agents/${back.body.agent.id}/heartbeat`, {}, fresh)).status).toBe(200);
+    expect((await m.call('GET', `/v1/agents/${id}`)).body.status).toBe('deregistered');
   });
 
   it('rotates a token: the old one stops working at once, the new one works', async () => {

@@ -16,7 +16,7 @@ describe('task callbacks', () => {
   });
 
   it('posts the finished Task to callbackUrl, signed with the secret returned at submission, retrying until it is taken', async () => {
-    m = await startManager({ MANAGER_SECRET: SECRET });
+    m = await startManager({ MANAGER_SECRET: SECRET, OUTBOUND_LOOPBACK: 'allow' });
     fleet = new Fleet(m.url);
     await fleet.start({ ...fixedBidder('cb-worker', 1, 100), capabilities: ['cb.work'] });
     let calls = 0;
@@ -68,7 +68,7 @@ describe('task callbacks', () => {
   });
 
   it('signs with the API key that submitted the task, and calls back on cancel too', async () => {
-    m = await startManager({ API_KEYS: 'client-key-one,client-key-two' });
+    m = await startManager({ API_KEYS: 'client-key-one,client-key-two', OUTBOUND_LOOPBACK: 'allow' });
     hook = await RawAgent.start((_req, res) => json(res, {}));
     const auth = { authorization: 'Bearer client-key-two' };
     const t = await m.call(

@@ -264,8 +264,9 @@ describe('authentication when keys are configured', () => {
     expect((await m.call('DELETE', `/v1/agents/${ok.body.agent.id}`, undefined, own)).status).toBe(200);
     expect((await m.call('POST', '/v1/agents', agent, own)).status).toBe(403);
     const back = await m.call('POST', '/v1/agents', agent, { 'x-registration-key': 'register-me-please' });
-    expect(back.status).toBe(200);
+    expect(back.status).toBe(201);
     expect(back.body.token).toBeTruthy();
+    expect(back.body.agent.id).not.toBe(ok.body.agent.id);
   });
 
   it('says in its A2A card that a bearer key is needed, and its A2A endpoint needs one', async () => {

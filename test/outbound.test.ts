@@ -76,6 +76,34 @@ describe('outbound calls: the manager is no proxy into its network', () => {
     expect((await m.call('GET', '/v1/tasks')).body.items.length).toBe(before);
   });
 
+  it('calls agents on loopback while it listens there, but no callback on loopback unless allowed outright', async () => {
+    // The manager is on loopback (OUTBOUND_LOOPBACK=auto): agents there are fine, callbacks are
+    // not, or any client could map the manager's host port by port from its callbacks' outcomes.
+    for (const url of [
+      'http://127.0.0.1:1/',
+      'http://127.0.0.1:5432/',
+      'http://localhost:8080/x?y=1',
+      'http://[::1]:22/',
+    ]) {
+      const r = await m.call('POST', '/v1/tasks', { capability: 'probe', input: {}, callbackUrl: url });
+      expect(r.status, url).toBe(422);
+      expect(r.body.error.details[0]).toMatchObject({ field: 'callbackUrl' });
+      expect(r.body.error.details[0].message).toMatch(/loopback/);
+    }
+    expect((await m.call('POST', '/v1/agents', reg('http://127.0.0.1:9/'))).status).toBe(201);
+    const allowed = await startManager({ OUTBOUND_LOOPBACK: 'allow' });
+    try {
+      const r = await allowed.call('POST', '/v1/tasks', {
+        capability: 'probe',
+        input: {},
+        callbackUrl: 'http://127.0.0.1:1/',
+      });
+      expect(r.status).toBe(202);
+    } finally {
+      await allowed.stop();
+    }
+  });
+
   it('checks again after DNS resolution at connect time (a name may resolve elsewhere later)', async () => {
     const guard = new OutboundGuard({ allowLoopback: false, allow: allowList([]) });
     const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>

@@ -10,7 +10,7 @@ describe('retention of ended tasks', () => {
   let hook: RawAgent;
   let hookTakes = false;
   beforeAll(async () => {
-    m = await startManager({ TASK_RETENTION_MS: '3000' });
+    m = await startManager({ TASK_RETENTION_MS: '3000', OUTBOUND_LOOPBACK: 'allow' });
     fleet = new Fleet(m.url);
     await fleet.start({ ...fixedBidder('keep-fast', 1, 20), capabilities: ['keep.fast'] });
     // Long enough that the tasks waiting on it outlive the retention several times over.

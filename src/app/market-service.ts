@@ -49,7 +49,8 @@ export type MarketServiceDeps = {
   hub: EventHub;
   logger: Logger;
   config: Config;
-  guard: OutboundGuard;
+  /** Where callbacks may go (stricter than agent calls: no loopback unless OUTBOUND_LOOPBACK=allow). */
+  callbackGuard: OutboundGuard;
   /** The key a task's callbacks are signed with when API keys are off (returned at submission). */
   callbackSecretOf(taskId: string): string;
   metrics: MarketMetrics;
@@ -146,7 +147,7 @@ export class MarketService {
     traceparent?: string,
     parent?: SubtaskParent,
   ): Promise<{ view: Task; created: boolean }> {
-    if (body.callbackUrl) await checkCallbackUrl(this.d.guard, body.callbackUrl);
+    if (body.callbackUrl) await checkCallbackUrl(this.d.callbackGuard, body.callbackUrl);
     const requestHash = idempotencyKey ? requestHashOf(rawBody) : null;
     if (idempotencyKey) {
       const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');

@@ -75,7 +75,9 @@ export const agents = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('agents_name_key').on(t.name),
+    // A name belongs to one live agent; a deregistered agent keeps its row (and id) for its
+    // history, and its name may go to a new agent with a new id: identities are never reissued.
+    uniqueIndex('agents_live_name_key').on(t.name).where(sql`${t.status} <> 'deregistered'`),
     uniqueIndex('agents_token_hash_key').on(t.tokenHash),
     index('agents_capability_names_idx').using('gin', t.capabilityNames),
   ],

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { A2A_PATH } from '../a2a/manager-card.ts';
 import { AppError } from '../errors/app-error.ts';
 import { sameSecret } from '../security/same-secret.ts';
 import { bearerOf, clientKeys, requireAgentId, requireClient } from './auth.ts';
@@ -40,13 +41,22 @@ export function checkCredentialsFirst(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       throw new AppError(403, 'forbidden', 'the registration key is wrong');
     await next();
   };
-  app.on('POST', '/v1/tasks', client);
+  // A client key only (A2A callers are clients, never agents).
+  const clientKey: MiddlewareHandler = async (c, next) => {
+    requireClient(c, clientKeys(deps.config));
+    await next();
+  };
+  // Every route that takes a body is listed here (test/abuse.test.ts checks each from openapi.json).
+  for (const path of ['/v1/tasks', '/v1/tasks/:id/cancel', '/v1/tasks/:id/retry'])
+    app.on('POST', path, client);
+  app.on('POST', A2A_PATH, clientKey);
   app.on('POST', '/v1/agents', registrant);
   for (const path of [
     '/v1/tasks/:id/bids',
     '/v1/tasks/:id/result',
     '/v1/queue/claim',
     '/v1/agents/:id/heartbeat',
+    '/v1/agents/:id/token',
   ])
     app.on('POST', path, agent);
 }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { AppError } from '../errors/app-error.ts';
-import { bearerOf } from './auth.ts';
 
 /** A credential as a key for counting (its digest: the bearer itself is never kept). */
 export const credentialKey = (bearer: string) =>
@@ -11,10 +10,13 @@ export const credentialKey = (bearer: string) =>
 /** The request's remote address as a key for counting. */
 export const addressKey = (c: Context) => `addr:${getConnInfo(c).remote.address ?? 'unknown'}`;
 
-/** Who holds a request open: its credential when it has one, else its remote address. */
-export function holderOf(c: Context): string {
-  const bearer = bearerOf(c);
-  return bearer ? credentialKey(bearer) : addressKey(c);
+/**
+ * Who holds a request open: the principal its credentials were verified as, else its remote
+ * address. Never the bearer as sent: with keys off nothing checks it, so a made-up bearer per
+ * request would be a new client each time.
+ */
+export function holderOf(c: Context, principal?: string | null): string {
+  return principal && principal !== 'anonymous' ? `principal:${principal}` : addressKey(c);
 }
 
 /**
@@ -30,9 +32,12 @@ export class HeldRequests {
     private readonly setting: string,
   ) {}
 
-  /** Takes a slot for the request's holder (429 when it has `max`); the result releases it, once. */
-  take(c: Context): () => void {
-    const who = holderOf(c);
+  /**
+   * Takes a slot for the request's holder (429 when it has `max`); the result releases it, once.
+   * `principal`: whom the route verified the request's credentials as (none: its address).
+   */
+  take(c: Context, principal: string | null | undefined): () => void {
+    const who = holderOf(c, principal);
     const n = this.held.get(who) ?? 0;
     if (n >= this.max) {
       throw new AppError(

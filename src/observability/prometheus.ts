@@ -39,6 +39,7 @@ export function createMetrics(
   circuits: () => Iterable<[string, CircuitState]>,
   slots: () => SlotStatus,
   feed: () => Pick<EventFeed, 'gapAgeMs' | 'gapsPassed'>,
+  memory: () => Record<string, number> = () => ({}),
 ): PrometheusMetrics {
   const registers = [new Registry()];
   const [registry] = registers as [Registry];
@@ -117,6 +118,16 @@ export function createMetrics(
       this.set({ kind: 'limit' }, now.limit);
       this.set({ kind: 'running' }, now.running);
       this.set({ kind: 'waiting' }, now.waiting);
+    },
+  });
+  new Gauge({
+    name: 'cnp_memory_bytes',
+    help: "Estimated bytes held by this manager's bounded in-memory structures, by structure",
+    labelNames: ['structure'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [structure, bytes] of Object.entries(memory())) this.set({ structure }, bytes);
     },
   });
   new Gauge({

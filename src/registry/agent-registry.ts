@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { mergeCapabilities } from '../a2a/manager-card.ts';
 import type { Db, Tx } from '../db/client.ts';
@@ -92,27 +92,13 @@ export class AgentRegistry {
       description: body.description ?? null,
     };
     return this.db.transaction(async (tx) => {
-      const [existing] = await tx.select().from(agents).where(eq(agents.name, body.name)).for('update');
-      if (existing?.status === 'deregistered') {
-        // The name is free again: taking it needs what a new name needs, and gets a new token
-        // (the one it had died with the deregistration). Its record (reputation) stays with it.
-        this.checkRegistrationKey(credentials);
-        const kid = newTokenKid();
-        const token = this.tokenOf(existing.id, kid);
-        const [agent] = await tx
-          .update(agents)
-          .set({
-            ...profile,
-            status: 'active',
-            tokenHash: hashToken(token),
-            tokenKid: kid,
-            updatedAt: new Date(),
-          })
-          .where(eq(agents.id, existing.id))
-          .returning();
-        await recordEvent(tx, { agentId: existing.id, type: 'agent.registered', data: { name: body.name } });
-        return { agent: agent!, token, created: false };
-      }
+      // A deregistered agent's name is free, but its id stays dead: whoever takes the name next
+      // is a new agent with a new id, and sees none of the old one's subtasks or events.
+      const [existing] = await tx
+        .select()
+        .from(agents)
+        .where(and(eq(agents.name, body.name), ne(agents.status, 'deregistered')))
+        .for('update');
       if (existing) {
         if (!credentials.bearer || !sameSecret(hashToken(credentials.bearer), existing.tokenHash)) {
           throw nameTaken(body.name);

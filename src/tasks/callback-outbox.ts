@@ -27,6 +27,9 @@ export const deliveryId = (taskId: string, completedAt: Date | null): string =>
 export const callbackSecretOf = (managerSecret: string, taskId: string): string =>
   `cbs_${createHmac('sha256', managerSecret).update(`callback:${taskId}`).digest('base64url')}`;
 
+/** What a client is told of a delivery that failed, however it failed. */
+export const NOT_DELIVERED = 'no 2xx answer from the callback URL within the time allowed, on any attempt';
+
 /** After this many failed deliveries the callback is given up (an event says so). */
 export const MAX_CALLBACK_ATTEMPTS = 8;
 
@@ -122,10 +125,12 @@ export class CallbackOutbox {
         )
         .returning({ id: tasks.id });
       if (!updated || !done) return;
+      // The client reads this: no connect error or status code, which would map what listens
+      // where the manager stands (the log keeps the detail for the operator).
       await recordEvent(tx, {
         taskId: row.id,
         type: error === null ? 'task.callback_delivered' : 'task.callback_failed',
-        data: { url: row.callbackUrl, attempts, ...(error ? { error } : {}) },
+        data: { url: row.callbackUrl, attempts, ...(error ? { error: NOT_DELIVERED } : {}) },
         capability: row.capability,
       });
     });

@@ -35,6 +35,12 @@ class RpcError extends Error {
   }
 }
 
+/** A task id as the manager mints them: a UUID in its canonical form (the database parses nothing else). */
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The longest messageId taken as an idempotency key (as the Idempotency-Key header). */
+const MAX_MESSAGE_ID = 255;
+
 /** How long a blocking SendMessage waits for its task to end before answering with it as it is. */
 const BLOCKING_WAIT_MS = 30_000;
 
@@ -68,15 +74,21 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       const params = isRecord(req.params) ? req.params : {};
       switch (req.method) {
         case 'SendMessage': {
-          const task = await submit(c, scope, params);
           const blocking = !(
             isRecord(params.configuration) && params.configuration.returnImmediately === true
           );
-          const view =
-            blocking && !isTerminal(task.state)
-              ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, callerGone(c))
-              : task;
-          return c.json({ jsonrpc: '2.0', id, result: { task: toA2ATask(view) } });
+          // A blocking send is a long-poll: it takes its slot before anything is stored.
+          const release = blocking ? deps.held.polls.take(c, scope.principal) : () => {};
+          try {
+            const task = await submit(c, scope, params);
+            const view =
+              blocking && !isTerminal(task.state)
+                ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, callerGone(c))
+                : task;
+            return c.json({ jsonrpc: '2.0', id, result: { task: toA2ATask(view) } });
+          } finally {
+            release();
+          }
         }
         case 'GetTask':
           return c.json({ jsonrpc: '2.0', id, result: toA2ATask(await read(scope, params)) });
@@ -92,10 +104,20 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
           });
           return c.json({ jsonrpc: '2.0', id, result: toA2ATask(cancelled) });
         }
-        case 'SendStreamingMessage':
-          return follow(c, id, await submit(c, scope, params));
-        case 'SubscribeToTask':
-          return follow(c, id, await read(scope, params));
+        case 'SendStreamingMessage': {
+          // The stream's slot first: a client over its cap gets 429 and nothing is stored.
+          const release = deps.held.streams.take(c, scope.principal);
+          try {
+            return follow(c, id, await submit(c, scope, params), release);
+          } catch (err) {
+            release();
+            throw err;
+          }
+        }
+        case 'SubscribeToTask': {
+          const task = await read(scope, params);
+          return follow(c, id, task, deps.held.streams.take(c, scope.principal));
+        }
         default:
           throw new RpcError(
             RPC.methodNotFound,
@@ -136,6 +158,12 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     // The message id is the idempotency key: a client that sends the same message again gets the same task.
     const messageId =
       typeof message?.messageId === 'string' && message.messageId ? message.messageId : undefined;
+    if (messageId && messageId.length > MAX_MESSAGE_ID)
+      throw new RpcError(
+        RPC.invalidParams,
+        `params.message.messageId is longer than ${MAX_MESSAGE_ID} characters`,
+        [{ field: 'message.messageId', message: `at most ${MAX_MESSAGE_ID} characters` }],
+      );
     const res = await deps.market.submit(
       parsed.data,
       mapped.submission,
@@ -148,15 +176,14 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   async function read(scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
     const taskId = params.id;
-    if (typeof taskId !== 'string' || !/^[0-9a-f-]{36}$/i.test(taskId))
-      throw new RpcError(RPC.invalidParams, 'params.id must be a task id');
+    if (typeof taskId !== 'string' || !TASK_ID.test(taskId))
+      throw new RpcError(RPC.invalidParams, 'params.id must be a task id (a UUID)');
     await deps.tasks.getOwnedRow(taskId, scope.owner);
     return deps.market.getTask(taskId, 0);
   }
 
   /** The task as a stream of A2A StreamResponses: the task, each status change, the artifact, the end. */
-  function follow(c: Context, id: RpcId, first: Task) {
-    const release = deps.held.streams.take(c);
+  function follow(c: Context, id: RpcId, first: Task, release: () => void) {
     return streamSSE(c, async (stream) => {
       const send = (result: unknown) =>
         stream.writeSSE({ data: JSON.stringify({ jsonrpc: '2.0', id, result }) });

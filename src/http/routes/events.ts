@@ -41,7 +41,8 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   app.openapi(route, async (c) => {
     // Every task's events: an operator's view. A client key follows its own tasks'
     // streams (GET /v1/tasks/{id}/events).
-    if (clientScope(c, deps.config).owner)
+    const scope = clientScope(c, deps.config);
+    if (scope.owner)
       throw new AppError(
         403,
         'forbidden',
@@ -66,7 +67,7 @@ export function registerEventRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       const rows = await fetch(q.after ?? 0);
       return c.json({ items: rows.map(toEventView) }, 200);
     }
-    const release = deps.held.streams.take(c);
+    const release = deps.held.streams.take(c, scope.principal);
     return streamFeed(c, {
       feed: deps.feed,
       after: q.after ?? lastEventIdOf(c),

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ClaimRequest, ClaimResponse } from '../../protocol/queue.ts';
-import { requireAgent } from '../auth.ts';
+import { agentPrincipal, requireAgent } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { callerGone } from '../node-request.ts';
 import { bearer, errorResponses, json } from '../openapi-helpers.ts';
@@ -29,7 +29,7 @@ export function registerQueueRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   app.openapi(claim, async (c) => {
     const agent = await requireAgent(c, deps.registry);
     const req = c.req.valid('json');
-    const release = req.waitMs ? deps.held.polls.take(c) : () => {};
+    const release = req.waitMs ? deps.held.polls.take(c, agentPrincipal(agent.id)) : () => {};
     try {
       return c.json({ tasks: await deps.market.claim(agent, req, callerGone(c)) }, 200);
     } finally {

@@ -142,10 +142,11 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   app.openapi(get, async (c) => {
     const { id } = c.req.valid('param');
-    await owned(c, id);
+    const { principal, owner } = await scope(c);
+    if (owner) await deps.tasks.getOwnedRow(id, owner);
     const { waitMs } = c.req.valid('query');
     if (waitMs <= 0) return c.json(await deps.market.getTask(id, 0), 200);
-    const release = deps.held.polls.take(c);
+    const release = deps.held.polls.take(c, principal);
     try {
       return c.json(await deps.market.getTask(id, waitMs, callerGone(c)), 200);
     } finally {
@@ -185,14 +186,15 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   app.openapi(events, async (c) => {
     const { id } = c.req.valid('param');
-    const { traceParent } = await deps.tasks.getOwnedRow(id, (await scope(c)).owner); // 404 before any stream starts
+    const { principal, owner } = await scope(c);
+    const { traceParent } = await deps.tasks.getOwnedRow(id, owner); // 404 before any stream starts
     const withTrace = (rows: Awaited<ReturnType<typeof deps.tasks.events>>) =>
       rows.map((r) => ({ ...r, traceParent }));
     if (!wantsEventStream(c)) {
       const rows = withTrace(await deps.tasks.events(id, 0, 100_000));
       return c.json({ items: rows.map(toEventView) }, 200);
     }
-    const release = deps.held.streams.take(c);
+    const release = deps.held.streams.take(c, principal);
     return streamEvents(c, {
       after: lastEventIdOf(c) ?? 0,
       onEnd: release,

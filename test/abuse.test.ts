@@ -1,0 +1,186 @@
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { client, eventually, startManager, type TestManager } from './support/harness.ts';
+import { parsePrometheus } from './support/prometheus-text.ts';
+
+/**
+ * What one ordinary participant (a client with a key, an agent, an outsider) can cost the
+ * manager and everyone else: each finding of the abuse audit (issue 22), black-box.
+ */
+describe('safe under abuse', () => {
+  let m: TestManager | undefined;
+  afterEach(async () => {
+    await m?.stop();
+    m = undefined;
+  });
+
+  const memoryBytes = async (t: TestManager, structure: string) => {
+    const text = (await t.call('GET', '/metrics')).body as string;
+    const sample = parsePrometheus(text).find(
+      (s) => s.name === 'cnp_memory_bytes' && s.labels.structure === structure,
+    );
+    if (!sample) throw new Error(`no cnp_memory_bytes{structure="${structure}"}`);
+    return sample.value;
+  };
+
+  it('keeps ended tasks in memory bounded in bytes and lets them go on time (1 MB inputs, cancelled)', async () => {
+    m = await startManager();
+    const big = 'x'.repeat(900_000);
+    for (let i = 0; i < 30; i++) {
+      const { body: task } = await m.call('POST', '/v1/tasks', {
+        capability: 'nobody.offers',
+        input: { big },
+      });
+      expect((await m.call('POST', `/v1/tasks/${task.id}/cancel`)).status).toBe(200);
+    }
+    // A task this large is never kept: a long-poll on it reads it again.
+    expect(await memoryBytes(m, 'ended_views')).toBeLessThan(1024 * 1024);
+    for (let i = 0; i < 30; i++) {
+      const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'nobody.offers', input: { i } });
+      await m.call('POST', `/v1/tasks/${task.id}/cancel`);
+    }
+    expect(await memoryBytes(m, 'ended_views')).toBeGreaterThan(0);
+    // With nothing read or written, the views still go once their time is up.
+    await eventually(async () => (await memoryBytes(m!, 'ended_views')) === 0, 15_000, 'views expired');
+  });
+
+  it('checks credentials before reading the body, on every route that takes one', async () => {
+    m = await startManager({ API_KEYS: 'client-key-abuse', REGISTRATION_KEY: 'register-key-abuse' });
+    const doc = (await m.call('GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const paths = Object.entries(doc.paths)
+      .filter(([, ops]) => 'post' in ops)
+      .map(([p]) => p.replace('{id}', '0190b2d4-0000-7000-8000-000000000000'));
+    paths.push('/v1/a2a');
+    expect(paths.length).toBeGreaterThanOrEqual(9);
+    const { port, hostname } = new URL(m.url);
+    for (const path of paths) {
+      // A megabyte announced and never sent: only a refusal before the body can answer at all.
+      const status = await new Promise<number>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () =>
+          socket.write(
+            `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{`,
+          ),
+        );
+        let head = '';
+        socket.setTimeout(5000, () => {
+          socket.destroy();
+          reject(new Error(`${path}: no answer before the body was sent`));
+        });
+        socket.on('data', (d) => {
+          head += d.toString('latin1');
+          const m = head.match(/^HTTP\/1\.1 (\d{3})/);
+          if (m) {
+            socket.destroy();
+            resolve(Number(m[1]));
+          }
+        });
+        socket.on('error', reject);
+      });
+      expect([401, 403], path).toContain(status);
+    }
+  });
+
+  it('counts held requests per verified client, not per made-up bearer (keys off)', async () => {
+    m = await startManager({ MAX_LONG_POLLS_PER_CLIENT: '2' });
+    const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'nobody.offers', input: {} });
+    const polls = new AbortController();
+    const held = [1, 2].map((i) =>
+      fetch(`${m!.url}/v1/tasks/${task.id}?waitMs=30000`, {
+        headers: { authorization: `Bearer made-up-${i}` },
+        signal: polls.signal,
+      }).catch(() => null),
+    );
+    try {
+      const third = await eventually(async () => {
+        const r = await m!.call('GET', `/v1/tasks/${task.id}?waitMs=30000`, undefined, {
+          authorization: 'Bearer made-up-3',
+        });
+        return r.status === 429 ? r : null;
+      });
+      expect(third.body.error.code).toBe('too_many_open');
+    } finally {
+      polls.abort();
+      await Promise.all(held);
+    }
+  });
+
+  it('holds A2A to the same caps as REST: a blocking send is a long-poll, a refused stream stores nothing', async () => {
+    m = await startManager({
+      API_KEYS: 'client-key-a2a',
+      MAX_LONG_POLLS_PER_CLIENT: '2',
+      MAX_STREAMS_PER_CLIENT: '1',
+    });
+    const auth = { authorization: 'Bearer client-key-a2a' };
+    const send = (method: string, n: number, signal?: AbortSignal) =>
+      fetch(`${m!.url}/v1/a2a`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        signal,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: n,
+          method,
+          params: {
+            message: {
+              messageId: `m-${method}-${n}`,
+              role: 'ROLE_USER',
+              parts: [{ data: { n } }],
+              metadata: { capability: 'nobody.offers' },
+            },
+          },
+        }),
+      });
+    const stored = async () =>
+      ((await m!.call('GET', '/v1/tasks?limit=100', undefined, auth)).body.items as unknown[]).length;
+    const stop = new AbortController();
+    const blocking = [1, 2].map((n) => send('SendMessage', n, stop.signal).catch(() => null));
+    try {
+      await eventually(async () => (await stored()) === 2, 10_000, 'two blocking sends stored');
+      const third = await send('SendMessage', 3);
+      expect(third.status).toBe(429);
+      expect(await stored()).toBe(2);
+      const stream = await send('SendStreamingMessage', 4, stop.signal);
+      expect(stream.status).toBe(200);
+      expect(await stored()).toBe(3);
+      const refused = await send('SendStreamingMessage', 5);
+      expect(refused.status).toBe(429);
+      expect(await stored()).toBe(3);
+    } finally {
+      stop.abort();
+      await Promise.all(blocking);
+    }
+  });
+
+  it('answers A2A ids that are not UUIDs and over-long message ids as invalid params, never 500', async () => {
+    m = await startManager();
+    const rpc = client(m.url);
+    const get = await rpc('POST', '/v1/a2a', {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'GetTask',
+      params: { id: '-'.repeat(36) },
+    });
+    expect(get.status).toBe(200);
+    expect(get.body.error.code).toBe(-32602);
+    const long = await rpc('POST', '/v1/a2a', {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'SendMessage',
+      params: {
+        configuration: { returnImmediately: true },
+        message: {
+          messageId: 'm'.repeat(4000),
+          role: 'ROLE_USER',
+          parts: [{ data: {} }],
+          metadata: { capability: 'nobody.offers' },
+        },
+      },
+    });
+    expect(long.status).toBe(200);
+    expect(long.body.error.code).toBe(-32602);
+    expect(JSON.stringify(long.body.error.data)).toContain('message.messageId');
+    expect(((await m.call('GET', '/v1/tasks')).body.items as unknown[]).length).toBe(0);
+  });
+});
