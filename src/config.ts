@@ -105,6 +105,13 @@ const Env = z.object({
    * the sweeper leaves due re-auctions in the database for a later sweep.
    */
   ROUND_QUEUE_MAX: int(1, 1_000_000).default(2048),
+  /**
+   * The most the outputs of a task's dependencies may take together (JSON bytes): each dependant
+   * carries them in every cfp, award and claim, so they must fit in what agents take (the SDK's
+   * body limit is 2 MiB, with the task's own input beside them). Past it: 422 at submission, or
+   * the dependant fails with dependency_output_too_large when the last one completes.
+   */
+  DEPENDENCY_OUTPUT_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   /** Agents one round invites at most (picked at random among the eligible). */
   MAX_INVITEES: int(1, 10_000).default(50),
   /**

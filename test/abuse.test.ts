@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { client, eventually, startManager, type TestManager } from './support/harness.ts';
 import { parsePrometheus } from './support/prometheus-text.ts';
 
@@ -9,9 +10,12 @@ import { parsePrometheus } from './support/prometheus-text.ts';
  */
 describe('safe under abuse', () => {
   let m: TestManager | undefined;
+  let fleet: Fleet | undefined;
   afterEach(async () => {
+    await fleet?.stopAll();
     await m?.stop();
     m = undefined;
+    fleet = undefined;
   });
 
   const memoryBytes = async (t: TestManager, structure: string) => {
@@ -182,5 +186,64 @@ describe('safe under abuse', () => {
     expect(long.body.error.code).toBe(-32602);
     expect(JSON.stringify(long.body.error.data)).toContain('message.messageId');
     expect(((await m.call('GET', '/v1/tasks')).body.items as unknown[]).length).toBe(0);
+  });
+
+  it('bounds what dependencies carry to agents: 422 at submission, a clear failure at release', async () => {
+    m = await startManager({ DEPENDENCY_OUTPUT_MAX_BYTES: '100000' });
+    fleet = new Fleet(m.url);
+    await fleet.start({
+      ...fixedBidder('echo-big', 1, 50),
+      capabilities: ['text.pad'],
+      execute: (input: { n: number }) => ({ padded: 'x'.repeat(input.n) }),
+    });
+    const submit = (body: object) => m!.call('POST', '/v1/tasks', body);
+    const done = async (id: string) => (await m!.call('GET', `/v1/tasks/${id}?waitMs=15000`)).body;
+    const big = [];
+    for (let i = 0; i < 3; i++)
+      big.push((await submit({ capability: 'text.pad', input: { n: 40_000 } })).body.id);
+    // Submitted before its dependencies end: released, it would carry 120 kB; it fails instead.
+    const early = (await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big })).body.id;
+    for (const id of big) expect((await done(id)).state).toBe('completed');
+    const failed = await done(early);
+    expect(failed.state).toBe('failed');
+    expect(failed.error.code).toBe('dependency_output_too_large');
+    // Submitted after: refused at once, naming the field, storing nothing.
+    const before = (await m.call('GET', '/v1/tasks')).body.items.length;
+    const late = await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big });
+    expect(late.status).toBe(422);
+    expect(late.body.error.details[0].field).toBe('dependsOn');
+    expect(late.body.error.details[0].message).toMatch(/DEPENDENCY_OUTPUT_MAX_BYTES/);
+    expect((await m.call('GET', '/v1/tasks')).body.items.length).toBe(before);
+    // Two of them fit.
+    const fits = (await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big.slice(0, 2) })).body
+      .id;
+    expect((await done(fits)).state).toBe('completed');
+  });
+
+  it("never holds an agent's 413 for a body the manager chose to send against its circuit", async () => {
+    m = await startManager({
+      BREAKER_THRESHOLD: '2',
+      REAUCTION_BASE_MS: '20',
+      REAUCTION_CAP_MS: '40',
+      MAX_ROUNDS: '3',
+    });
+    fleet = new Fleet(m.url);
+    const small = await fleet.raw('small-bodies', 'text.any', (req, res) =>
+      req.path === '/cfp' ? json(res, { error: 'payload too large' }, 413) : json(res, {}),
+    );
+    for (let i = 0; i < 3; i++) {
+      const { body: task } = await m.call('POST', '/v1/tasks', {
+        capability: 'text.any',
+        input: { i },
+        bidWindowMs: 300,
+      });
+      const ended = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=15000`)).body;
+      expect(ended.error.code).toBe('rounds_exhausted');
+      const bids = (await m.call('GET', `/v1/tasks/${task.id}/bids`)).body.items;
+      expect(bids.every((b: { type: string }) => b.type === 'refuse')).toBe(true);
+    }
+    expect(small.count('/cfp')).toBe(9);
+    const agent = (await m.call('GET', `/v1/agents/${small.id}`)).body;
+    expect(agent.circuit).toBe('closed');
   });
 });

@@ -103,6 +103,7 @@ export class MarketService {
       owner,
       traceparent,
       bidWindowMs: body.bidWindowMs ?? this.d.config.DEFAULT_BID_WINDOW_MS,
+      maxDependencyOutputBytes: this.d.config.DEPENDENCY_OUTPUT_MAX_BYTES,
     });
     if (!stored.created) return { view: await this.d.store.viewOf(stored.row), created: false };
     this.submittedHere.add(stored.row.id);
@@ -112,7 +113,11 @@ export class MarketService {
 
   /** Releases settled waiting tasks (one, or a batch) and auctions the released ones. */
   async releaseWaiting(only?: string): Promise<TaskRow[]> {
-    const released = await releaseWaiting(this.db, { only, backstopMs: this.d.config.ROUND_LEASE_SLACK_MS });
+    const released = await releaseWaiting(this.db, {
+      only,
+      backstopMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      maxOutputBytes: this.d.config.DEPENDENCY_OUTPUT_MAX_BYTES,
+    });
     for (const t of released) this.d.runner.startRound(t.id, { state: 'pending', round: t.round });
     return released;
   }

@@ -21,9 +21,10 @@ export async function storeWaitingTask(
     owner: string | null;
     traceparent: string | undefined;
     bidWindowMs: number;
+    maxDependencyOutputBytes: number;
   },
 ): Promise<{ row: TaskRow; created: boolean }> {
-  await checkDependencies(db, s.body.dependsOn ?? [], s.owner);
+  await checkDependencies(db, s.body.dependsOn ?? [], s.owner, s.maxDependencyOutputBytes);
   const row = await insertWaitingTask(db, {
     id: uuidv7(),
     body: s.body,

@@ -134,7 +134,9 @@ export class AgentClient {
     if (now - this.lastPrune >= 60_000) this.pruneIdle(now);
     // Everything counts against the agent except what the manager's own congestion caused.
     const breaker = circuitBreaker(
-      handleWhen((err) => !(err instanceof CfpWindowError)),
+      handleWhen(
+        (err) => !(err instanceof CfpWindowError) && !(err instanceof AgentHttpError && err.declinedMessage),
+      ),
       {
         halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
         breaker:
@@ -302,7 +304,7 @@ export class AgentClient {
     schema: z.ZodType<T> | null,
     traceparent: string | undefined,
   ): Promise<T> {
-    const body = JSON.stringify(msg);
+    const body = serialised(msg);
     const started = performance.now();
     const debug = this.logger.isLevelEnabled('debug');
     const message = path.slice(1);
@@ -379,4 +381,19 @@ export class AgentClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/**
+ * Each message's JSON, made once however many agents it goes to: a round's cfp is one object
+ * sent to every invitee (each signs the same bytes with its own token).
+ */
+const bodies = new WeakMap<object, string>();
+function serialised(msg: unknown): string {
+  if (typeof msg !== 'object' || msg === null) return JSON.stringify(msg);
+  let body = bodies.get(msg);
+  if (body === undefined) {
+    body = JSON.stringify(msg);
+    bodies.set(msg, body);
+  }
+  return body;
 }

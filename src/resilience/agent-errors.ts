@@ -10,7 +10,17 @@ export class AgentHttpError extends Error {
   get retryable() {
     return this.status >= 500;
   }
+  /**
+   * The agent declined the message the manager chose to send (too large, a type or content it
+   * does not take): a refusal of this message, not a fault of the agent's, so it never counts
+   * against its circuit. A wrong token (401/403) or a wrong URL (404) still does.
+   */
+  get declinedMessage() {
+    return DECLINED.has(this.status);
+  }
 }
+
+const DECLINED = new Set([400, 413, 415, 422]);
 
 /** The agent did not answer within the call's timeout. */
 export class AgentTimeoutError extends Error {

@@ -2,7 +2,7 @@ import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
-import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
+import { AgentHttpError, InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { isTerminal } from '../tasks/state-machine.ts';
 import type { CfpAnswer, Invitee } from './round-types.ts';
 
@@ -55,11 +55,15 @@ export function collectBids(
             if (reply.type === 'deferred' && !bidArrived.has(invitee.id)) awaitingBid.add(invitee.id);
             return { ...reply, receivedAt: Date.now() };
           },
-          (err: unknown): CfpAnswer => ({
-            type: err instanceof InvalidAgentReplyError ? 'invalid' : 'no_reply',
-            reason: err instanceof Error ? err.message : String(err),
-            receivedAt: Date.now(),
-          }),
+          (err: unknown): CfpAnswer =>
+            // An agent that declines the cfp itself (too large, not a content it takes) refused it.
+            err instanceof AgentHttpError && err.declinedMessage
+              ? { type: 'refuse', reason: `declined the cfp (HTTP ${err.status})`, receivedAt: Date.now() }
+              : {
+                  type: err instanceof InvalidAgentReplyError ? 'invalid' : 'no_reply',
+                  reason: err instanceof Error ? err.message : String(err),
+                  receivedAt: Date.now(),
+                },
         )
         .then((answer) => {
           answers.set(invitee.id, answer);

@@ -9,13 +9,25 @@ import type { NewTask } from '../rounds/open-round.ts';
 import { transitionTask } from './task-store.ts';
 import type { TaskRow } from './task-view.ts';
 
+/** The bytes a task's dependencies' outputs take as JSON text (what its cfps carry). */
+const OUTPUT_BYTES = sql<number>`coalesce(octet_length(${tasks.output}::text), 0)`;
+
+const tooLarge = (bytes: number, maxBytes: number) =>
+  `the outputs of its dependencies take ${bytes} bytes, more than a task may carry to agents (DEPENDENCY_OUTPUT_MAX_BYTES = ${maxBytes})`;
+
 /**
  * Every id in `dependsOn` names an existing task the submitter may see (its own, or any with
  * keys off or an admin key): 422 naming the others. Existing tasks only, so there is no cycle.
+ * The outputs of those already completed must fit within `maxOutputBytes` together (422).
  */
-export async function checkDependencies(db: Db, ids: readonly string[], owner: string | null): Promise<void> {
+export async function checkDependencies(
+  db: Db,
+  ids: readonly string[],
+  owner: string | null,
+  maxOutputBytes: number,
+): Promise<void> {
   const found = await db
-    .select({ id: tasks.id, owner: tasks.callbackKey })
+    .select({ id: tasks.id, owner: tasks.callbackKey, bytes: OUTPUT_BYTES })
     .from(tasks)
     .where(inArray(tasks.id, [...ids]));
   const visible = new Set(found.filter((t) => !owner || t.owner === owner).map((t) => t.id));
@@ -27,6 +39,11 @@ export async function checkDependencies(db: Db, ids: readonly string[], owner: s
       `dependsOn names tasks that do not exist: ${missing.join(', ')}`,
       [{ field: 'dependsOn', message: `no such task: ${missing.join(', ')}` }],
     );
+  const bytes = found.reduce((n, t) => n + Number(t.bytes), 0);
+  if (bytes > maxOutputBytes)
+    throw new AppError(422, 'invalid_request', `dependsOn: ${tooLarge(bytes, maxOutputBytes)}`, [
+      { field: 'dependsOn', message: tooLarge(bytes, maxOutputBytes) },
+    ]);
 }
 
 /**
@@ -78,6 +95,7 @@ const SETTLED_BADLY = sql.raw(`('failed', 'cancelled', 'gone')`);
 type Resolved = {
   id: string;
   done: boolean;
+  output_bytes: number | string | null;
   outputs: Record<string, unknown> | null;
   culprit: string | null;
   culprit_state: string | null;
@@ -92,7 +110,7 @@ type Resolved = {
  */
 export async function releaseWaiting(
   db: Db,
-  opts: { only?: string; backstopMs: number },
+  opts: { only?: string; backstopMs: number; maxOutputBytes: number },
 ): Promise<TaskRow[]> {
   return db.transaction(async (tx) => {
     const rows = await queryRows<Resolved>(
@@ -104,6 +122,7 @@ export async function releaseWaiting(
       )
       select w.id,
         bool_and(s.state = 'completed') as done,
+        sum(coalesce(octet_length(d.output::text), 0)) filter (where s.state = 'completed') as output_bytes,
         jsonb_object_agg(d.id::text, d.output) filter (where s.state = 'completed') as outputs,
         (array_agg(dep.id::text) filter (where s.state in ${SETTLED_BADLY}))[1] as culprit,
         (array_agg(s.state) filter (where s.state in ${SETTLED_BADLY}))[1] as culprit_state
@@ -115,6 +134,20 @@ export async function releaseWaiting(
     const released: TaskRow[] = [];
     for (const r of rows) {
       const waiting = and(eq(tasks.id, r.id), eq(tasks.state, 'waiting'));
+      const bytes = Number(r.output_bytes ?? 0);
+      if (!r.culprit && bytes > opts.maxOutputBytes) {
+        // Each dependant would store and send its own copy: it fails instead, saying why.
+        await transitionTask(tx, {
+          taskId: r.id,
+          action: 'fail',
+          guard: waiting,
+          set: {
+            error: { code: 'dependency_output_too_large', message: tooLarge(bytes, opts.maxOutputBytes) },
+          },
+          event: { type: 'task.failed', data: { code: 'dependency_output_too_large', bytes } },
+        });
+        continue;
+      }
       if (r.culprit) {
         await transitionTask(tx, {
           taskId: r.id,
