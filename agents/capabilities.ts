@@ -12,7 +12,7 @@ export type CapabilityImpl = {
   description: string;
   input: z.ZodType;
   /** The work; `ctx` lets it subcontract parts through the market. */
-  run(input: never, ctx: Pick<WorkContext, 'subcontract'>): unknown;
+  run(input: never, ctx: Pick<WorkContext, 'subcontract' | 'cost'>): unknown;
   /** The job's size for pricing (characters, cells, ...). */
   size(input: never): number;
   /** Loads what the work needs, so an agent pays for it at start and not in its first job. */
@@ -22,7 +22,7 @@ export type CapabilityImpl = {
 const impl = <S extends z.ZodType>(c: {
   description: string;
   input: S;
-  run(input: z.infer<S>, ctx: Pick<WorkContext, 'subcontract'>): unknown;
+  run(input: z.infer<S>, ctx: Pick<WorkContext, 'subcontract' | 'cost'>): unknown;
   size(input: z.infer<S>): number;
   warmUp?(): void;
 }): CapabilityImpl => c as unknown as CapabilityImpl;

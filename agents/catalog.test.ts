@@ -21,6 +21,7 @@ const idle = { running: 0, queued: 0, capacity: 4 };
 const work = {
   signal: new AbortController().signal,
   awardId: 'a',
+  cost: 1,
   task: cfp('math.evaluate', {}).task,
   subcontract: () => Promise.reject(new Error('no subcontracting here')),
 };

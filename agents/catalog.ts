@@ -74,7 +74,8 @@ export const SAMPLE_AGENTS: Record<string, SampleAgent> = {
     description: 'reports: subcontracts a summary and keywords to other agents, merges them',
     capabilities: ['text.report'],
     maxConcurrency: 4,
-    strategy: loadPriced({ base: 6, perTask: 1, msPerUnit: 5, minMs: 200 }),
+    // Priced above its two parts together: it pays each up to half of what it earns.
+    strategy: loadPriced({ base: 10, perTask: 1, msPerUnit: 5, minMs: 200 }),
   },
   'queue-worker': {
     description: 'bids on nothing; pulls whatever lands in the fallback queue',
@@ -125,7 +126,7 @@ export function sampleAgentSpec(
       }
       return bid(cap.size(parsed.data as never));
     },
-    async execute(input, { task, signal, subcontract }) {
+    async execute(input, { task, signal, subcontract, cost }) {
       if (chaos.hang)
         await new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
       if (chaos.failRate && random() < chaos.failRate)
@@ -138,7 +139,7 @@ export function sampleAgentSpec(
           `invalid input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       signal.throwIfAborted();
-      return cap.run(parsed.data as never, { subcontract });
+      return cap.run(parsed.data as never, { subcontract, cost });
     },
   };
 }

@@ -112,6 +112,10 @@ const Env = z.object({
    * the dependant fails with dependency_output_too_large when the last one completes.
    */
   DEPENDENCY_OUTPUT_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  /** Subtasks one award may have in all (its holder's subcontracting), whatever became of them. */
+  MAX_SUBTASKS_PER_AWARD: int(0, 100_000).default(32),
+  /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */
+  MAX_SUBTASK_DEPTH: int(0, 100).default(4),
   /** Agents one round invites at most (picked at random among the eligible). */
   MAX_INVITEES: int(1, 10_000).default(50),
   /**

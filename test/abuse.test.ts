@@ -246,4 +246,59 @@ describe('safe under abuse', () => {
     const agent = (await m.call('GET', `/v1/agents/${small.id}`)).body;
     expect(agent.circuit).toBe('closed');
   });
+
+  it('limits subcontracting: subtasks per award, their budgets within its cost, and depth', async () => {
+    m = await startManager({ MAX_SUBTASKS_PER_AWARD: '3', MAX_SUBTASK_DEPTH: '1' });
+    fleet = new Fleet(m.url);
+    const agreeing = (cost: number) => (req: { path: string }, res: Parameters<typeof json>[0]) =>
+      json(
+        res,
+        req.path === '/cfp'
+          ? { type: 'propose', cost, etaMs: 60_000 }
+          : req.path === '/award'
+            ? { type: 'agree' }
+            : {},
+      );
+    const holder = await fleet.raw('sub-holder', 'sub.root', agreeing(4));
+    const second = await fleet.raw('sub-second', 'sub.level', agreeing(1));
+    const awarded = async (id: string) =>
+      eventually(async () => {
+        const v = (await m!.call('GET', `/v1/tasks/${id}`)).body;
+        return v.state === 'awarded' ? v : null;
+      });
+    const root = await awarded(
+      (await m.call('POST', '/v1/tasks', { capability: 'sub.root', input: {} })).body.id,
+    );
+    const own = { authorization: `Bearer ${holder.token}` };
+    const child = (body: Record<string, unknown>) =>
+      m!.call(
+        'POST',
+        '/v1/tasks',
+        { capability: 'sub.level', input: {}, parent: { taskId: root.id, awardId: root.award.id }, ...body },
+        own,
+      );
+    const first = await child({ budget: 2 });
+    expect(first.status).toBe(202);
+    expect((await child({ budget: 1 })).status).toBe(202);
+    const over = await child({ budget: 2 });
+    expect(over.status).toBe(422);
+    expect(over.body.error.details[0].field).toBe('budget');
+    const rest = await child({});
+    expect(rest.status).toBe(202);
+    expect(rest.body.budget).toBe(1);
+    const fourth = await child({ budget: 0 });
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.error.message).toMatch(/MAX_SUBTASKS_PER_AWARD/);
+    expect((await m.call('GET', `/v1/tasks/${root.id}`)).body.children).toHaveLength(3);
+    // The second agent holds a subtask (level 1): it may not subcontract a level further.
+    const level1 = await awarded(first.body.id);
+    const deeper = await m.call(
+      'POST',
+      '/v1/tasks',
+      { capability: 'sub.root', input: {}, parent: { taskId: level1.id, awardId: level1.award.id } },
+      { authorization: `Bearer ${second.token}` },
+    );
+    expect(deeper.status).toBe(429);
+    expect(deeper.body.error.message).toMatch(/MAX_SUBTASK_DEPTH/);
+  });
 });

@@ -13,10 +13,12 @@ export type ReportInput = z.infer<typeof ReportInput>;
  * auctioned through the same market (this agent is never invited to them), run at once, and
  * merged. Cancelling the report cancels both.
  */
-export async function report(input: ReportInput, ctx: Pick<WorkContext, 'subcontract'>) {
+export async function report(input: ReportInput, ctx: Pick<WorkContext, 'subcontract' | 'cost'>) {
+  // The two parts share what the report is paid: their budgets together stay within it.
+  const budget = ctx.cost ? ctx.cost / 2 : undefined;
   const [summary, keywords] = (await Promise.all([
-    ctx.subcontract('text.summarize', { text: input.text, sentences: input.sentences }),
-    ctx.subcontract('text.keywords', { text: input.text, top: input.keywords }),
+    ctx.subcontract('text.summarize', { text: input.text, sentences: input.sentences }, { budget }),
+    ctx.subcontract('text.keywords', { text: input.text, top: input.keywords }, { budget }),
   ])) as [{ summary: string }, { keywords: { word: string }[] }];
   return { summary: summary.summary, keywords: keywords.keywords.map((k) => k.word) };
 }

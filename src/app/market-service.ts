@@ -140,6 +140,12 @@ export class MarketService {
     return view;
   }
 
+  /** The task an earlier submission with this idempotency key and body made, if any. */
+  async findSubmitted(idempotencyKey: string, rawBody: unknown): Promise<Task | null> {
+    const existing = await this.d.store.findByKey(idempotencyKey, requestHashOf(rawBody));
+    return existing ? this.d.store.viewOf(existing) : null;
+  }
+
   /**
    * Submits a task: one statement that inserts it and, when a round slot is free, opens its
    * first round. The same idempotency key and body answer the first task (created=false).

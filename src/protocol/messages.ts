@@ -72,6 +72,11 @@ export const AcceptProposal = z.object({
   task: TaskSpec,
   dueAt: Timestamp,
   resultUrl: z.string(),
+  /**
+   * What the award pays: the accepted bid's cost (null: a claim from the queue). Its holder's
+   * subtasks' budgets together stay within it. Absent from managers before it was added.
+   */
+  cost: z.number().nullable().optional(),
 });
 export type AcceptProposal = z.infer<typeof AcceptProposal>;
 

@@ -81,6 +81,7 @@ export async function negotiateAward(
       task: toTaskSpec(task),
       dueAt: workDue.toISOString(),
       resultUrl: d.resultUrl(task.id),
+      cost: bid.cost,
     };
     let reply: AwardReply | { type: 'error'; reason: string };
     try {

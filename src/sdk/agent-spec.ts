@@ -17,9 +17,12 @@ export type WorkContext = {
   signal: AbortSignal;
   task: TaskSpec;
   awardId: string;
+  /** What the award pays (the accepted bid's cost; null for a task claimed from the queue). */
+  cost: number | null;
   /**
-   * Submits a subtask through the market and waits for its output (subcontract.ts): budget at
-   * most this award's cost, deadline at most its dueAt; cancelled with this work's `signal`.
+   * Submits a subtask through the market and waits for its output (subcontract.ts): the budgets
+   * of this award's subtasks together at most its `cost` (without one, a subtask's budget is what
+   * is left), deadline at most its dueAt; cancelled with this work's `signal`.
    */
   subcontract(capability: string, input: unknown, options?: SubcontractOptions): Promise<unknown>;
 };

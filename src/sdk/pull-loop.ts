@@ -35,6 +35,7 @@ export async function pullLoop<Input, Output>(
           awardId: claimed.awardId,
           task: claimed.task,
           dueAt: claimed.leaseUntil,
+          cost: null,
           resultUrl: `${manager.baseUrl}/v1/tasks/${claimed.task.id}/result`,
         };
         const input = inputOf(spec, award.task);

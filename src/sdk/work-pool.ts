@@ -158,6 +158,7 @@ export class WorkPool<Input, Output> {
         signal: job.controller.signal,
         task: award.task,
         awardId: award.awardId,
+        cost: award.cost ?? null,
         subcontract: this.subcontractor(award, job.controller.signal),
       }),
     );

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { subtaskOf } from '../../app/subtasks.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { KeyedLock } from '../../limits/keyed-lock.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
 import { SubmittedTask, Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
@@ -115,24 +116,36 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     if (owner) await deps.tasks.getOwnedRow(id, owner);
   };
 
+  /** An award's subtasks are checked against its limits and stored one at a time. */
+  const subtasksOfAward = new KeyedLock();
+
   app.openapi(submit, async (c) => {
     const body = c.req.valid('json');
     const key = c.req.valid('header')['idempotency-key'];
     const raw = await c.req.json();
-    // A subtask: submitted with the agent token of the parent award's holder.
-    const sub = body.parent
-      ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> })
-      : null;
-    // Anything but a subtask needs a client key (with keys configured): an agent token is not one.
-    const { principal } = sub ? sub.scope : clientScope(c, deps.config);
-    const res = await deps.market.submit(
-      sub?.body ?? body,
-      raw,
-      key ? `${principal}:${key}` : undefined,
-      principal === 'anonymous' ? null : principal,
-      c.req.header('traceparent'),
-      sub?.parent,
-    );
+    const store = async () => {
+      // A subtask sent again (its answer was lost) is the one it made, whatever the limits say now.
+      const again = body.parent && key ? await subtaskAgain(c, key, raw) : null;
+      if (again) return { res: { view: again.view, created: false }, principal: again.principal };
+      // A subtask: submitted with the agent token of the parent award's holder.
+      const sub = body.parent
+        ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> })
+        : null;
+      // Anything but a subtask needs a client key (with keys configured): an agent token is not one.
+      const { principal } = sub ? sub.scope : clientScope(c, deps.config);
+      const res = await deps.market.submit(
+        sub?.body ?? body,
+        raw,
+        key ? `${principal}:${key}` : undefined,
+        principal === 'anonymous' ? null : principal,
+        c.req.header('traceparent'),
+        sub?.parent,
+      );
+      return { res, principal };
+    };
+    const { res, principal } = body.parent
+      ? await subtasksOfAward.run(body.parent.awardId, store)
+      : await store();
     const view =
       res.view.callbackUrl && principal === 'anonymous'
         ? { ...res.view, callbackSecret: deps.market.callbackSecretOf(res.view.id) }
@@ -154,6 +167,14 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     }
   });
 
+  /** The subtask an earlier submission with this key made (the holder sending it again). */
+  const subtaskAgain = async (c: Parameters<typeof clientScope>[0], key: string, raw: unknown) => {
+    const agentId = await requireAgentId(c, deps.registry);
+    const principal = clientKeys(deps.config) ? agentPrincipal(agentId) : 'anonymous';
+    const view = await deps.market.findSubmitted(`${principal}:${key}`, raw);
+    return view ? { view, principal } : null;
+  };
+
   /** The agent submitting a subtask, and the subtask as it is stored. */
   const subtask = async (c: Parameters<typeof clientScope>[0], body: Parameters<typeof subtaskOf>[2]) => {
     if (body.dependsOn)
@@ -161,7 +182,10 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         { field: 'dependsOn', message: 'not with parent' },
       ]);
     const agentId = await requireAgentId(c, deps.registry);
-    const checked = await subtaskOf(deps.database.db, agentId, body);
+    const checked = await subtaskOf(deps.database.db, agentId, body, {
+      perAward: deps.config.MAX_SUBTASKS_PER_AWARD,
+      depth: deps.config.MAX_SUBTASK_DEPTH,
+    });
     const keysOn = Boolean(clientKeys(deps.config));
     const p = agentPrincipal(agentId);
     return { ...checked, scope: { principal: keysOn ? p : 'anonymous', owner: keysOn ? p : null } };
