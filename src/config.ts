@@ -112,6 +112,11 @@ const Env = z.object({
    * the dependant fails with dependency_output_too_large when the last one completes.
    */
   DEPENDENCY_OUTPUT_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  /**
+   * Tasks one client key may have waiting for the market at once (pending, queued, waiting on
+   * dependencies); past it, its submissions get 429. Keys off, there is no client to count by.
+   */
+  MAX_WAITING_TASKS_PER_CLIENT: int(1, 10_000_000).default(2000),
   /** Subtasks one award may have in all (its holder's subcontracting), whatever became of them. */
   MAX_SUBTASKS_PER_AWARD: int(0, 100_000).default(32),
   /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */

@@ -301,4 +301,112 @@ describe('safe under abuse', () => {
     expect(deeper.status).toBe(429);
     expect(deeper.body.error.message).toMatch(/MAX_SUBTASK_DEPTH/);
   });
+
+  it("keeps one client's long rounds to its share of the bidding slots: another's task still runs", async () => {
+    m = await startManager({
+      API_KEYS: 'abuser-key-1,honest-key-1',
+      MAX_CONCURRENT_ROUNDS: '4',
+      ADMISSION_TARGET_LAG_MS: '0',
+    });
+    fleet = new Fleet(m.url);
+    const abuser = { authorization: 'Bearer abuser-key-1' };
+    const honest = { authorization: 'Bearer honest-key-1' };
+    // An agent that defers every bid and never sends it: each round waits out its whole window.
+    await fleet.raw('always-defers', 'slow.defer', (req, res) =>
+      json(res, req.path === '/cfp' ? { type: 'deferred' } : {}),
+    );
+    await fleet.start(fixedBidder('quick', 1, 50));
+    const held: string[] = [];
+    for (let i = 0; i < 8; i++)
+      held.push(
+        (
+          await m.call(
+            'POST',
+            '/v1/tasks',
+            { capability: 'slow.defer', input: { i }, bidWindowMs: 600_000, priority: 1000 },
+            abuser,
+          )
+        ).body.id,
+      );
+    const slots = async () => {
+      const text = (await m!.call('GET', '/metrics', undefined, honest)).body as string;
+      return Object.fromEntries(
+        parsePrometheus(text)
+          .filter((x) => x.name === 'cnp_bidding_slots')
+          .map((x) => [x.labels.kind, x.value]),
+      );
+    };
+    await eventually(async () => (await slots()).running === 2, 10_000, 'the abuser holding its share');
+    expect((await slots()).waiting).toBe(6);
+    try {
+      const { body: task } = await m.call(
+        'POST',
+        '/v1/tasks',
+        { capability: 'math.double', input: { n: 4 } },
+        honest,
+      );
+      const done = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=15000`, undefined, honest)).body;
+      expect(done.state).toBe('completed');
+    } finally {
+      for (const id of held) await m.call('POST', `/v1/tasks/${id}/cancel`, undefined, abuser);
+    }
+  });
+
+  it('claims due auctions fair between clients: priority orders only a client its own work', async () => {
+    m = await startManager({ API_KEYS: 'abuser-key-2,honest-key-2', SWEEP_INTERVAL_MS: '600000' });
+    const submit = (key: string, priority: number, i: number) =>
+      m!.call(
+        'POST',
+        '/v1/tasks',
+        { capability: 'nobody.offers', input: { i }, priority },
+        {
+          authorization: `Bearer ${key}`,
+        },
+      );
+    for (let i = 0; i < 40; i++) expect((await submit('abuser-key-2', 1000, i)).status).toBe(202);
+    const mine = (await submit('honest-key-2', 0, 0)).body.id;
+    await m.manager.database.query(`update tasks set next_auction_at = now() - interval '1 second'`, []);
+    const { claimDueAuctions } = await import('../src/queue/due-auctions.ts');
+    const claimed = await claimDueAuctions(m.manager.database.db, { limit: 5, leaseMs: 5000 });
+    expect(claimed).toHaveLength(5);
+    expect(claimed.map((t) => t.id)).toContain(mine);
+  });
+
+  it('backs off tasks no agent offers to do, ends them after MAX_ROUNDS checks, and caps a client backlog', async () => {
+    m = await startManager({
+      API_KEYS: 'backlog-key-1,backlog-key-2',
+      MAX_ROUNDS: '4',
+      REAUCTION_BASE_MS: '200',
+      REAUCTION_CAP_MS: '400',
+      MAX_WAITING_TASKS_PER_CLIENT: '3',
+    });
+    const key1 = { authorization: 'Bearer backlog-key-1' };
+    const submit = (headers: Record<string, string>) =>
+      m!.call('POST', '/v1/tasks', { capability: 'nobody.offers', input: {} }, headers);
+    const first = (await submit(key1)).body.id;
+    expect((await submit(key1)).status).toBe(202);
+    expect((await submit(key1)).status).toBe(202);
+    const over = await submit(key1);
+    expect(over.status).toBe(429);
+    expect(over.body.error.code).toBe('too_many_waiting');
+    expect((await submit({ authorization: 'Bearer backlog-key-2' })).status).toBe(202);
+    // Checked with backoff, not through a bidding slot each time, and not for ever.
+    const ended = (await m.call('GET', `/v1/tasks/${first}?waitMs=20000`, undefined, key1)).body;
+    expect(ended.state).toBe('failed');
+    expect(ended.error.code).toBe('no_eligible_agents');
+    const events = (await m.call('GET', `/v1/tasks/${first}/events`, undefined, key1)).body.items;
+    expect(events.filter((e: { type: string }) => e.type === 'round.opened')).toHaveLength(0);
+    // Its place in the backlog is free again.
+    await eventually(async () => (await submit(key1)).status === 202, 20_000, 'room in the backlog');
+  });
+
+  it('auctions a backed-off queued task as soon as an agent that can bid on it registers', async () => {
+    m = await startManager({ REAUCTION_BASE_MS: '30000', REAUCTION_CAP_MS: '60000' });
+    fleet = new Fleet(m.url);
+    const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'late.cap', input: { n: 2 } });
+    expect(task.state).toBe('queued');
+    await fleet.start({ ...fixedBidder('late-comer', 1, 50), capabilities: ['late.cap'] });
+    const done = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=10000`)).body;
+    expect(done.state).toBe('completed');
+  });
 });

@@ -17,6 +17,7 @@ import { submittedTraceparent } from '../observability/trace-context.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
+import { waitingTasksOf } from '../queue/due-auctions.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import type { AgentClient } from '../resilience/agent-client.ts';
@@ -118,7 +119,8 @@ export class MarketService {
       backstopMs: this.d.config.ROUND_LEASE_SLACK_MS,
       maxOutputBytes: this.d.config.DEPENDENCY_OUTPUT_MAX_BYTES,
     });
-    for (const t of released) this.d.runner.startRound(t.id, { state: 'pending', round: t.round });
+    for (const t of released)
+      this.d.runner.startRound(t.id, { state: 'pending', round: t.round, owner: t.callbackKey });
     return released;
   }
 
@@ -138,6 +140,23 @@ export class MarketService {
     const view = toTaskView(row, award);
     this.ended.remember(view);
     return view;
+  }
+
+  /**
+   * A client key may have at most MAX_WAITING_TASKS_PER_CLIENT tasks waiting for the market
+   * (pending, queued, waiting on dependencies): its backlog, however large, cannot crowd out
+   * another's. Keys off, every client is one: no share to keep.
+   */
+  private async checkWaitingShare(owner: string): Promise<void> {
+    const max = this.d.config.MAX_WAITING_TASKS_PER_CLIENT;
+    if ((await waitingTasksOf(this.db, owner, max)) >= max)
+      throw new AppError(
+        429,
+        'too_many_waiting',
+        `this client has ${max} tasks waiting for the market already, the most it may (MAX_WAITING_TASKS_PER_CLIENT); wait for some to be taken`,
+        undefined,
+        { retryAfterS: 5 },
+      );
   }
 
   /** The task an earlier submission with this idempotency key and body made, if any. */
@@ -164,12 +183,13 @@ export class MarketService {
       const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
       if (existing) return { view: await this.d.store.viewOf(existing), created: false };
     }
+    if (callbackKey) await this.checkWaitingShare(callbackKey);
     if (body.dependsOn?.length)
       return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
     // Backpressure: past the round queue, a task that would wait for a slot is refused and
     // nothing is stored (one no agent can bid on is still queued: it needs no slot).
     const mayWait = this.d.runner.backlog() < this.d.config.ROUND_QUEUE_MAX;
-    const open = mayWait && this.d.runner.hasFreeSlot();
+    const open = mayWait && this.d.runner.hasFreeSlot(callbackKey);
     let opening: Awaited<ReturnType<typeof insertTask>>;
     try {
       opening = await insertTask(
@@ -207,7 +227,11 @@ export class MarketService {
     if (!isTerminal(opening.task.state)) this.submittedHere.add(opening.task.id);
     if (opening.kind === 'opened') this.d.runner.continueOpened(opening);
     else if (opening.kind === 'pending')
-      this.d.runner.startRound(opening.task.id, { state: 'pending', round: 0 });
+      this.d.runner.startRound(opening.task.id, {
+        state: 'pending',
+        round: 0,
+        owner: opening.task.callbackKey,
+      });
     return { view: toTaskView(opening.task, null), created: true };
   }
 
@@ -262,7 +286,11 @@ export class MarketService {
   /** What follows an award's end once it has committed: a new round for a requeued task. */
   afterEnd(ended: Awaited<ReturnType<typeof endAward>>): void {
     if (ended?.next === 'requeued')
-      this.d.runner.startRound(ended.task.id, { state: 'queued', round: ended.task.round });
+      this.d.runner.startRound(ended.task.id, {
+        state: 'queued',
+        round: ended.task.round,
+        owner: ended.task.callbackKey,
+      });
   }
 
   /** A deferred bid before replyBy; a late one is kept as `late` and its agent is sent a reject. */
@@ -337,7 +365,7 @@ export class MarketService {
       );
     }
     this.ended.forget(taskId);
-    this.d.runner.startRound(taskId, { state: 'pending', round: row.round });
+    this.d.runner.startRound(taskId, { state: 'pending', round: row.round, owner: row.callbackKey });
     return toTaskView(row, null);
   }
 

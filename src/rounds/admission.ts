@@ -4,16 +4,32 @@ import { type AdmissionPolicy, nextLimit } from './admission-limit.ts';
 /** The bidding slots: their (adaptive) limit, the rounds bidding in them, the rounds waiting. */
 export type SlotStatus = { limit: number; running: number; waiting: number };
 
+/** Rounds of tasks no client key owns (keys off): one client, with no share to keep to. */
+export const ANONYMOUS = '';
+
+/** The part of the slots one client key may hold while others may want them. */
+export const CLIENT_SHARE = 0.5;
+
+/** The slots one client may hold at a limit: its share, at least one; the anonymous client all. */
+export const shareOf = (client: string, limit: number): number =>
+  client === ANONYMOUS ? limit : Math.max(1, Math.ceil(limit * CLIENT_SHARE));
+
 /**
- * The slots rounds bid in: at most `limit` at once, the rest wait in order. Every `intervalMs`
- * the limit follows the event loop's p99 delay (admission-limit.ts); with `targetLagMs` 0 it
- * stays at `max`.
+ * The slots rounds bid in: at most `limit` at once, the rest wait. Every `intervalMs` the limit
+ * follows the event loop's p99 delay (admission-limit.ts); with `targetLagMs` 0 it stays at
+ * `max`. Each client key (the task's owner) holds at most its share of them (`CLIENT_SHARE`), so
+ * one client's rounds, however long their bid windows or high their priority, leave room for
+ * everyone else's; waiting rounds are let in by client in turn, each client's in order.
  */
 export class Admission {
   private running = 0;
   private current: number;
   private saturated = false;
-  private readonly waiting: (() => void)[] = [];
+  /** Rounds bidding, by client. */
+  private readonly holding = new Map<string, number>();
+  /** Rounds waiting, by client, in the order clients are served. */
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private waitingCount = 0;
   private readonly histogram: IntervalHistogram | null;
   private readonly timer: NodeJS.Timeout | null;
 
@@ -36,38 +52,69 @@ export class Admission {
 
   /** Rounds waiting for a slot. */
   get backlog(): number {
-    return this.waiting.length;
+    return this.waitingCount;
   }
 
   /** The slots now: the limit, the rounds bidding in them, the rounds waiting (metrics). */
   status(): SlotStatus {
-    return { limit: this.current, running: this.running, waiting: this.waiting.length };
+    return { limit: this.current, running: this.running, waiting: this.waitingCount };
   }
 
-  hasFreeSlot(): boolean {
-    return this.running < this.current;
+  /** Whether a round of `client` could start bidding at once. */
+  hasFreeSlot(client = ANONYMOUS): boolean {
+    return this.mayStart(client) && !this.waiting.has(client);
   }
 
-  async execute<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.current || this.waiting.length) {
+  /** Runs `fn` in a slot of `client`'s, once one is free and within its share. */
+  async execute<T>(client: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.hasFreeSlot(client)) {
       this.saturated = true;
       // pump() hands the slot over: it counts this round as running before waking it.
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve) => {
+        const queue = this.waiting.get(client);
+        if (queue) queue.push(resolve);
+        else this.waiting.set(client, [resolve]);
+        this.waitingCount++;
+      });
     } else {
-      this.running++;
+      this.take(client);
     }
     try {
       return await fn();
     } finally {
       this.running--;
+      const left = (this.holding.get(client) ?? 1) - 1;
+      if (left > 0) this.holding.set(client, left);
+      else this.holding.delete(client);
       this.pump();
     }
   }
 
+  private mayStart(client: string): boolean {
+    return this.running < this.current && (this.holding.get(client) ?? 0) < shareOf(client, this.current);
+  }
+
+  private take(client: string): void {
+    this.running++;
+    this.holding.set(client, (this.holding.get(client) ?? 0) + 1);
+  }
+
+  /** Lets waiting rounds in, one client at a time in turn (a served client goes to the back). */
   private pump(): void {
-    while (this.running < this.current && this.waiting.length) {
-      this.running++;
-      this.waiting.shift()?.();
+    let progressed = true;
+    while (progressed && this.running < this.current && this.waitingCount) {
+      progressed = false;
+      for (const [client, queue] of this.waiting) {
+        if (this.running >= this.current) break;
+        if (!this.mayStart(client)) continue;
+        const next = queue.shift()!;
+        this.waiting.delete(client);
+        if (queue.length) this.waiting.set(client, queue);
+        this.waitingCount--;
+        this.take(client);
+        next();
+        progressed = true;
+      }
     }
   }
 
@@ -77,7 +124,7 @@ export class Admission {
     this.histogram.reset();
     this.current = nextLimit(
       this.current,
-      { lagMs, saturated: this.saturated || this.waiting.length > 0 },
+      { lagMs, saturated: this.saturated || this.waitingCount > 0 },
       this.policy,
     );
     this.saturated = false;

@@ -8,7 +8,12 @@ import type { TaskRow } from '../tasks/task-view.ts';
 import type { Invitee } from './round-types.ts';
 
 /** How a round may be opened: from the state (and round) the caller saw. */
-export type RoundStart = { state: 'pending' | 'queued' | 'bidding'; round: number };
+export type RoundStart = {
+  state: 'pending' | 'queued' | 'bidding';
+  round: number;
+  /** The client key that owns the task (its callbackKey; null: keys off): whose share of the slots it bids in. */
+  owner: string | null;
+};
 
 /** What opening a round did: invited agents, queued the task (no one eligible), or nothing. */
 export type Opening =

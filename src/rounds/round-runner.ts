@@ -14,7 +14,7 @@ import type { Tracing } from '../observability/tracing.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { type AwardRow, type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
-import { Admission, type SlotStatus } from './admission.ts';
+import { Admission, ANONYMOUS, type SlotStatus } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
 import { collectBids } from './collect-bids.ts';
@@ -95,9 +95,9 @@ export class RoundRunner {
     return this.slots.status();
   }
 
-  /** Whether a round could start bidding at once (a submission may then open it itself). */
-  hasFreeSlot(): boolean {
-    return this.slots.hasFreeSlot();
+  /** Whether a round of `owner`'s could start bidding at once (a submission may then open it itself). */
+  hasFreeSlot(owner: string | null): boolean {
+    return this.slots.hasFreeSlot(owner ?? ANONYMOUS);
   }
 
   private track(p: Promise<unknown>, task: { id: string; traceParent?: string | null }): void {
@@ -117,7 +117,7 @@ export class RoundRunner {
   /** Opens a round from where the caller saw the task; anything else moved it first and wins. */
   startRound(taskId: string, from: RoundStart): void {
     this.track(
-      this.run(async () => {
+      this.run(from.owner, async () => {
         const opening = await openRound(this.d.database, this.d.events, taskId, from, this.openPolicy());
         return opening.kind === 'opened' ? opening : null;
       }),
@@ -128,13 +128,16 @@ export class RoundRunner {
   /** Runs a round that a submission already opened in its own statement. */
   continueOpened(opening: Extract<Opening, { kind: 'opened' }>): void {
     this.track(
-      this.run(async () => opening),
+      this.run(opening.task.callbackKey, async () => opening),
       opening.task,
     );
   }
 
-  private async run(open: () => Promise<Extract<Opening, { kind: 'opened' }> | null>): Promise<void> {
-    const closed = await this.slots.execute(async () => {
+  private async run(
+    owner: string | null,
+    open: () => Promise<Extract<Opening, { kind: 'opened' }> | null>,
+  ): Promise<void> {
+    const closed = await this.slots.execute(owner ?? ANONYMOUS, async () => {
       const opened = await open();
       if (!opened) return null;
       const { task, invitees } = opened;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { LIVE_AWARD } from '../awards/award-state.ts';
 import { cancelLiveAward, endAward } from '../awards/end-award.ts';
@@ -9,6 +9,7 @@ import { isLockNotAvailable } from '../db/errors.ts';
 import { awards, tasks } from '../db/schema.ts';
 import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
+import { backOffUnservable, claimDueAuctions, offeredCapabilities } from '../queue/due-auctions.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
 import { claimTasks } from '../tasks/claim-tasks.ts';
@@ -16,7 +17,7 @@ import { WAITING_READY_SQL } from '../tasks/dependencies.ts';
 import { pruneEnded } from '../tasks/retention.ts';
 import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
 import { transitionTask } from '../tasks/task-store.ts';
-import { traceIdOf } from '../tasks/task-view.ts';
+import { type TaskRow, traceIdOf } from '../tasks/task-view.ts';
 import { ClockSkewWatch } from './clock-skew.ts';
 import type { SweepPort } from './sweep-port.ts';
 
@@ -288,7 +289,7 @@ export class Sweeper {
         { taskId: t.id, traceId: traceIdOf(t.traceParent), round: t.round },
         'taking over a round whose owner stopped',
       );
-      this.d.port.startRound(t.id, { state: 'bidding', round: t.round });
+      this.d.port.startRound(t.id, { state: 'bidding', round: t.round, owner: t.callbackKey });
     }
   }
 
@@ -328,20 +329,59 @@ export class Sweeper {
     // Rounds already waiting for a slot come first: due tasks stay in the database meanwhile.
     const room = Math.min(BATCH, this.d.config.ROUND_QUEUE_MAX - this.d.port.roundBacklog());
     if (room <= 0) return;
-    const claimed = await claimTasks(this.db, {
-      where: and(inArray(tasks.state, ['queued', 'pending']), lte(tasks.nextAuctionAt, DB_NOW)),
-      // Pushed forward so the next sweep leaves them to the round this one starts.
-      set: { nextAuctionAt: dbNowPlus(this.d.config.ROUND_LEASE_SLACK_MS) },
-      orderBy: [desc(tasks.priority), asc(tasks.createdAt)],
+    // Pushed forward so the next sweep leaves them to the round this one starts; every client's
+    // first due task before anyone's second.
+    const claimed = await claimDueAuctions(this.db, {
       limit: room,
+      leaseMs: this.d.config.ROUND_LEASE_SLACK_MS,
     });
+    const queued = claimed.filter((t) => t.state === 'queued');
+    const offered = await offeredCapabilities(this.db, [...new Set(queued.map((t) => t.capability))]);
+    const unservable: TaskRow[] = [];
     for (const t of claimed) {
       if (t.state === 'queued' && t.round >= this.d.config.MAX_ROUNDS) {
         await this.giveUpRounds(t.id, t.round);
         continue;
       }
-      this.d.port.startRound(t.id, { state: t.state as 'queued' | 'pending', round: t.round });
+      if (t.state === 'queued' && !offered.bidders.has(t.capability)) {
+        // No agent could be invited: checked again later, backing off; and not for ever.
+        if (t.requeues >= this.d.config.MAX_ROUNDS && !offered.any.has(t.capability))
+          await this.giveUpUnservable(t);
+        else unservable.push(t);
+        continue;
+      }
+      this.d.port.startRound(t.id, {
+        state: t.state as 'queued' | 'pending',
+        round: t.round,
+        owner: t.callbackKey,
+      });
     }
+    await backOffUnservable(this.db, unservable, {
+      baseMs: this.d.config.REAUCTION_BASE_MS,
+      capMs: this.d.config.REAUCTION_CAP_MS,
+    });
+  }
+
+  /**
+   * A task no agent has offered to do through MAX_ROUNDS checks (backed off up to
+   * REAUCTION_CAP_MS apart) fails with no_eligible_agents rather than wait for ever.
+   */
+  private async giveUpUnservable(t: TaskRow) {
+    await this.db.transaction((tx) =>
+      transitionTask(tx, {
+        taskId: t.id,
+        action: 'fail',
+        guard: and(eq(tasks.state, 'queued'), eq(tasks.requeues, t.requeues)),
+        set: {
+          error: {
+            code: 'no_eligible_agents',
+            message: `no registered agent offered ${t.capability} in ${t.requeues} checks (MAX_ROUNDS)`,
+          },
+          nextAuctionAt: null,
+        },
+        event: { type: 'task.failed', data: { code: 'no_eligible_agents', checks: t.requeues } },
+      }),
+    );
   }
 
   /**
