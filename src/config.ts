@@ -117,6 +117,11 @@ const Env = z.object({
    * dependencies); past it, its submissions get 429. Keys off, there is no client to count by.
    */
   MAX_WAITING_TASKS_PER_CLIENT: int(1, 10_000_000).default(2000),
+  /**
+   * Agents registered at once (any not deregistered): each is invited, listed and carded, so
+   * one registration key cannot register without end. Past it: 429 too_many_agents.
+   */
+  MAX_AGENTS: int(1, 1_000_000).default(1000),
   /** Subtasks one award may have in all (its holder's subcontracting), whatever became of them. */
   MAX_SUBTASKS_PER_AWARD: int(0, 100_000).default(32),
   /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */

@@ -111,6 +111,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     registrationKey: config.REGISTRATION_KEY,
     allowedHosts: config.AGENT_HOSTS,
     guard,
+    maxAgents: config.MAX_AGENTS,
   });
   const client = new AgentClient(
     config,

@@ -409,4 +409,40 @@ describe('safe under abuse', () => {
     const done = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=10000`)).body;
     expect(done.state).toBe('completed');
   });
+
+  it('bounds what registrations cost: agents in all, capabilities per agent, card size, the public card', async () => {
+    m = await startManager({ REGISTRATION_KEY: 'register-abuse-1', MAX_AGENTS: '3' });
+    const key = { 'x-registration-key': 'register-abuse-1' };
+    const caps = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => ({ name: `${prefix}.c${i}`, description: 'd'.repeat(900) }));
+    const many = await m.call('POST', '/v1/agents', { name: 'wide', capabilities: caps(65, 'wide') }, key);
+    expect(many.status).toBe(422);
+    expect(many.body.error.details[0].field).toBe('capabilities');
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await m.call('POST', '/v1/agents', { name: `a${i}`, capabilities: caps(64, `a${i}`) }, key)).status,
+      ).toBe(201);
+    const fourth = await m.call('POST', '/v1/agents', { name: 'a3', capabilities: caps(1, 'a3') }, key);
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.error.code).toBe('too_many_agents');
+    // The public card lists what is on offer, from one read however often it is asked for.
+    const card = await m.call('GET', '/.well-known/agent-card.json');
+    expect(card.body.skills).toHaveLength(192);
+    // An Agent Card of half a megabyte is refused, naming it; nothing is stored.
+    const huge = {
+      name: 'huge-card',
+      description: 'x'.repeat(500_000),
+      version: '1',
+      supportedInterfaces: [
+        { url: 'http://127.0.0.1:9/a2a', protocolBinding: 'JSONRPC', protocolVersion: '1.0' },
+      ],
+      capabilities: {},
+      defaultInputModes: ['application/json'],
+      defaultOutputModes: ['application/json'],
+      skills: [{ id: 's', name: 's', description: 's', tags: [] }],
+    };
+    const refused = await m.call('POST', '/v1/agents', huge, key);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details[0].field).toBe('card');
+  });
 });

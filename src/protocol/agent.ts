@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CapabilityName, callablePort, Id, Int32, Text, Timestamp } from './common.ts';
 
+/** Capabilities one agent may offer: each is a line in every listing and card it appears in. */
+export const MAX_CAPABILITIES = 64;
+
+/** The largest A2A Agent Card the manager takes (JSON bytes): it is kept and served as sent. */
+export const MAX_AGENT_CARD_BYTES = 64 * 1024;
+
 export const Capability = z
   .object({
     name: CapabilityName,
@@ -31,7 +37,7 @@ export const AgentRegistration = z
     name: Text(128).pipe(z.string().min(1)),
     /** Absent: a pull-only agent, never sent a cfp; it takes work with POST /v1/queue/claim. */
     endpoint: Endpoint.optional(),
-    capabilities: z.array(Capability).min(1).max(256),
+    capabilities: z.array(Capability).min(1).max(MAX_CAPABILITIES),
     maxConcurrency: z.number().int().min(1).max(10_000).default(1),
     description: Text(2000).optional(),
   })

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { agents, awards, tasks } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
-import type { AgentRegistration } from '../protocol/agent.ts';
+import type { AgentRegistration, Capability } from '../protocol/agent.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { sameSecret } from '../security/same-secret.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
@@ -19,9 +19,17 @@ export type RegistryOptions = {
   allowedHosts?: string[];
   /** Where the manager may send cfps: endpoints it would refuse to call are refused here. */
   guard?: OutboundGuard;
+  /** Live (not deregistered) agents at most: MAX_AGENTS. */
+  maxAgents?: number;
 };
 
 export type Registration = { agent: AgentRow; token?: string; created: boolean };
+
+/** How long the merged capability list (the public card's skills) is served before it is read again. */
+const CARD_CACHE_MS = 2000;
+
+/** Skills the manager's card lists at most (by name): a card is a summary, not a registry dump. */
+const MAX_LISTED_CAPABILITIES = 500;
 
 /** How long another manager may go on accepting a token this one revoked or rotated away. */
 const TOKEN_CACHE_MS = 5000;
@@ -87,6 +95,7 @@ export class AgentRegistry {
     if (body.endpoint) await this.checkEndpoint(body.endpoint);
     try {
       const reg = await this.upsert(body, credentials, a2aCard);
+      this.capabilities = null;
       // Shown with its counters, ledger included (a re-registering agent has a record).
       return reg.created ? reg : { ...reg, agent: await this.get(reg.agent.id) };
     } catch (err) {
@@ -131,6 +140,7 @@ export class AgentRegistry {
         return { agent: agent!, created: false };
       }
       this.checkRegistrationKey(credentials);
+      await this.checkRoom(tx);
       const id = uuidv7();
       const kid = newTokenKid();
       const token = this.tokenOf(id, kid);
@@ -142,6 +152,23 @@ export class AgentRegistry {
       await wakeQueuedFor(tx, profile);
       return { agent: agent!, token, created: true };
     });
+  }
+
+  /** A new agent only while fewer than MAX_AGENTS are registered and not deregistered. */
+  private async checkRoom(tx: Tx) {
+    const max = this.opts.maxAgents;
+    if (max === undefined) return;
+    const [row] = await tx
+      .select({ n: sql<number>`count(*)` })
+      .from(sql`(select 1 from ${agents} where ${agents.status} <> 'deregistered' limit ${max}) x`);
+    if (Number(row?.n ?? 0) >= max)
+      throw new AppError(
+        429,
+        'too_many_agents',
+        `${max} agents are registered already, the most this manager takes (MAX_AGENTS); deregister one first`,
+        undefined,
+        { retryAfterS: 60 },
+      );
   }
 
   private checkRegistrationKey(c: { bearer?: string; registrationKey?: string }) {
@@ -242,14 +269,27 @@ export class AgentRegistry {
   }
 
   /** Every capability some active agent offers now, one entry per name (the manager's card). */
-  async liveCapabilities() {
-    const rows = await this.db
-      .select({ capabilities: agents.capabilities })
-      .from(agents)
-      .where(eq(agents.status, 'active'))
-      .limit(10_000);
-    return mergeCapabilities(rows.map((r) => r.capabilities));
+  /**
+   * The capabilities active agents offer, merged, at most MAX_LISTED_CAPABILITIES of them: read
+   * at most once per CARD_CACHE_MS, so an anonymous caller of the public card costs a lookup.
+   */
+  liveCapabilities(): Promise<Capability[]> {
+    const now = Date.now();
+    if (!this.capabilities || now - this.capabilities.at > CARD_CACHE_MS) {
+      const list = this.db
+        .select({ capabilities: agents.capabilities })
+        .from(agents)
+        .where(eq(agents.status, 'active'))
+        .limit(10_000)
+        .then((rows) => mergeCapabilities(rows.map((r) => r.capabilities)).slice(0, MAX_LISTED_CAPABILITIES));
+      this.capabilities = { at: now, list };
+      list.catch(() => {
+        if (this.capabilities?.list === list) this.capabilities = null;
+      });
+    }
+    return this.capabilities.list;
   }
+  private capabilities: { at: number; list: Promise<Capability[]> } | null = null;
 
   async get(id: string): Promise<AgentRow> {
     const [row] = await selectAgentsWithStats(this.db).where(eq(agents.id, id));
@@ -285,6 +325,7 @@ export class AgentRegistry {
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
   async deregister(tx: Tx, id: string): Promise<string[]> {
+    this.capabilities = null;
     // Its token dies with it: the hash it had is replaced by one no token hashes to.
     const [row] = await tx
       .update(agents)

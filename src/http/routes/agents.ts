@@ -2,11 +2,13 @@ import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { cardField, isAgentCard, registrationFromCard } from '../../a2a/agent-card.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { jsonSizeWithin } from '../../limits/json-size.ts';
 import {
   Agent,
   AgentRegistration,
   AgentStatus,
   Heartbeat,
+  MAX_AGENT_CARD_BYTES,
   NewToken,
   RegistrationResult,
 } from '../../protocol/agent.ts';
@@ -100,6 +102,13 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.on('POST', '/v1/agents', async (c, next) => {
     const body: unknown = await c.req.json().catch(() => undefined);
     if (!isAgentCard(body)) return next();
+    if (!Number.isFinite(jsonSizeWithin(body, MAX_AGENT_CARD_BYTES)))
+      throw new AppError(
+        422,
+        'invalid_request',
+        `the Agent Card is larger than ${MAX_AGENT_CARD_BYTES} bytes`,
+        [{ field: 'card', message: `at most ${MAX_AGENT_CARD_BYTES} bytes of JSON` }],
+      );
     const mapped = registrationFromCard(body);
     if (!mapped.ok)
       throw new AppError(
