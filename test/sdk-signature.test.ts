@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../src/protocol/signature.ts';
 import { Fleet, fixedBidder } from './support/agents.ts';
-import { startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
 
 describe('agent SDK request signing', () => {
   let m: TestManager;
@@ -111,5 +111,67 @@ describe('agent SDK request signing', () => {
     expect(big.status).toBe(413);
     const unsigned = await send({});
     expect(unsigned.status).toBe(401);
+  });
+
+  /** Announces `bytes` of body with `signature` and sends none of it; resolves with the status, if any comes. */
+  const announce = (signature: string, bytes: number, opened: (() => void)[]) =>
+    new Promise<number>((resolve, reject) => {
+      void import('node:http').then(({ request }) => {
+        const req = request(`${url}/cfp`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(bytes),
+            'x-cnp-signature': signature,
+          },
+        });
+        opened.push(() => req.destroy());
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', (e) => (e.message.includes('socket hang up') ? resolve(0) : reject(e)));
+        req.flushHeaders();
+      });
+    });
+
+  it('refuses a stale or replayed signature from its header alone, before reading the body', async () => {
+    const opened: (() => void)[] = [];
+    try {
+      expect(await announce(signBody(token, cfp, Date.now() - 6 * 60_000), 1024 * 1024, opened)).toBe(401);
+      const sig = signBody(token, cfp);
+      expect((await post({ 'x-cnp-signature': sig })).status).toBe(200);
+      expect(await announce(sig, 1024 * 1024, opened)).toBe(401);
+    } finally {
+      for (const close of opened) close();
+    }
+  });
+
+  it('reads forged bodies only within a budget: past it, 503 at once instead of memory', async () => {
+    const opened: (() => void)[] = [];
+    const forged = () =>
+      `t=${Date.now()},v1=${Math.random().toString(16).slice(2).padEnd(64, '0').slice(0, 64)}`;
+    try {
+      // Eight bodies of the limit (2 MiB) are being read, never finished: the ninth is refused.
+      const pending = Array.from({ length: 8 }, () => announce(forged(), 2 * 1024 * 1024, opened));
+      const refused = await eventually(async () => {
+        const status = await Promise.race([
+          announce(forged(), 2 * 1024 * 1024, opened),
+          sleep(1000).then(() => -1),
+        ]);
+        return status === 503 ? status : null;
+      });
+      expect(refused).toBe(503);
+      for (const close of opened) close();
+      await Promise.all(pending);
+      // Once they are gone, the budget is back: a signed cfp is answered.
+      const ok = await eventually(
+        async () => (await post({ 'x-cnp-signature': signBody(token, cfp) })).status === 200,
+      );
+      expect(ok).toBe(true);
+    } finally {
+      for (const close of opened) close();
+    }
   });
 });

@@ -2,7 +2,12 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { AcceptProposal, Cancel, Cfp, CfpReply, RejectProposal } from '../protocol/messages.ts';
-import { parseSignature, SIGNATURE_HEADER, verifySignature } from '../protocol/signature.ts';
+import {
+  parseSignature,
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_MS,
+  verifySignature,
+} from '../protocol/signature.ts';
 import type { AgentSession } from './agent-session.ts';
 import { type AgentSpec, inputOf } from './agent-spec.ts';
 import { ReplayGuard } from './replay-guard.ts';
@@ -10,6 +15,23 @@ import type { WorkPool } from './work-pool.ts';
 
 /** The largest request an agent reads by default: a cfp carries the task input (1 MiB at the manager's default). */
 export const DEFAULT_BODY_LIMIT = 2 * 1024 * 1024;
+
+/** Largest bodies read at once before their signatures are checked (the budget is this many times the limit). */
+const UNVERIFIED_BODIES = 8;
+
+/** Bytes in use out of a fixed budget. */
+class ByteBudget {
+  private used = 0;
+  constructor(private readonly max: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
+}
 
 /** What the routes need from the running agent. */
 export type AgentLink<Input, Output> = {
@@ -33,13 +55,27 @@ export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link:
   // once). Reading first let one unauthenticated 300 MB POST take an agent to 948 MB.
   const refuseEarly = (c: Context, status: 401 | 413 | 503, message: string) =>
     c.json({ error: { code: 'rejected', message } }, status, status === 413 ? { connection: 'close' } : {});
+  // Bodies not yet verified are read within a budget of bytes: forged requests (a MAC is only
+  // known once the whole body is in) can cost the agent that much memory, no more.
+  const unverified = new ByteBudget(maxBytes * UNVERIFIED_BODIES);
   app.use('*', async (c, next) => {
     if (c.req.method !== 'POST') return next();
     if (!link.session()) return refuseEarly(c, 503, 'not registered yet');
     const header = c.req.header(SIGNATURE_HEADER);
     if (!header) return refuseEarly(c, 401, 'signature missing');
-    if (!parseSignature(header)) return refuseEarly(c, 401, 'signature malformed');
-    return next();
+    const sig = parseSignature(header);
+    if (!sig) return refuseEarly(c, 401, 'signature malformed');
+    // Stale or replayed: known from the header alone, so refused before the body is read.
+    if (Math.abs(Date.now() - sig.t) > SIGNATURE_TOLERANCE_MS) return refuseEarly(c, 401, 'signature stale');
+    if (replays.seen(sig.mac, sig.t)) return refuseEarly(c, 401, 'signature replayed');
+    const announced = Number(c.req.header('content-length'));
+    const cost = Number.isSafeInteger(announced) && announced >= 0 ? Math.min(announced, maxBytes) : maxBytes;
+    if (!unverified.take(cost)) return refuseEarly(c, 503, 'too many requests being read; try again');
+    try {
+      return await next();
+    } finally {
+      unverified.give(cost);
+    }
   });
   app.use(
     '*',
@@ -49,6 +85,14 @@ export function agentRoutes<Input, Output>(spec: AgentSpec<Input, Output>, link:
     }),
   );
   const { pool } = link;
+  app.onError((err, c) => {
+    // A caller that went away mid-body (a forged request given up, a manager that timed out):
+    // nothing to answer and nothing to report, however many of them come.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || err.message === 'aborted')
+      return c.body(null, 400);
+    console.error(`[${spec.name}] ${c.req.method} ${c.req.path} failed:`, err);
+    return c.json({ error: { code: 'internal', message: 'the agent failed to handle the request' } }, 500);
+  });
 
   function signed<T>(
     path: string,

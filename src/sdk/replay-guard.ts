@@ -33,6 +33,11 @@ export class ReplayGuard {
     return true;
   }
 
+  /** Whether a MAC (stamped `t`) was admitted already: a replay, refused before its body is read. */
+  seen(mac: string, t: number): boolean {
+    return this.buckets.get(Math.floor(t / BUCKET_MS))?.has(mac) ?? false;
+  }
+
   get count(): number {
     return this.size;
   }
