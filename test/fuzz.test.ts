@@ -115,6 +115,37 @@ const calls: fc.Arbitrary<Call> = fc.oneof(
   id.map((t) => ({ method: 'POST', path: `/v1/tasks/${t}/retry` })),
   id.map((t) => ({ method: 'POST', path: `/v1/tasks/${t === 'x' ? taskId : t}/cancel`, body: {} })),
   id.map((a) => ({ method: 'DELETE', path: `/v1/agents/${a}`, auth: true })),
+  // A2A JSON-RPC: a refusal is a 200 carrying an error, and it too must change nothing.
+  fc
+    .tuple(
+      fc.constantFrom('SendMessage', 'GetTask', 'CancelTask', 'SubscribeToTask', 'ListTasks'),
+      id,
+      bodyNear({
+        message: {
+          messageId: 'm',
+          role: 'ROLE_USER',
+          parts: [{ data: 1 }],
+          metadata: { capability: 'fuzz.cap' },
+        },
+        configuration: { returnImmediately: true },
+      }),
+    )
+    .map(([method, t, params]) => ({
+      method: 'POST',
+      path: '/v1/a2a',
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method,
+        params:
+          method === 'SendMessage'
+            ? // Never blocking: a fuzz run must not wait 30 s on a task no one does.
+              typeof params === 'object' && params && !Array.isArray(params)
+              ? { ...params, configuration: { returnImmediately: true } }
+              : params
+            : { id: typeof params === 'object' && params && 'id' in params ? params.id : t },
+      },
+    })),
 );
 
 const snapshot = async () =>
@@ -144,8 +175,12 @@ describe('every route under random and adversarial input', () => {
           r.status,
           `${c.method} ${c.path} -> ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
         ).toBeLessThan(500);
-        if (r.status >= 400) {
-          expect(typeof r.body?.error?.code, JSON.stringify(r.body).slice(0, 300)).toBe('string');
+        if (r.status >= 400 || (c.path === '/v1/a2a' && r.body?.error)) {
+          const code = r.body?.error?.code;
+          expect(
+            typeof code === 'string' || typeof code === 'number',
+            JSON.stringify(r.body).slice(0, 300),
+          ).toBe(true);
           expect(await snapshot(), `${c.method} ${c.path} -> ${r.status} changed what is stored`).toBe(
             before,
           );

@@ -144,6 +144,10 @@ export async function runManagerRounds(opts: {
   env?: Record<string, string>;
   /** Manager processes sharing the database (PostgreSQL only); client n talks to manager n mod this. */
   managers?: number;
+  /** API keys of the clients (the manager's API_KEYS): task n is submitted with key n mod their count. */
+  clientKeys?: string[];
+  /** Started once the warm-up is done, stopped when the measured tasks are: load beside the clients. */
+  alongside?: (managerUrl: string) => Promise<{ stop(): Promise<void> }>;
 }): Promise<ManagerRoundsResult> {
   const database =
     opts.db === 'postgres'
@@ -177,18 +181,32 @@ export async function runManagerRounds(opts: {
   try {
     await waitReady(agentsProc);
     const pool = keepAlivePool(opts.clients + 8);
+    const keys = opts.clientKeys ?? [];
     const one = async (n: number) => {
       const t0 = performance.now();
       const { url } = managerOf(n);
-      const sub = await requestJson<{ id: string }>(pool, 'POST', `${url}/v1/tasks`, {
-        capability: 'bench.work',
-        input: { n },
-        bidWindowMs: 2000,
-      });
+      const auth: Record<string, string> = keys.length
+        ? { authorization: `Bearer ${keys[Math.abs(n) % keys.length]}` }
+        : {};
+      const sub = await requestJson<{ id: string }>(
+        pool,
+        'POST',
+        `${url}/v1/tasks`,
+        { capability: 'bench.work', input: { n }, bidWindowMs: 2000 },
+        auth,
+      );
       if (sub.status !== 202) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.body)}`);
       let view: TaskView;
       do {
-        view = (await requestJson<TaskView>(pool, 'GET', `${url}/v1/tasks/${sub.body.id}?waitMs=60000`)).body;
+        view = (
+          await requestJson<TaskView>(
+            pool,
+            'GET',
+            `${url}/v1/tasks/${sub.body.id}?waitMs=60000`,
+            undefined,
+            auth,
+          )
+        ).body;
       } while (!['completed', 'failed', 'cancelled'].includes(view.state));
       return { ms: performance.now() - t0, view };
     };
@@ -198,6 +216,7 @@ export async function runManagerRounds(opts: {
     if (database && process.env.BENCH_SQL) await database.run(process.env.BENCH_SQL);
     if (database) await new Promise((r) => setTimeout(r, 11_000));
     const before = database ? await database.commits() : 0;
+    const beside = await opts.alongside?.(manager.url);
 
     const pgPids = database ? await database.backendPids() : [];
     const managerCpu = cpuMeter(() => managers.map((m) => m.proc.child.pid ?? 0));
@@ -221,6 +240,7 @@ export async function runManagerRounds(opts: {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    await beside?.stop();
     const clientsUsed = process.cpuUsage(clientsCpu);
     const busy = machineBusy();
     const cpuPerRound = {

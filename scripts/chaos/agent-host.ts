@@ -25,6 +25,8 @@ const { values } = parseArgs({
     'fault-rate': { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     state: { type: 'string' },
+    /** An abusive agent: defers every bid and never sends it, or declines cfps as too large. */
+    abusive: { type: 'boolean', default: false },
   },
 });
 const managers = (values.manager ?? '').split(',').filter(Boolean);
@@ -98,6 +100,14 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
+  if (values.abusive && (req.url === '/cfp' || req.url === '/award')) {
+    // Holds every round it is invited to until its window ends, or declines the message.
+    const kind = random() < 0.7 ? 'abusive-defer' : 'abusive-413';
+    console.log(JSON.stringify({ fault: kind }));
+    return kind === 'abusive-defer' && req.url === '/cfp'
+      ? send(200, { type: 'deferred' })
+      : send(413, { error: 'too large' });
+  }
   if (req.url === '/cfp') {
     const cfp = JSON.parse(raw) as { replyBy: string };
     switch (fault(CFP_FAULTS)) {

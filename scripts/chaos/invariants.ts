@@ -77,6 +77,8 @@ function parsePgArray(text: string): string[] {
 
 export type Figures = {
   byState: Record<string, number>;
+  /** The honest clients' tasks (not the abusive key's) by final state. */
+  honestByState: Record<string, number>;
   failedBy: Record<string, number>;
   awardsBy: Record<string, number>;
   bidsBy: Record<string, number>;
@@ -93,6 +95,12 @@ const tally = (rows: Record<string, unknown>[]) =>
 export async function gatherFigures(db: Pick<ChaosDatabase, 'query'>): Promise<Figures> {
   const byState = tally(
     await db.query(`select state::text as k, count(*) as n from tasks group by 1 order by 1`),
+  );
+  // The abuser's tasks are its key's (callback_key is the key's principal); its capabilities are its own.
+  const honestByState = tally(
+    await db.query(
+      `select state::text as k, count(*) as n from tasks where capability not in ('chaos.defer', 'chaos.nobody') group by 1 order by 1`,
+    ),
   );
   const failedBy = tally(
     await db.query(
@@ -114,6 +122,7 @@ export async function gatherFigures(db: Pick<ChaosDatabase, 'query'>): Promise<F
   );
   return {
     byState,
+    honestByState,
     failedBy,
     awardsBy,
     bidsBy,

@@ -22,6 +22,8 @@ import { chaosOptions } from './options.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const opts = chaosOptions();
+const CLIENT_KEY = 'chaos-client-key';
+const ABUSER_KEY = 'chaos-abuser-key';
 
 const random = mulberry32(opts.seed);
 const started = Date.now();
@@ -91,6 +93,8 @@ async function startManager(m: ManagerSlot): Promise<void> {
       ? Object.fromEntries(process.env.CHAOS_MANAGER_ENV.split(',').map((kv) => kv.split('=')))
       : {}),
     ROUND_LEASE_SLACK_MS: '2000',
+    // Two client keys: the honest clients' and, beside them, an abusive one's.
+    API_KEYS: `${CLIENT_KEY},${ABUSER_KEY}`,
     ...db.managerEnv,
   });
   const proc = m.proc;
@@ -129,6 +133,7 @@ let agentRestarts = 0;
 type AgentSlot = {
   name: string;
   faulty: boolean;
+  abusive?: boolean;
   capabilities: string[];
   proc: ChildProcess | null;
   ready: boolean;
@@ -147,6 +152,17 @@ const agents: AgentSlot[] = Array.from({ length: opts.agents }, (_, i) => ({
   proc: null,
   ready: false,
 }));
+// Beside them an abusive agent: offers chaos.a and holds every round it is invited to until its
+// window ends (a deferred bid it never sends), or declines the message as too large.
+if (opts.abuse)
+  agents.push({
+    name: 'chaos-abusive',
+    faulty: false,
+    abusive: true,
+    capabilities: ['chaos.a', 'chaos.defer'],
+    proc: null,
+    ready: false,
+  });
 function startAgent(a: AgentSlot): void {
   a.ready = false;
   const proc = node(
@@ -164,6 +180,7 @@ function startAgent(a: AgentSlot): void {
       String(opts.seed),
       '--state',
       join(runDir, `${a.name}.json`),
+      ...(a.abusive ? ['--abusive'] : []),
     ],
     {},
   );
@@ -200,7 +217,7 @@ say(`${agents.length} agents registered, ${faultyCount} of them faulty (fault ra
 // ---- clients ----------------------------------------------------------------------------
 const pool = new http.Agent({ keepAlive: true, maxSockets: opts.clients * 2 });
 const call = (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) =>
-  requestText(pool, method, url, body, headers);
+  requestText(pool, method, url, body, { authorization: `Bearer ${CLIENT_KEY}`, ...headers });
 const upManager = () => {
   const up = managers.filter((m) => m.up);
   return up.length ? up[Math.floor(random() * up.length)] : undefined;
@@ -326,6 +343,67 @@ async function chaosMonkey(): Promise<void> {
 }
 const monkey = chaosMonkey();
 
+// ---- the abusive client -------------------------------------------------------------------
+const abuse = { requests: 0, refused: 0, stored: 0 };
+let abusing = opts.abuse;
+/**
+ * One client key doing what the abuse audit found, as fast as the managers answer: tasks at
+ * priority 1000 with ten-minute bid windows for the deferring agent, tasks for a capability no
+ * one offers, large inputs cancelled at once, long-polls held. Each of its tasks has a deadline,
+ * so every one of them ends too.
+ */
+async function abusiveClient(kind: number): Promise<void> {
+  const as = { authorization: `Bearer ${ABUSER_KEY}` };
+  const ids: string[] = [];
+  for (let i = 0; abusing && Date.now() < deadline; i++) {
+    const m = upManager();
+    if (!m) {
+      await sleep(100);
+      continue;
+    }
+    const deadlineAt = new Date(Date.now() + 10_000 + random() * 10_000).toISOString();
+    abuse.requests++;
+    try {
+      const r =
+        kind === 3 && ids.length
+          ? await call('GET', `${m.url}/v1/tasks/${ids[i % ids.length]}?waitMs=20000`, undefined, as)
+          : await call(
+              'POST',
+              `${m.url}/v1/tasks`,
+              kind === 0
+                ? {
+                    capability: 'chaos.defer',
+                    input: { i },
+                    bidWindowMs: 600_000,
+                    priority: 1000,
+                    deadline: deadlineAt,
+                  }
+                : kind === 1
+                  ? { capability: 'chaos.nobody', input: { i }, priority: 1000, deadline: deadlineAt }
+                  : {
+                      capability: 'chaos.nobody',
+                      input: { big: 'x'.repeat(200_000) },
+                      priority: 1000,
+                      deadline: deadlineAt,
+                    },
+              as,
+            );
+      if (r.status === 429) {
+        abuse.refused++;
+        await sleep(200);
+      } else if (r.status === 202) {
+        abuse.stored++;
+        const id = (JSON.parse(r.text) as { id: string }).id;
+        if (kind === 2) await call('POST', `${m.url}/v1/tasks/${id}/cancel`, undefined, as);
+        else ids.push(id);
+      }
+    } catch {
+      await sleep(100);
+    }
+  }
+}
+const abusers = opts.abuse ? [0, 0, 1, 2, 3, 3].map((k) => abusiveClient(k)) : [];
+
 let lastReport = Date.now();
 await Promise.all(
   Array.from({ length: opts.clients }, async () => {
@@ -338,6 +416,8 @@ await Promise.all(
     }
   }),
 );
+abusing = false;
+await Promise.all(abusers);
 say(`${submitted} tasks submitted; waiting for every task to end`);
 while (Date.now() < deadline && (managerKillsDone < managerKills.length || (await unfinished()) > 0)) {
   if (Date.now() - lastReport > 5000) {
@@ -386,6 +466,13 @@ row('tasks submitted (accepted by a manager)', `${submitted}/${opts.tasks}`);
 row('tasks by final state', JSON.stringify(figures.byState));
 row('failed tasks by reason', JSON.stringify(figures.failedBy));
 row('cancelled by clients', cancelled);
+if (opts.abuse) {
+  row(
+    'the abusive client: requests, answered 429, tasks stored',
+    `${abuse.requests}, ${abuse.refused}, ${abuse.stored}`,
+  );
+  row('honest tasks by final state', JSON.stringify(figures.honestByState));
+}
 row('faults injected by kind', JSON.stringify(Object.fromEntries([...faults].sort())));
 row(
   'faults injected in all',

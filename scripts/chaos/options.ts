@@ -24,6 +24,8 @@ export type ChaosOptions = {
   clients: number;
   db: 'pglite' | 'postgres';
   seed: number;
+  /** An abusive client key and an abusive agent beside the honest ones. */
+  abuse: boolean;
 };
 
 /** The chaos run's command line, checked; a combination that cannot run exits 2 with why. */
@@ -56,6 +58,7 @@ export function chaosOptions(): ChaosOptions {
       process.env.DATABASE_URL ? 'postgres' : 'pglite',
     )
     .option('--seed <n>', 'random seed', int(0), 20261202)
+    .option('--no-abuse', 'leave out the abusive client and the abusive agent')
     .parse()
     .opts<ChaosOptions>();
   if (opts.db !== 'pglite' && opts.db !== 'postgres') throw new Error('--db is pglite or postgres');
