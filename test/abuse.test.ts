@@ -311,10 +311,10 @@ describe('safe under abuse', () => {
     fleet = new Fleet(m.url);
     const abuser = { authorization: 'Bearer abuser-key-1' };
     const honest = { authorization: 'Bearer honest-key-1' };
-    // An agent that defers every bid and never sends it: each round waits out its whole window.
-    await fleet.raw('always-defers', 'slow.defer', (req, res) =>
-      json(res, req.path === '/cfp' ? { type: 'deferred' } : {}),
-    );
+    // An agent that never answers a cfp: each round's call waits out its whole window.
+    await fleet.raw('always-hangs', 'slow.defer', (req, res) => {
+      if (req.path !== '/cfp') json(res, {});
+    });
     await fleet.start(fixedBidder('quick', 1, 50));
     const held: string[] = [];
     for (let i = 0; i < 8; i++)
@@ -444,5 +444,36 @@ describe('safe under abuse', () => {
     const refused = await m.call('POST', '/v1/agents', huge, key);
     expect(refused.status).toBe(422);
     expect(refused.body.error.details[0].field).toBe('card');
+  });
+
+  it("gives a round's slot back once every invitee has answered, while it waits for deferred bids", async () => {
+    m = await startManager({ MAX_CONCURRENT_ROUNDS: '2', ADMISSION_TARGET_LAG_MS: '0' });
+    fleet = new Fleet(m.url);
+    await fleet.raw('defers-forever', 'slow.defer', (req, res) =>
+      json(res, req.path === '/cfp' ? { type: 'deferred' } : {}),
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push(
+        (await m.call('POST', '/v1/tasks', { capability: 'slow.defer', input: { i }, bidWindowMs: 600_000 }))
+          .body.id,
+      );
+    // All four bid at once: none holds a slot while only waiting.
+    await eventually(
+      async () => {
+        const states = await Promise.all(
+          ids.map(async (id) => (await m!.call('GET', `/v1/tasks/${id}`)).body.state),
+        );
+        return states.every((s) => s === 'bidding');
+      },
+      10_000,
+      'four rounds bidding on two slots',
+    );
+    const text = (await m.call('GET', '/metrics')).body as string;
+    const running = parsePrometheus(text).find(
+      (x) => x.name === 'cnp_bidding_slots' && x.labels.kind === 'running',
+    );
+    expect(running?.value).toBe(0);
+    for (const id of ids) await m.call('POST', `/v1/tasks/${id}/cancel`);
   });
 });

@@ -70,4 +70,34 @@ describe('Admission', () => {
     await Promise.all(rounds.map((r) => r.done));
     slots.close();
   });
+
+  it('takes a slot back when a round releases it early, and only once', async () => {
+    const slots = fixed(1);
+    const log: string[] = [];
+    let releaseFirst!: () => void;
+    let finishFirst!: () => void;
+    const finished = new Promise<void>((r) => {
+      finishFirst = r;
+    });
+    const first = slots.execute(ANONYMOUS, async (release) => {
+      log.push('first');
+      releaseFirst = release;
+      await finished;
+    });
+    const second = holdingRound(slots, ANONYMOUS, log, 'second');
+    await Promise.resolve();
+    expect(log).toEqual(['first']);
+    releaseFirst();
+    releaseFirst();
+    await Promise.resolve();
+    expect(log).toEqual(['first', 'second']);
+    expect(slots.status().running).toBe(1);
+    finishFirst();
+    await first;
+    expect(slots.status().running).toBe(1);
+    second.release();
+    await second.done;
+    expect(slots.status().running).toBe(0);
+    slots.close();
+  });
 });

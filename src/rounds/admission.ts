@@ -65,8 +65,11 @@ export class Admission {
     return this.mayStart(client) && !this.waiting.has(client);
   }
 
-  /** Runs `fn` in a slot of `client`'s, once one is free and within its share. */
-  async execute<T>(client: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a slot of `client`'s, once one is free and within its share. The slot is given
+   * back when `fn` ends, or earlier when it calls `release` (its busy part is over).
+   */
+  async execute<T>(client: string, fn: (release: () => void) => Promise<T>): Promise<T> {
     if (!this.hasFreeSlot(client)) {
       this.saturated = true;
       // pump() hands the slot over: it counts this round as running before waking it.
@@ -79,14 +82,20 @@ export class Admission {
     } else {
       this.take(client);
     }
-    try {
-      return await fn();
-    } finally {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
       this.running--;
       const left = (this.holding.get(client) ?? 1) - 1;
       if (left > 0) this.holding.set(client, left);
       else this.holding.delete(client);
       this.pump();
+    };
+    try {
+      return await fn(release);
+    } finally {
+      release();
     }
   }
 

@@ -19,6 +19,8 @@ export function collectBids(
   address: (i: Invitee) => AgentAddress,
   /** The database's clock (which wrote `replyBy`), as this process sees it. */
   clock: DbClock,
+  /** Called once every invitee has answered its cfp (deferred bids may still be awaited). */
+  onAllAnswered: () => void = () => {},
 ): Promise<Map<string, CfpAnswer>> {
   const answers = new Map<string, CfpAnswer>();
   const awaitingBid = new Set<string>();
@@ -35,7 +37,9 @@ export function collectBids(
       resolve(answers);
     };
     const maybeFinish = () => {
-      if (answers.size === invitees.length && awaitingBid.size === 0) finish();
+      if (answers.size < invitees.length) return;
+      onAllAnswered();
+      if (awaitingBid.size === 0) finish();
     };
     const off = hub.onTask(cfp.conversationId, (n) => {
       if (n.type === 'bid.received' && n.agentId) {

@@ -137,7 +137,7 @@ export class RoundRunner {
     owner: string | null,
     open: () => Promise<Extract<Opening, { kind: 'opened' }> | null>,
   ): Promise<void> {
-    const closed = await this.slots.execute(owner ?? ANONYMOUS, async () => {
+    const closed = await this.slots.execute(owner ?? ANONYMOUS, async (release) => {
       const opened = await open();
       if (!opened) return null;
       const { task, invitees } = opened;
@@ -146,7 +146,7 @@ export class RoundRunner {
         'cnp.round',
         parseTraceparent(task.traceParent),
         { 'cnp.task_id': task.id, 'cnp.round': task.round, 'cnp.invitees': invitees.length },
-        (trace) => this.bid(task, invitees, trace),
+        (trace) => this.bid(task, invitees, trace, release),
       );
     });
     if (!closed) return;
@@ -205,8 +205,12 @@ export class RoundRunner {
         sendReject(rejecter, byAgent.get(f.agentId), task.id, task.round, 'cancelled');
   }
 
-  /** cfp, collect, close and rank: the part of a round bounded by a slot. */
-  private async bid(task: TaskRow, invitees: Invitee[], trace: TraceContext) {
+  /**
+   * cfp, collect, close and rank. The slot bounds the cfps in flight: once every invitee has
+   * answered, a round that only waits for deferred bids gives it back (`release`), so rounds with
+   * long windows and deferring agents do not hold slots they do no work in.
+   */
+  private async bid(task: TaskRow, invitees: Invitee[], trace: TraceContext, release: () => void) {
     const started = performance.now();
     const cfp: Cfp = {
       type: 'cfp',
@@ -222,7 +226,9 @@ export class RoundRunner {
       invitees,
       (i) => this.address(i, trace),
       this.d.clock,
+      release,
     );
+    release();
     const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const posted = await readPostedBids(this.d.database, deferred);
     const first = finaliseBids(invitees, answers, posted, Date.now());
