@@ -143,6 +143,11 @@ export const tasks = pgTable(
     uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
     index('tasks_state_idx').on(t.state, t.id),
     index('tasks_capability_idx').on(t.capability, t.id),
+    // A client key's backlog (MAX_WAITING_TASKS_PER_CLIENT), counted at each of its submissions
+    // without reading every other client's waiting tasks.
+    index('tasks_waiting_owner_idx')
+      .on(t.callbackKey)
+      .where(sql`${t.state} in ('pending', 'queued', 'waiting')`),
     index('tasks_queue_idx')
       .on(t.capability, t.priority.desc(), t.createdAt)
       .where(sql`${t.state} = 'queued'`),
