@@ -42,6 +42,8 @@ const env = {
   // what it costs beyond them is what it submits within its budget, and what that holds.
   RATE_LIMIT_WINDOW_MS: '1000',
   RATE_LIMIT_PER_KEY: '10',
+  // And bytes: 500 kB of bodies a second per key, a thousand times an honest client's here.
+  RATE_LIMIT_BYTES_PER_KEY: '500000',
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

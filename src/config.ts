@@ -81,6 +81,11 @@ const Env = z.object({
   RATE_LIMIT_PER_ADDRESS: int(0, 10_000_000).default(50_000),
   /** /v1 requests per window with one client key (API_KEYS, ADMIN_KEYS, REGISTRATION_KEY; 0: none). */
   RATE_LIMIT_PER_KEY: int(0, 10_000_000).default(20_000),
+  /**
+   * Bytes of request bodies per window with one credential (client key or agent token; 0: no
+   * limit): a large body costs what many small requests do, which a request count misses.
+   */
+  RATE_LIMIT_BYTES_PER_KEY: int(0, 1_000_000_000_000).default(256 * 1024 * 1024),
   /** /v1 requests per window with one agent token (0: no limit). */
   RATE_LIMIT_PER_AGENT: int(0, 10_000_000).default(20_000),
   /** Event streams one client (credential, or address without one) may hold open at once. */

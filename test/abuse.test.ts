@@ -476,4 +476,27 @@ describe('safe under abuse', () => {
     expect(running?.value).toBe(0);
     for (const id of ids) await m.call('POST', `/v1/tasks/${id}/cancel`);
   });
+
+  it('counts the bytes of request bodies per key, not only requests', async () => {
+    m = await startManager({ API_KEYS: 'bytes-key-1,bytes-key-2', RATE_LIMIT_BYTES_PER_KEY: '150000' });
+    const input = { text: 'x'.repeat(60_000) };
+    const submit = (key: string) =>
+      m!.call(
+        'POST',
+        '/v1/tasks',
+        { capability: 'nobody.offers', input },
+        { authorization: `Bearer ${key}` },
+      );
+    expect((await submit('bytes-key-1')).status).toBe(202);
+    expect((await submit('bytes-key-1')).status).toBe(202);
+    const third = await submit('bytes-key-1');
+    expect(third.status).toBe(429);
+    expect(third.body.error.message).toMatch(/RATE_LIMIT_BYTES_PER_KEY/);
+    expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+    // Another key has its own budget; nothing of the refused one was stored.
+    expect((await submit('bytes-key-2')).status).toBe(202);
+    const all = (await m.call('GET', '/v1/tasks', undefined, { authorization: 'Bearer bytes-key-1' })).body
+      .items;
+    expect(all).toHaveLength(2);
+  });
 });

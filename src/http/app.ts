@@ -9,7 +9,7 @@ import { errorHandler, validationError } from './error-handler.ts';
 import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
 import { limitBody, preReadBody } from './node-request.ts';
-import { applyRateLimits } from './rate-limits.ts';
+import { applyByteBudget, applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
@@ -107,6 +107,7 @@ export function createApp(appDeps: AppDeps) {
     await next();
   });
   applyRateLimits(app, deps);
+  applyByteBudget(app, deps);
   app.use(
     '/v1/*',
     limitBody(deps.config.BODY_LIMIT_BYTES, () => {

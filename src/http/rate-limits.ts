@@ -59,3 +59,49 @@ export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       }),
     );
 }
+
+/**
+ * Request bodies per window, in bytes, per credential (RATE_LIMIT_BYTES_PER_KEY): a request
+ * budget counts a 1 MiB body as one request, but storing and answering it costs a thousand small
+ * ones. Counted from Content-Length (or the body limit, for a body of unknown length) before
+ * the body is read; over budget, 429 with Retry-After. Fixed windows, in this manager's memory,
+ * all dropped when a window ends.
+ */
+export function applyByteBudget(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const cfg = deps.config;
+  const budget = cfg.RATE_LIMIT_BYTES_PER_KEY;
+  if (budget <= 0) return;
+  let windowStart = 0;
+  let used = new Map<string, number>();
+  app.use('/v1/*', async (c, next) => {
+    const bearer = bearerOf(c);
+    const method = c.req.method;
+    if (!bearer || (method !== 'POST' && method !== 'PUT' && method !== 'PATCH')) return next();
+    const now = Date.now();
+    if (now - windowStart >= cfg.RATE_LIMIT_WINDOW_MS) {
+      windowStart = now - (now % cfg.RATE_LIMIT_WINDOW_MS);
+      used = new Map();
+    }
+    const length = Number(c.req.header('content-length'));
+    const bytes = Number.isSafeInteger(length) && length >= 0 ? length : cfg.BODY_LIMIT_BYTES;
+    const key = credentialKey(bearer);
+    const total = (used.get(key) ?? 0) + bytes;
+    if (total > budget) {
+      c.header(
+        'Retry-After',
+        String(Math.max(1, Math.ceil((windowStart + cfg.RATE_LIMIT_WINDOW_MS - now) / 1000))),
+      );
+      return c.json(
+        {
+          error: {
+            code: 'rate_limited',
+            message: `this credential sent more than ${budget} bytes of request bodies in this window (RATE_LIMIT_BYTES_PER_KEY); wait as long as Retry-After says`,
+          },
+        },
+        429,
+      );
+    }
+    used.set(key, total);
+    return next();
+  });
+}
