@@ -1,9 +1,9 @@
-import { and, desc, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { mergeCapabilities } from '../a2a/manager-card.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { agents, awards, tasks } from '../db/schema.ts';
+import { agents, awards } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { AgentRegistration, Capability } from '../protocol/agent.ts';
@@ -40,24 +40,6 @@ const nameTaken = (name: string) =>
     'name_taken',
     `an agent named "${name}" is already registered; send its token as "Authorization: Bearer <token>" to update it, or pick another name`,
   );
-
-/**
- * Queued tasks an agent that can bid on them has just arrived for are auctioned at the next sweep,
- * not after their backoff (queued tasks no one could bid on are checked less and less often).
- */
-async function wakeQueuedFor(tx: Tx, profile: { endpoint: string | null; capabilityNames: string[] }) {
-  if (!profile.endpoint || !profile.capabilityNames.length) return;
-  await tx
-    .update(tasks)
-    .set({ nextAuctionAt: sql`now()` })
-    .where(
-      and(
-        eq(tasks.state, 'queued'),
-        inArray(tasks.capability, profile.capabilityNames),
-        gt(tasks.nextAuctionAt, sql`now()`),
-      ),
-    );
-}
 
 /** Agents and their capability profiles: registration, lookup, heartbeats and deregistration. */
 export class AgentRegistry {
@@ -136,7 +118,6 @@ export class AgentRegistry {
           .where(eq(agents.id, existing.id))
           .returning();
         await recordEvent(tx, { agentId: existing.id, type: 'agent.updated', data: { name: body.name } });
-        await wakeQueuedFor(tx, profile);
         return { agent: agent!, created: false };
       }
       this.checkRegistrationKey(credentials);
@@ -149,7 +130,6 @@ export class AgentRegistry {
         .values({ id, name: body.name, ...profile, tokenHash: hashToken(token), tokenKid: kid })
         .returning();
       await recordEvent(tx, { agentId: id, type: 'agent.registered', data: { name: body.name } });
-      await wakeQueuedFor(tx, profile);
       return { agent: agent!, token, created: true };
     });
   }
