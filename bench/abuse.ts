@@ -196,6 +196,6 @@ console.log(
   `\nfirst runs' latency p50/p95/p99 ms alone: ${fmtPct(alone.latencies)}; beside: ${fmtPct(beside.latencies)}; manager RSS ${alone.rssMiB.toFixed(0)} / ${beside.rssMiB.toFixed(0)} MiB`,
 );
 console.log(
-  `the abuser, all runs: ${counts.requests} requests, ${counts.refused} answered 429, ${counts.stored} tasks stored, ${counts.errors} errors or 5xx`,
+  `the abuser, all runs: ${counts.requests} requests, ${counts.refused} answered 429, ${counts.stored} tasks stored, ${counts.errors} errors or 5xx (requests cut off when it is stopped included)`,
 );
 process.exit(failed ? 1 : 0);

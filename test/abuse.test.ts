@@ -499,4 +499,28 @@ describe('safe under abuse', () => {
       .items;
     expect(all).toHaveLength(2);
   });
+
+  it('tells a client its callback failed without what the attempt found (no port scan)', async () => {
+    m = await startManager({ OUTBOUND_LOOPBACK: 'allow' });
+    const { body: task } = await m.call('POST', '/v1/tasks', {
+      capability: 'nobody.offers',
+      input: {},
+      callbackUrl: 'http://127.0.0.1:1/probe?port=1',
+    });
+    await m.call('POST', `/v1/tasks/${task.id}/cancel`);
+    // Its last attempt now, rather than after eight backed-off ones.
+    await m.manager.database.query(
+      `update tasks set callback_attempts = 7, callback_due_at = now() where id = $1 and callback_due_at is not null`,
+      [task.id],
+    );
+    const failed = await eventually(async () => {
+      const items = (await m!.call('GET', `/v1/tasks/${task.id}/events`)).body.items as {
+        type: string;
+        data: any;
+      }[];
+      return items.find((e) => e.type === 'task.callback_failed');
+    });
+    expect(failed.data.error).not.toMatch(/ECONNREFUSED|connect|HTTP \d|127\.0\.0\.1:1/);
+    expect(failed.data.error).toMatch(/no 2xx answer/);
+  });
 });
