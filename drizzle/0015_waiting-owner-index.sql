@@ -1,1 +1,1 @@
-CREATE INDEX "tasks_waiting_owner_idx" ON "tasks" USING btree ("callback_key") WHERE "tasks"."state" in ('pending', 'queued', 'waiting');
+CREATE INDEX "tasks_waiting_owner_idx" ON "tasks" USING btree ("callback_key") WHERE "tasks"."state" not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled');

@@ -144,10 +144,12 @@ export const tasks = pgTable(
     index('tasks_state_idx').on(t.state, t.id),
     index('tasks_capability_idx').on(t.capability, t.id),
     // A client key's backlog (MAX_WAITING_TASKS_PER_CLIENT), counted at each of its submissions
-    // without reading every other client's waiting tasks.
+    // without reading every other client's waiting tasks. Written as the states it is not:
+    // 'waiting' was added to the enum by an earlier migration, and PostgreSQL refuses a new enum
+    // value in the transaction that added it (a fresh database migrates in one).
     index('tasks_waiting_owner_idx')
       .on(t.callbackKey)
-      .where(sql`${t.state} in ('pending', 'queued', 'waiting')`),
+      .where(sql`${t.state} not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled')`),
     index('tasks_queue_idx')
       .on(t.capability, t.priority.desc(), t.createdAt)
       .where(sql`${t.state} = 'queued'`),

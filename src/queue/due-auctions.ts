@@ -80,8 +80,10 @@ export async function backOffUnservable(
 export async function waitingTasksOf(db: Db, owner: string, max: number): Promise<number> {
   const [row] = await queryRows<{ n: number | string }>(
     db,
+    // The states of tasks_waiting_owner_idx's predicate, as it writes them (pending, queued, waiting).
     sql`select count(*) as n from (select 1 from tasks
-      where state in ('pending', 'queued', 'waiting') and callback_key = ${owner} limit ${max}) x`,
+      where state not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled')
+        and callback_key = ${owner} limit ${max}) x`,
   );
   return Number(row?.n ?? 0);
 }
