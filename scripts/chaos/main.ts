@@ -458,7 +458,7 @@ const seconds = (Date.now() - started) / 1000;
 console.log('\n## chaos run');
 console.log(`command: npm run chaos -- ${process.argv.slice(2).join(' ')}`.trimEnd());
 console.log(
-  `db ${opts.db}, ${opts.managers} manager(s), ${opts.agents} agents (${faultyCount} faulty, fault rate ${opts.faultRate}), seed ${opts.seed}, ${seconds.toFixed(0)} s`,
+  `db ${opts.db}, ${opts.managers} manager(s), ${opts.agents} agents (${faultyCount} faulty, fault rate ${opts.faultRate})${opts.abuse ? ' and 1 abusive, beside an abusive client' : ''}, seed ${opts.seed}, ${seconds.toFixed(0)} s`,
 );
 console.log('\n| figure | value |\n| --- | --- |');
 const row = (k: string, v: unknown) => console.log(`| ${k} | ${v} |`);
