@@ -198,6 +198,6 @@ describe('A2A both ways', () => {
     expect(badInput.body.error.code).toBe(-32602);
     expect(
       (await rpc({ jsonrpc: '2.0', id: 5, method: 'GetTask', params: { id: 'nope' } })).body.error.code,
-    ).toBe(-32602);
+    ).toBe(-32001);
   });
 });

@@ -158,7 +158,7 @@ describe('safe under abuse', () => {
     }
   });
 
-  it('answers A2A ids that are not UUIDs and over-long message ids as invalid params, never 500', async () => {
+  it('answers A2A ids that are not UUIDs as not found and over-long message ids as invalid params, never 500', async () => {
     m = await startManager();
     const rpc = client(m.url);
     const get = await rpc('POST', '/v1/a2a', {
@@ -168,7 +168,7 @@ describe('safe under abuse', () => {
       params: { id: '-'.repeat(36) },
     });
     expect(get.status).toBe(200);
-    expect(get.body.error.code).toBe(-32602);
+    expect(get.body.error.code).toBe(-32001);
     const long = await rpc('POST', '/v1/a2a', {
       jsonrpc: '2.0',
       id: 2,

@@ -176,8 +176,11 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   async function read(scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
     const taskId = params.id;
-    if (typeof taskId !== 'string' || !TASK_ID.test(taskId))
-      throw new RpcError(RPC.invalidParams, 'params.id must be a task id (a UUID)');
+    if (typeof taskId !== 'string' || !taskId)
+      throw new RpcError(RPC.invalidParams, 'params.id must be a task id');
+    // No task has an id that is not a UUID: not found, as the A2A specification answers its own
+    // example "nonexistent-task-id" (and the database is never asked to parse it).
+    if (!TASK_ID.test(taskId)) throw new RpcError(RPC.taskNotFound, 'Task not found');
     await deps.tasks.getOwnedRow(taskId, scope.owner);
     return deps.market.getTask(taskId, 0);
   }
