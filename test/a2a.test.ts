@@ -200,4 +200,80 @@ describe('A2A both ways', () => {
       (await rpc({ jsonrpc: '2.0', id: 5, method: 'GetTask', params: { id: 'nope' } })).body.error.code,
     ).toBe(-32001);
   });
+
+  it('answers as A2A 1.0 asks: object ids, push notifications, the extended card, ended and continued tasks, reused message ids', async () => {
+    const rpc = (body: unknown) => m.call('POST', '/v1/a2a', body);
+    const code = async (body: unknown) => (await rpc(body)).body.error?.code;
+    // An id must be a string, a number or null.
+    const objectId = await rpc({ jsonrpc: '2.0', id: { a: 1 }, method: 'GetTask', params: { id: 'x' } });
+    expect(objectId.body).toMatchObject({ id: null, error: { code: -32600 } });
+    // The card declares no push notifications and no extended card.
+    for (const method of [
+      'CreateTaskPushNotificationConfig',
+      'GetTaskPushNotificationConfig',
+      'ListTaskPushNotificationConfigs',
+      'DeleteTaskPushNotificationConfig',
+    ])
+      expect(await code({ jsonrpc: '2.0', id: 1, method, params: {} }), method).toBe(-32003);
+    expect(await code({ jsonrpc: '2.0', id: 2, method: 'GetExtendedAgentCard', params: {} })).toBe(-32007);
+    // A task that has ended cannot be subscribed to; nor can a message continue a task.
+    const sent = await rpc({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'SendMessage',
+      params: {
+        configuration: { returnImmediately: true },
+        message: {
+          messageId: 'conf-1',
+          role: 'ROLE_USER',
+          parts: [{ data: {} }],
+          metadata: { capability: 'conf.none' },
+        },
+      },
+    });
+    const taskId = sent.body.result.task.id as string;
+    expect((await m.call('POST', `/v1/tasks/${taskId}/cancel`)).status).toBe(200);
+    const subscribed = await rpc({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'SubscribeToTask',
+      params: { id: taskId },
+    });
+    expect(subscribed.headers.get('content-type')).toMatch(/json/);
+    expect(subscribed.body.error.code).toBe(-32004);
+    const more = (task: string) => ({
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'SendMessage',
+      params: {
+        message: {
+          messageId: `conf-${task}`,
+          taskId: task,
+          role: 'ROLE_USER',
+          parts: [{ text: 'and then?' }],
+          metadata: { capability: 'conf.none' },
+        },
+      },
+    });
+    expect(await code(more(taskId))).toBe(-32004);
+    expect(await code(more('01900000-0000-7000-8000-000000000000'))).toBe(-32001);
+    expect(await code(more('nonexistent-task-id'))).toBe(-32001);
+    // The same messageId with other content: a JSON-RPC error, not this API's 409 body.
+    const reused = await rpc({
+      jsonrpc: '2.0',
+      id: 6,
+      method: 'SendMessage',
+      params: {
+        configuration: { returnImmediately: true },
+        message: {
+          messageId: 'conf-1',
+          role: 'ROLE_USER',
+          parts: [{ data: { other: true } }],
+          metadata: { capability: 'conf.none' },
+        },
+      },
+    });
+    expect(reused.status).toBe(200);
+    expect(reused.body).toMatchObject({ jsonrpc: '2.0', id: 6, error: { code: -32602 } });
+  });
 });

@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
+import { a2aState, submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
 import { A2A_PATH } from '../../a2a/manager-card.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { Task } from '../../protocol/task.ts';
@@ -23,7 +23,18 @@ const RPC = {
   invalidParams: -32602,
   taskNotFound: -32001,
   taskNotCancelable: -32002,
+  pushNotificationNotSupported: -32003,
+  unsupportedOperation: -32004,
+  extendedCardNotConfigured: -32007,
 } as const;
+
+/** The push-notification methods: this manager's card declares no push notifications. */
+const PUSH_METHODS = new Set([
+  'CreateTaskPushNotificationConfig',
+  'GetTaskPushNotificationConfig',
+  'ListTaskPushNotificationConfigs',
+  'DeleteTaskPushNotificationConfig',
+]);
 
 class RpcError extends Error {
   constructor(
@@ -71,7 +82,16 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     try {
       if (!isRecord(req) || req.jsonrpc !== '2.0' || typeof req.method !== 'string')
         throw new RpcError(RPC.invalidRequest, 'not a JSON-RPC 2.0 request (jsonrpc "2.0" and a method)');
+      if ('id' in req && req.id !== null && typeof req.id !== 'string' && typeof req.id !== 'number')
+        throw new RpcError(RPC.invalidRequest, 'a JSON-RPC id is a string, a number or null');
       const params = isRecord(req.params) ? req.params : {};
+      if (PUSH_METHODS.has(req.method))
+        throw new RpcError(
+          RPC.pushNotificationNotSupported,
+          'push notifications are not supported (see the agent card)',
+        );
+      if (req.method === 'GetExtendedAgentCard')
+        throw new RpcError(RPC.extendedCardNotConfigured, 'this manager has no extended agent card');
       switch (req.method) {
         case 'SendMessage': {
           const blocking = !(
@@ -116,6 +136,11 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         }
         case 'SubscribeToTask': {
           const task = await read(scope, params);
+          if (isTerminal(task.state))
+            throw new RpcError(
+              RPC.unsupportedOperation,
+              `task ${task.id} has ended (${a2aState(task.state)}); read it with GetTask`,
+            );
           return follow(c, id, task, deps.held.streams.take(c, scope.principal));
         }
         default:
@@ -134,6 +159,9 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       // Refusals that are not about the request's content keep their HTTP status (auth, limits).
       if (err instanceof AppError && err.status === 404)
         return c.json({ jsonrpc: '2.0', id, error: { code: RPC.taskNotFound, message: 'Task not found' } });
+      // The same messageId with other content: the message is not the one that made the task.
+      if (err instanceof AppError && err.status === 409)
+        return c.json({ jsonrpc: '2.0', id, error: { code: RPC.invalidParams, message: err.message } });
       if (err instanceof AppError && err.status === 422)
         return c.json({
           jsonrpc: '2.0',
@@ -146,6 +174,16 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
 
   async function submit(c: Context, scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
     const message = isRecord(params.message) ? params.message : undefined;
+    // A message to an existing task would continue it: no task here takes more input once submitted.
+    if (message && message.taskId !== undefined) {
+      if (typeof message.taskId !== 'string')
+        throw new RpcError(RPC.invalidParams, 'params.message.taskId must be a task id');
+      const existing = await read(scope, { id: message.taskId });
+      throw new RpcError(
+        RPC.unsupportedOperation,
+        `task ${existing.id} takes no further messages (${a2aState(existing.state)}); send a new message without taskId`,
+      );
+    }
     const mapped = submissionFromMessage(message, params.metadata);
     if (!mapped.ok) throw new RpcError(RPC.invalidParams, mapped.message);
     const parsed = TaskSubmission.safeParse(mapped.submission);
