@@ -216,21 +216,19 @@ describe('A2A both ways', () => {
     ])
       expect(await code({ jsonrpc: '2.0', id: 1, method, params: {} }), method).toBe(-32003);
     expect(await code({ jsonrpc: '2.0', id: 2, method: 'GetExtendedAgentCard', params: {} })).toBe(-32007);
-    // A task that has ended cannot be subscribed to; nor can a message continue a task.
-    const sent = await rpc({
-      jsonrpc: '2.0',
-      id: 3,
-      method: 'SendMessage',
-      params: {
-        configuration: { returnImmediately: true },
-        message: {
-          messageId: 'conf-1',
-          role: 'ROLE_USER',
-          parts: [{ data: {} }],
-          metadata: { capability: 'conf.none' },
+    /** A SendMessage of `data` under `messageId`, answered at once. */
+    const send = (id: number, messageId: string, data: unknown) =>
+      rpc({
+        jsonrpc: '2.0',
+        id,
+        method: 'SendMessage',
+        params: {
+          configuration: { returnImmediately: true },
+          message: { messageId, role: 'ROLE_USER', parts: [{ data }], metadata: { capability: 'conf.none' } },
         },
-      },
-    });
+      });
+    // A task that has ended cannot be subscribed to; nor can a message continue a task.
+    const sent = await send(3, 'conf-1', {});
     const taskId = sent.body.result.task.id as string;
     expect((await m.call('POST', `/v1/tasks/${taskId}/cancel`)).status).toBe(200);
     const subscribed = await rpc({
@@ -259,20 +257,7 @@ describe('A2A both ways', () => {
     expect(await code(more('01900000-0000-7000-8000-000000000000'))).toBe(-32001);
     expect(await code(more('nonexistent-task-id'))).toBe(-32001);
     // The same messageId with other content: a JSON-RPC error, not this API's 409 body.
-    const reused = await rpc({
-      jsonrpc: '2.0',
-      id: 6,
-      method: 'SendMessage',
-      params: {
-        configuration: { returnImmediately: true },
-        message: {
-          messageId: 'conf-1',
-          role: 'ROLE_USER',
-          parts: [{ data: { other: true } }],
-          metadata: { capability: 'conf.none' },
-        },
-      },
-    });
+    const reused = await send(6, 'conf-1', { other: true });
     expect(reused.status).toBe(200);
     expect(reused.body).toMatchObject({ jsonrpc: '2.0', id: 6, error: { code: -32602 } });
   });

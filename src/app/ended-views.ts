@@ -68,14 +68,6 @@ export class EndedViews {
     return hit.view;
   }
 
-  /** Drops every view (shutdown). */
-  clear(): void {
-    this.views.clear();
-    this.total = 0;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
   private dropOldest(): void {
     const oldest = this.views.keys().next();
     if (!oldest.done) this.forget(oldest.value);

@@ -17,7 +17,7 @@ import { submittedTraceparent } from '../observability/trace-context.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
-import { waitingTasksOf } from '../queue/due-auctions.ts';
+import { waitingTasksOf } from '../queue/client-backlog.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import type { AgentClient } from '../resilience/agent-client.ts';
@@ -160,8 +160,12 @@ export class MarketService {
   }
 
   /** The task an earlier submission with this idempotency key and body made, if any. */
-  async findSubmitted(idempotencyKey: string, rawBody: unknown): Promise<Task | null> {
-    const existing = await this.d.store.findByKey(idempotencyKey, requestHashOf(rawBody));
+  findSubmitted(idempotencyKey: string, rawBody: unknown): Promise<Task | null> {
+    return this.submitted(idempotencyKey, requestHashOf(rawBody));
+  }
+
+  private async submitted(idempotencyKey: string, requestHash: string): Promise<Task | null> {
+    const existing = await this.d.store.findByKey(idempotencyKey, requestHash);
     return existing ? this.d.store.viewOf(existing) : null;
   }
 
@@ -180,8 +184,8 @@ export class MarketService {
     if (body.callbackUrl) await checkCallbackUrl(this.d.callbackGuard, body.callbackUrl);
     const requestHash = idempotencyKey ? requestHashOf(rawBody) : null;
     if (idempotencyKey) {
-      const existing = await this.d.store.findByKey(idempotencyKey, requestHash ?? '');
-      if (existing) return { view: await this.d.store.viewOf(existing), created: false };
+      const existing = await this.submitted(idempotencyKey, requestHash ?? '');
+      if (existing) return { view: existing, created: false };
     }
     if (callbackKey) await this.checkWaitingShare(callbackKey);
     if (body.dependsOn?.length)

@@ -72,18 +72,3 @@ export async function backOffUnservable(
       where tasks.id = v.id and tasks.state = 'queued'`,
   );
 }
-
-/**
- * How many tasks `owner` has waiting for the market (pending, queued, or waiting on
- * dependencies), counted up to `max` only: the check costs at most that many index entries.
- */
-export async function waitingTasksOf(db: Db, owner: string, max: number): Promise<number> {
-  const [row] = await queryRows<{ n: number | string }>(
-    db,
-    // The states of tasks_waiting_owner_idx's predicate, as it writes them (pending, queued, waiting).
-    sql`select count(*) as n from (select 1 from tasks
-      where state not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled')
-        and callback_key = ${owner} limit ${max}) x`,
-  );
-  return Number(row?.n ?? 0);
-}

@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { LIVE_AWARD } from '../awards/award-state.ts';
 import { cancelLiveAward, endAward } from '../awards/end-award.ts';
@@ -366,22 +366,12 @@ export class Sweeper {
    * A task no agent has offered to do through MAX_ROUNDS checks (backed off up to
    * REAUCTION_CAP_MS apart) fails with no_eligible_agents rather than wait for ever.
    */
-  private async giveUpUnservable(t: TaskRow) {
-    await this.db.transaction((tx) =>
-      transitionTask(tx, {
-        taskId: t.id,
-        action: 'fail',
-        guard: and(eq(tasks.state, 'queued'), eq(tasks.requeues, t.requeues)),
-        set: {
-          error: {
-            code: 'no_eligible_agents',
-            message: `no registered agent offered ${t.capability} in ${t.requeues} checks (MAX_ROUNDS)`,
-          },
-          nextAuctionAt: null,
-        },
-        event: { type: 'task.failed', data: { code: 'no_eligible_agents', checks: t.requeues } },
-      }),
-    );
+  private giveUpUnservable(t: TaskRow) {
+    return this.failQueued(t.id, eq(tasks.requeues, t.requeues), {
+      code: 'no_eligible_agents',
+      message: `no registered agent offered ${t.capability} in ${t.requeues} checks (MAX_ROUNDS)`,
+      data: { checks: t.requeues },
+    });
   }
 
   /**
@@ -389,20 +379,27 @@ export class Sweeper {
    * award) is not auctioned for ever, each round sending its input to every invitee: after
    * MAX_ROUNDS it fails with rounds_exhausted.
    */
-  private async giveUpRounds(taskId: string, round: number) {
+  private giveUpRounds(taskId: string, round: number) {
+    return this.failQueued(taskId, eq(tasks.round, round), {
+      code: 'rounds_exhausted',
+      message: `${round} rounds of this task ended without an award (MAX_ROUNDS)`,
+      data: { rounds: round },
+    });
+  }
+
+  /** Fails a queued task still as the sweeper saw it (`seen`), with one `task.failed` event. */
+  private async failQueued(
+    taskId: string,
+    seen: SQL,
+    why: { code: string; message: string; data: Record<string, unknown> },
+  ) {
     await this.db.transaction((tx) =>
       transitionTask(tx, {
         taskId,
         action: 'fail',
-        guard: and(eq(tasks.state, 'queued'), eq(tasks.round, round)),
-        set: {
-          error: {
-            code: 'rounds_exhausted',
-            message: `${round} rounds of this task ended without an award (MAX_ROUNDS)`,
-          },
-          nextAuctionAt: null,
-        },
-        event: { type: 'task.failed', data: { code: 'rounds_exhausted', rounds: round } },
+        guard: and(eq(tasks.state, 'queued'), seen),
+        set: { error: { code: why.code, message: why.message }, nextAuctionAt: null },
+        event: { type: 'task.failed', data: { code: why.code, ...why.data } },
       }),
     );
   }

@@ -124,13 +124,11 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     const key = c.req.valid('header')['idempotency-key'];
     const raw = await c.req.json();
     const store = async () => {
-      // A subtask sent again (its answer was lost) is the one it made, whatever the limits say now.
-      const again = body.parent && key ? await subtaskAgain(c, key, raw) : null;
-      if (again) return { res: { view: again.view, created: false }, principal: again.principal };
       // A subtask: submitted with the agent token of the parent award's holder.
       const sub = body.parent
-        ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> })
+        ? await subtask(c, body as typeof body & { parent: NonNullable<typeof body.parent> }, key, raw)
         : null;
+      if (sub?.again) return { res: { view: sub.again, created: false }, principal: sub.scope.principal };
       // Anything but a subtask needs a client key (with keys configured): an agent token is not one.
       const { principal } = sub ? sub.scope : clientScope(c, deps.config);
       const res = await deps.market.submit(
@@ -167,28 +165,29 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     }
   });
 
-  /** The subtask an earlier submission with this key made (the holder sending it again). */
-  const subtaskAgain = async (c: Parameters<typeof clientScope>[0], key: string, raw: unknown) => {
-    const agentId = await requireAgentId(c, deps.registry);
-    const principal = clientKeys(deps.config) ? agentPrincipal(agentId) : 'anonymous';
-    const view = await deps.market.findSubmitted(`${principal}:${key}`, raw);
-    return view ? { view, principal } : null;
-  };
-
   /** The agent submitting a subtask, and the subtask as it is stored. */
-  const subtask = async (c: Parameters<typeof clientScope>[0], body: Parameters<typeof subtaskOf>[2]) => {
+  const subtask = async (
+    c: Parameters<typeof clientScope>[0],
+    body: Parameters<typeof subtaskOf>[2],
+    key: string | undefined,
+    raw: unknown,
+  ) => {
     if (body.dependsOn)
       throw new AppError(422, 'invalid_request', 'a subtask cannot have dependsOn (yet)', [
         { field: 'dependsOn', message: 'not with parent' },
       ]);
     const agentId = await requireAgentId(c, deps.registry);
+    const keysOn = Boolean(clientKeys(deps.config));
+    const p = agentPrincipal(agentId);
+    const scope = { principal: keysOn ? p : 'anonymous', owner: keysOn ? p : null };
+    // Sent again (its answer was lost): the subtask it made, whatever the limits say now.
+    const again = key ? await deps.market.findSubmitted(`${scope.principal}:${key}`, raw) : null;
+    if (again) return { again, scope };
     const checked = await subtaskOf(deps.database.db, agentId, body, {
       perAward: deps.config.MAX_SUBTASKS_PER_AWARD,
       depth: deps.config.MAX_SUBTASK_DEPTH,
     });
-    const keysOn = Boolean(clientKeys(deps.config));
-    const p = agentPrincipal(agentId);
-    return { ...checked, scope: { principal: keysOn ? p : 'anonymous', owner: keysOn ? p : null } };
+    return { ...checked, again: null, scope };
   };
 
   app.openapi(list, async (c) => {
