@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import Papa from 'papaparse';
+import { toJSONSchema } from 'zod';
 import { type AgentSpec, deferred } from '../src/sdk/index.ts';
 import { CAPABILITIES, type CapabilityName } from './capabilities.ts';
 import {
@@ -104,7 +105,14 @@ export function sampleAgentSpec(
   return {
     name,
     description: sample.description,
-    capabilities: sample.capabilities.map((c) => ({ name: c, description: CAPABILITIES[c].description })),
+    // The schemas are published as JSON Schema; the input is checked here (not by the SDK), where a
+    // pipeline stage's text from its dependencies is merged in first.
+    capabilities: sample.capabilities.map((c) => ({
+      name: c,
+      description: CAPABILITIES[c].description,
+      inputSchema: toJSONSchema(CAPABILITIES[c].input, { io: 'input' }) as Record<string, unknown>,
+      output: CAPABILITIES[c].output,
+    })),
     maxConcurrency: sample.maxConcurrency,
     middleware: chaos.garbage ? [garbage] : [],
     inlineResultMs: 50,

@@ -127,6 +127,12 @@ const Env = z.object({
    * one registration key cannot register without end. Past it: 429 too_many_agents.
    */
   MAX_AGENTS: int(1, 1_000_000).default(1000),
+  /**
+   * An agent not heard from for this long (no heartbeat, no request, no answered call) is
+   * `inactive`: not invited until it is heard from again. After ten times as long its name is
+   * free for a new registration. Agents are told to heartbeat every third of it.
+   */
+  AGENT_TTL_MS: int(1000, 86_400_000).default(60_000),
   /** Subtasks one award may have in all (its holder's subcontracting), whatever became of them. */
   MAX_SUBTASKS_PER_AWARD: int(0, 100_000).default(32),
   /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */

@@ -4,11 +4,14 @@ import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
+import { A2AContractor } from './a2a/a2a-contractor.ts';
 import { MarketService } from './app/market-service.ts';
 import { HeldAgreements } from './awards/held-agreements.ts';
 import { sendCancel } from './awards/notify-holder.ts';
+import { CapabilityCatalogue } from './capabilities/catalogue.ts';
+import { SchemaIndex } from './capabilities/schema-index.ts';
 import { type Config, databaseTarget } from './config.ts';
-import { type Database, openDatabase } from './db/client.ts';
+import { type Database, openDatabase, type Tx } from './db/client.ts';
 import { DbClock, measureDbClock } from './db/db-clock.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { type EventFeed, eventFeedOn } from './events/event-feed.ts';
@@ -25,6 +28,7 @@ import { cleanText } from './protocol/common.ts';
 import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { loadManagerSecret } from './registry/agent-token.ts';
+import { Liveness } from './registry/liveness.ts';
 import { AgentClient } from './resilience/agent-client.ts';
 import { OutboundGuard } from './resilience/outbound-guard.ts';
 import { allowList, isLoopbackHost } from './resilience/outbound-policy.ts';
@@ -106,7 +110,14 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     allowLoopback: config.OUTBOUND_LOOPBACK === 'allow',
     allow: allowList(config.OUTBOUND_ALLOW),
   });
-  const registry = new AgentRegistry(db, {
+  const schemas = new SchemaIndex(db);
+  const liveness = new Liveness(database, config.AGENT_TTL_MS, logger, () => registry.forgetOffers());
+  const registry: AgentRegistry = new AgentRegistry(db, {
+    onChange: () => schemas.invalidate(),
+    onHeard: (agentId) => liveness.heard(agentId),
+    agentTtlMs: config.AGENT_TTL_MS,
+    retire: (agentId: string): Promise<void> =>
+      service.deregister(agentId, (tx: Tx) => registry.deregister(tx, agentId, 'name_taken_over')),
     secret,
     registrationKey: config.REGISTRATION_KEY,
     allowedHosts: config.AGENT_HOSTS,
@@ -135,6 +146,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     metrics,
     tracing,
   );
+  client.onHeard = (agentId) => liveness.heard(agentId);
   const tasks = new TaskStore(database, db);
   let boundPort: number | undefined;
   const publicUrl = () => config.PUBLIC_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}`;
@@ -157,6 +169,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     metrics,
     tracing,
     clock,
+    schemas,
   });
   market = new MarketService({
     agreements,
@@ -173,8 +186,19 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     callbackGuard,
     callbackSecretOf: (taskId) => callbackSecretOf(secret, taskId),
     metrics,
+    schemas,
   });
   const service = market;
+  const contractor = new A2AContractor({
+    database,
+    client,
+    logger,
+    managerId: id,
+    callTimeoutMs: config.AWARD_TIMEOUT_MS,
+    cardOf: (agentId) => registry.cardOf(agentId),
+    report: (agentId, taskId, report) => service.reportResult(agentId, taskId, report),
+  });
+  client.speakA2A(contractor);
   const callbacks = new CallbackOutbox(db, tasks, logger, {
     apiKeys: clientKeys(config),
     managerSecret: secret,
@@ -218,6 +242,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     feed,
     market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
+    a2aProbe: (card) => contractor.probe(card),
+    catalogue: new CapabilityCatalogue(database, (agentId) => client.circuitOf(agentId), config.AGENT_TTL_MS),
     metrics,
     publicUrl,
   });
@@ -244,6 +270,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
           boundPort = info.port;
           const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
           sweeper.start();
+          liveness.start();
+          contractor.start();
           resolve(`http://${host}:${info.port}`);
         }) as Server;
         server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_MS;
@@ -271,6 +299,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
           );
       };
       await within('sweeper', sweeper.stop());
+      contractor.stop();
+      await within('liveness', liveness.stop());
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();

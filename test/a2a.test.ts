@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Role, TaskState } from '@a2a-js/sdk';
 import { ClientFactory } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { startA2AAgent } from './support/a2a-agents.ts';
+import { Fleet, fixedBidder } from './support/agents.ts';
 import { startManager, type TestManager } from './support/harness.ts';
 
 const specCard = (v: string) =>
@@ -45,32 +46,38 @@ describe('A2A both ways', () => {
     m = await startManager();
     fleet = new Fleet(m.url);
   });
+  const stopAfter: { stop(): Promise<void> }[] = [];
   afterAll(async () => {
+    await Promise.all(stopAfter.map((a) => a.stop()));
     await fleet.stopAll();
     await m.stop();
   });
 
   it("registers an agent with the specification's sample Agent Card; its skills become capabilities", async () => {
-    // The card as the specification has it, pointed at an agent that really runs here.
-    const raw = await fleet.raw('unused', 'unused.cap', (req, res) =>
-      req.path === '/cfp'
-        ? json(res, { type: 'propose', cost: 1, etaMs: 10 })
-        : req.path === '/award'
-          ? json(res, { type: 'inform-result', output: { route: ['A', 'B'] } })
-          : json(res, {}),
-    );
+    // The card as the specification has it, pointed at a real A2A agent (the official SDK's
+    // server, speaking 1.0 and 0.3) that runs here.
+    const real = await startA2AAgent({
+      name: 'route-planner',
+      skills: ['route-optimizer-traffic'],
+      behaviour: 'complete',
+      legacy: true,
+      work: () => ({ route: ['A', 'B'] }),
+    });
+    stopAfter.push(real);
+    const endpoint = (real.card.supportedInterfaces as { url: string }[])[0]!.url;
     for (const v of ['0.3', '1.0']) {
       const card = specCard(v);
       card.name = `${card.name} ${v}`;
-      if (v === '0.3') card.url = raw.url;
-      else card.supportedInterfaces[0].url = raw.url;
+      if (v === '0.3') card.url = endpoint;
+      else card.supportedInterfaces[0].url = endpoint;
       const reg = await m.call('POST', '/v1/agents', card);
       expect(reg.status, JSON.stringify(reg.body)).toBe(201);
       expect(reg.body.agent.capabilities.map((c: { name: string }) => c.name)).toEqual([
         'route-optimizer-traffic',
         'custom-map-generator',
       ]);
-      expect(reg.body.agent.endpoint).toBe(raw.url);
+      expect(reg.body.agent.endpoint).toBe(endpoint);
+      expect(reg.body.agent.protocol).toBe('a2a');
       const shown = (await m.call('GET', `/v1/agents/${reg.body.agent.id}`)).body;
       expect(shown.card).toEqual(card); // the card is kept and shown as sent
     }
@@ -78,7 +85,11 @@ describe('A2A both ways', () => {
     const asIs = await m.call('POST', '/v1/agents', { ...specCard('1.0'), name: 'as-is' });
     expect(asIs.status).toBe(422);
     expect(asIs.body.error.details[0].field).toBe('supportedInterfaces.0.url');
-    const bad = await m.call('POST', '/v1/agents', { name: 'bad', url: raw.url, skills: [{ id: 'Bad Id' }] });
+    const bad = await m.call('POST', '/v1/agents', {
+      name: 'bad',
+      url: endpoint,
+      skills: [{ id: 'Bad Id' }],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe('skills.0.id');
 

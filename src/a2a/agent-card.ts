@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ErrorDetail } from '../errors/app-error.ts';
-import { AgentRegistration } from '../protocol/agent.ts';
+import { AgentRegistration, StandingOffer } from '../protocol/agent.ts';
 
 /**
  * An A2A Agent Card as an agent registers with it (https://a2a-protocol.org, v1.0 with
@@ -28,6 +28,36 @@ export const A2AAgentCard = z
   })
   .loose();
 export type A2AAgentCard = z.infer<typeof A2AAgentCard>;
+
+/**
+ * An A2A registration: a bare card (`skills` at the top), or `{"card": {...}, "offer": {...}}`
+ * with the standing offer the manager bids for it; null when the body is a profile.
+ */
+export function cardRegistration(
+  body: unknown,
+): { ok: true; card: unknown; offer: StandingOffer } | { ok: false; details: ErrorDetail[] } | null {
+  if (isAgentCard(body)) return { ok: true, card: body, offer: StandingOffer.parse({}) };
+  if (typeof body !== 'object' || body === null || !('card' in body)) return null;
+  const { card, offer, ...rest } = body as { card: unknown; offer?: unknown };
+  const extra = Object.keys(rest);
+  if (extra.length)
+    return {
+      ok: false,
+      details: extra.map((k) => ({ field: k, message: 'not a field of an A2A registration (card, offer)' })),
+    };
+  if (!isAgentCard(card))
+    return { ok: false, details: [{ field: 'card', message: 'must be an A2A Agent Card (with skills)' }] };
+  const parsed = StandingOffer.safeParse(offer ?? {});
+  if (!parsed.success)
+    return {
+      ok: false,
+      details: parsed.error.issues.map((i) => ({
+        field: ['offer', ...i.path.map(String)].join('.'),
+        message: i.message,
+      })),
+    };
+  return { ok: true, card, offer: parsed.data };
+}
 
 /**
  * A registration body is a card when it has `skills` (PROTOCOL.md); a profile has a list of

@@ -39,12 +39,31 @@ export function managerCard(opts: {
     skills: opts.capabilities.map((c) => ({
       id: c.name,
       name: c.name,
-      description: c.description ?? `tasks of capability ${c.name}, auctioned among the agents that offer it`,
+      description: skillDescription(c),
       tags: c.tags ?? [],
-      inputModes: ['application/json', 'text/plain'],
+      // A capability with an input schema takes a data part that matches it; else text as well.
+      inputModes: c.inputSchema ? ['application/json'] : ['application/json', 'text/plain'],
       outputModes: ['application/json'],
+      ...(c.inputSchema ? { examples: examplesOf(c.inputSchema) } : {}),
     })),
   };
+}
+
+/** What a skill does, and what it takes (its input schema, compact) when its agents say. */
+function skillDescription(c: Capability): string {
+  const what = c.description ?? `tasks of capability ${c.name}, auctioned among the agents that offer it`;
+  if (!c.inputSchema) return what;
+  const { $schema: _s, ...schema } = c.inputSchema;
+  const text = JSON.stringify(schema);
+  return `${what}. Send metadata.capability "${c.name}" and a data part matching this JSON Schema: ${
+    text.length > 1500 ? `${text.slice(0, 1500)}… (GET /v1/capabilities has it whole)` : text
+  }`;
+}
+
+/** The schema's own `examples` as the skill's examples (A2A examples are strings). */
+function examplesOf(schema: Record<string, unknown>): string[] {
+  const ex = schema.examples;
+  return Array.isArray(ex) ? ex.slice(0, 5).map((e) => JSON.stringify(e).slice(0, 500)) : [];
 }
 
 /** Capabilities of several agents as one list: one entry per name, the first description and tags kept. */

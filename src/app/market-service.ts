@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { type AwardEnd, cancelLiveAward, endAward, lockLiveAwardOf } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
+import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
@@ -55,6 +56,8 @@ export type MarketServiceDeps = {
   /** The key a task's callbacks are signed with when API keys are off (returned at submission). */
   callbackSecretOf(taskId: string): string;
   metrics: MarketMetrics;
+  /** The capabilities' schemas: an input no offering agent takes is refused before it is stored. */
+  schemas: SchemaIndex;
 };
 
 /** Why a long-poll's own waits are stopped: a reason of our own, so abort() builds no DOMException per poll. */
@@ -188,8 +191,10 @@ export class MarketService {
       if (existing) return { view: existing, created: false };
     }
     if (callbackKey) await this.checkWaitingShare(callbackKey);
+    // A task with dependencies gets the rest of its input from them: its agents check it then.
     if (body.dependsOn?.length)
       return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
+    const { unfit } = await this.d.schemas.checkInput(body.capability, body.input);
     // Backpressure: past the round queue, a task that would wait for a slot is refused and
     // nothing is stored (one no agent can bid on is still queued: it needs no slot).
     const mayWait = this.d.runner.backlog() < this.d.config.ROUND_QUEUE_MAX;
@@ -211,7 +216,7 @@ export class MarketService {
         },
         open,
         mayWait,
-        { ...this.d.runner.openPolicy(), backstopMs: this.d.config.ROUND_LEASE_SLACK_MS },
+        this.submitPolicy(unfit),
       );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -237,6 +242,16 @@ export class MarketService {
         owner: opening.task.callbackKey,
       });
     return { view: toTaskView(opening.task, null), created: true };
+  }
+
+  /** The first round's policy: agents whose inputSchema refuses the input are not invited. */
+  private submitPolicy(unfit: string[]) {
+    const policy = this.d.runner.openPolicy();
+    return {
+      ...policy,
+      uninvitable: unfit.length ? [...policy.uninvitable, ...unfit] : policy.uninvitable,
+      backstopMs: this.d.config.ROUND_LEASE_SLACK_MS,
+    };
   }
 
   /**

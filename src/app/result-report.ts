@@ -3,6 +3,7 @@ import { LIVE_AWARD } from '../awards/award-state.ts';
 import { completeAward } from '../awards/complete-award.ts';
 import type { AwardEnd, endAward } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
+import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Database } from '../db/client.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -21,6 +22,7 @@ export type ResultReportDeps = {
   completed(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task;
   /** Ends an award in its own transaction and starts what follows it (a new round). */
   endAward(awardId: string, end: AwardEnd): Promise<Awaited<ReturnType<typeof endAward>>>;
+  schemas: SchemaIndex;
 };
 
 /**
@@ -28,6 +30,30 @@ export type ResultReportDeps = {
  * nothing; an award that is no longer the task's is 409 stale_award; another agent's award is 403.
  */
 export async function reportResult(
+  d: ResultReportDeps,
+  agentId: string,
+  taskId: string,
+  given: ResultReport,
+): Promise<Task> {
+  // An output that breaks the agent's own outputSchema is its failure, never a completion.
+  const unfit =
+    given.type === 'inform-result'
+      ? await d.schemas.outputRefusal(
+          agentId,
+          async () => (await d.store.getRow(taskId)).capability,
+          given.output,
+        )
+      : null;
+  const report: ResultReport = unfit ? { type: 'failure', awardId: given.awardId, reason: unfit } : given;
+  const view = await settle(d, agentId, taskId, report);
+  if (unfit)
+    throw new AppError(422, 'invalid_output', `the award failed: ${unfit}`, [
+      { field: 'output', message: unfit },
+    ]);
+  return view;
+}
+
+async function settle(
   d: ResultReportDeps,
   agentId: string,
   taskId: string,

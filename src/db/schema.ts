@@ -12,6 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Capability, StandingOffer } from '../protocol/agent.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -26,7 +27,7 @@ const agentCounters = () => ({
   failures: integer('failures').notNull().default(0),
 });
 
-export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered']);
+export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered', 'inactive']);
 export const taskState = pgEnum('task_state', [
   'waiting',
   'pending',
@@ -55,21 +56,25 @@ export const agents = pgTable(
     name: text('name').notNull(),
     /** Null for a pull-only agent: never invited to a round. */
     endpoint: text('endpoint'),
-    capabilities: jsonb('capabilities')
-      .notNull()
-      .$type<{ name: string; description?: string; tags?: string[] }[]>(),
+    capabilities: jsonb('capabilities').notNull().$type<Capability[]>(),
     /** Denormalised capability names so eligibility is one indexed query. */
     capabilityNames: text('capability_names').array().notNull(),
     maxConcurrency: integer('max_concurrency').notNull(),
     description: text('description'),
     /** The A2A Agent Card it registered with, kept as sent (null: registered with a profile). */
     a2aCard: jsonb('a2a_card').$type<Record<string, unknown>>(),
+    /** How the manager speaks to it: this protocol (`cnp`), or A2A (`a2a`, registered by its card). */
+    protocol: text('protocol').notNull().default('cnp').$type<'cnp' | 'a2a'>(),
+    /** An A2A agent's standing offer: the bid the manager makes for it, per skill. */
+    standingOffer: jsonb('standing_offer').$type<StandingOffer>(),
     status: agentStatus('status').notNull().default('active'),
     tokenHash: text('token_hash').notNull(),
     /** The random key id the current token derives from (null: a token from before key ids). */
     tokenKid: text('token_kid'),
     running: integer('running').notNull().default(0),
     lastHeartbeatAt: ts('last_heartbeat_at'),
+    /** When it was last heard from (registration, heartbeat, a request, an answered call): liveness. */
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
     ...agentCounters(),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -217,12 +222,20 @@ export const awards = pgTable(
     output: jsonb('output'),
     reason: text('reason'),
     finishedAt: ts('finished_at'),
+    /** An A2A holder's task id at the agent: any manager can go on following it. */
+    remoteTaskId: text('remote_task_id'),
+    /** Which manager follows the remote task, and until when (renewed while it does). */
+    watchOwner: text('watch_owner'),
+    watchLeaseUntil: ts('watch_lease_until'),
   },
   (t) => [
     uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.status} in ('offered','agreed')`),
     uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.status} = 'completed'`),
     index('awards_due_idx').on(t.dueAt).where(sql`${t.status} in ('offered','agreed')`),
     index('awards_agent_idx').on(t.agentId),
+    index('awards_watch_idx')
+      .on(t.watchLeaseUntil)
+      .where(sql`${t.remoteTaskId} is not null and ${t.status} in ('offered','agreed')`),
   ],
 );
 

@@ -60,7 +60,7 @@ export function eligibleAgentsCte(
   failed = "'{}'::uuid[]",
 ): string {
   return `${name}_all as (
-    select a.id, a.endpoint, a.token_kid, a.completions + coalesce(p.completions, 0) as completions,
+    select a.id, a.endpoint, a.token_kid, a.protocol, a.standing_offer, a.completions + coalesce(p.completions, 0) as completions,
       a.failures + coalesce(p.failures, 0) as failures
     from agents a left join lateral (
       select sum(d.completions)::int as completions, sum(d.failures)::int as failures

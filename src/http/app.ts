@@ -13,6 +13,7 @@ import { applyByteBudget, applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
+import { registerCapabilityRoutes } from './routes/capabilities.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
@@ -125,6 +126,7 @@ export function createApp(appDeps: AppDeps) {
   registerDashboardRoutes(app);
   registerOpsRoutes(app, deps);
   registerAgentRoutes(app, deps);
+  registerCapabilityRoutes(app, deps);
   registerTaskRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerAgentMessageRoutes(app, deps);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { MarketService } from '../app/market-service.ts';
+import type { CapabilityCatalogue } from '../capabilities/catalogue.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { EventFeed } from '../events/event-feed.ts';
@@ -23,6 +24,10 @@ export type AppDeps = {
   /** The application layer: every use case that changes the market. */
   market: MarketService;
   circuitOf(agentId: string): CircuitState;
+  /** The capability catalogue (GET /v1/capabilities). */
+  catalogue: CapabilityCatalogue;
+  /** Why an A2A agent's card does not lead to an A2A endpoint (null: it answers A2A). */
+  a2aProbe(card: Record<string, unknown>): Promise<string | null>;
   metrics?: PrometheusMetrics;
   /** The manager's own base URL: PUBLIC_URL, or where it listens (never the request's Host). */
   publicUrl(): string;

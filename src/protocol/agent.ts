@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CapabilityName, callablePort, Id, Int32, Text, Timestamp } from './common.ts';
+import { JsonSchema } from './json-schema.ts';
 
 /** Capabilities one agent may offer: each is a line in every listing and card it appears in. */
 export const MAX_CAPABILITIES = 64;
@@ -12,8 +13,13 @@ export const Capability = z
     name: CapabilityName,
     description: Text(1000).optional(),
     tags: z.array(Text(64)).max(32).optional(),
+    /** What the agent takes as a task's input: only inputs it accepts are sent to it. */
+    inputSchema: JsonSchema.optional(),
+    /** What its output is: an output that breaks it is the agent's failure, never a completion. */
+    outputSchema: JsonSchema.optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'Capability' });
 export type Capability = z.infer<typeof Capability>;
 
 /** An http(s) base URL without credentials, where the manager reaches the agent. */
@@ -32,6 +38,22 @@ export const Endpoint = z
     return !url || (url.search === '' && url.hash === '' && !u.includes('?') && !u.includes('#'));
   }, 'must not contain a query or a fragment');
 
+/** A bid: what the work costs and how long it takes. */
+const Offer = z.object({ cost: z.number().min(0).max(1e12), etaMs: Int32.min(1) }).strict();
+
+/**
+ * The bid the manager makes for an A2A agent in every round it is invited to (an A2A agent
+ * cannot bid itself): `default` for every skill, `skills` per skill id.
+ */
+export const StandingOffer = z
+  .object({
+    default: Offer.default({ cost: 10, etaMs: 30_000 }),
+    skills: z.record(CapabilityName, Offer).optional(),
+  })
+  .strict()
+  .meta({ id: 'StandingOffer' });
+export type StandingOffer = z.infer<typeof StandingOffer>;
+
 export const AgentRegistration = z
   .object({
     name: Text(128).pipe(z.string().min(1)),
@@ -45,7 +67,8 @@ export const AgentRegistration = z
   .meta({ id: 'AgentRegistration' });
 export type AgentRegistration = z.infer<typeof AgentRegistration>;
 
-export const AgentStatus = z.enum(['active', 'draining', 'deregistered']);
+/** `inactive`: not heard from for AGENT_TTL_MS; not invited until its next heartbeat. */
+export const AgentStatus = z.enum(['active', 'draining', 'deregistered', 'inactive']);
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
 export const CircuitState = z.enum(['closed', 'open', 'half-open']);
@@ -73,10 +96,16 @@ export const Agent = z
     description: z.string().nullable(),
     /** The A2A Agent Card the agent registered with, as sent (null: it registered a profile). */
     card: z.record(z.string(), z.unknown()).nullable(),
+    /** How the manager speaks to it: this protocol (`cnp`), or A2A (registered by its card). */
+    protocol: z.enum(['cnp', 'a2a']),
+    /** An A2A agent's standing offer: the bid the manager makes for it. */
+    offer: StandingOffer.nullable(),
     status: AgentStatus,
     circuit: CircuitState,
     running: z.number().int(),
     lastHeartbeatAt: Timestamp.nullable(),
+    /** When it was last heard from: a heartbeat, a request, an answered call. */
+    lastSeenAt: Timestamp,
     stats: AgentStats,
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -84,7 +113,12 @@ export const Agent = z
   .meta({ id: 'Agent' });
 export type Agent = z.infer<typeof Agent>;
 
-export const RegistrationResult = z.object({ agent: Agent, token: z.string().optional() });
+export const RegistrationResult = z.object({
+  agent: Agent,
+  token: z.string().optional(),
+  /** Heartbeat at least this often (ms): an agent silent for AGENT_TTL_MS is inactive. */
+  heartbeatMs: z.number().int().optional(),
+});
 export type RegistrationResult = z.infer<typeof RegistrationResult>;
 
 export const Heartbeat = z.object({ running: Int32.min(0).optional() });

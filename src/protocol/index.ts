@@ -1,5 +1,6 @@
 export * from './agent.ts';
 export * from './common.ts';
+export * from './json-schema.ts';
 export * from './messages.ts';
 export * from './queue.ts';
 export * from './signature.ts';

@@ -1,17 +1,20 @@
 import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { mergeCapabilities } from '../a2a/manager-card.ts';
+import { compileSchema } from '../capabilities/json-schema.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { agents, awards } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
-import type { AgentRegistration, Capability } from '../protocol/agent.ts';
+import type { AgentRegistration, Capability, StandingOffer } from '../protocol/agent.ts';
+import type { AgentAddress } from '../resilience/agent-client.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { sameSecret } from '../security/same-secret.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
 import { deriveAgentToken, hashToken, newTokenKid, revokedHash } from './agent-token.ts';
 import type { AgentRow } from './agent-view.ts';
+import { NAME_RELEASE_TTLS } from './liveness.ts';
 
 export type RegistryOptions = {
   secret: string;
@@ -21,7 +24,27 @@ export type RegistryOptions = {
   guard?: OutboundGuard;
   /** Live (not deregistered) agents at most: MAX_AGENTS. */
   maxAgents?: number;
+  /** Profiles changed here (registered, updated, deregistered): caches of them are stale. */
+  onChange?: () => void;
+  /** An agent made an authenticated request (liveness). */
+  onHeard?: (agentId: string) => void;
+  /** AGENT_TTL_MS: an inactive agent silent for NAME_RELEASE_TTLS of it gives up its name. */
+  agentTtlMs?: number;
+  /** Deregisters an agent whose name a new registration takes (its live awards end too). */
+  retire?: (agentId: string) => Promise<void>;
 };
+
+/** How the manager will speak to a new registration, and what it bids for an A2A agent. */
+export type Speaking =
+  | { protocol: 'cnp' }
+  | { protocol: 'a2a'; card: Record<string, unknown>; offer: StandingOffer };
+
+/** The name is held by an agent silent for so long that a new registration may take it. */
+class ReleasableName extends Error {
+  constructor(readonly agentId: string) {
+    super('releasable name');
+  }
+}
 
 export type Registration = { agent: AgentRow; token?: string; created: boolean };
 
@@ -40,6 +63,20 @@ const nameTaken = (name: string) =>
     'name_taken',
     `an agent named "${name}" is already registered; send its token as "Authorization: Bearer <token>" to update it, or pick another name`,
   );
+
+/** 422 naming each capability schema that does not compile (json-schema.ts says why). */
+function checkSchemas(capabilities: readonly Capability[]): void {
+  const details: { field: string; message: string }[] = [];
+  for (const [i, c] of capabilities.entries())
+    for (const key of ['inputSchema', 'outputSchema'] as const) {
+      const schema = c[key];
+      if (!schema) continue;
+      const compiled = compileSchema(schema);
+      if (!compiled.ok) details.push({ field: `capabilities.${i}.${key}`, message: compiled.message });
+    }
+  if (details.length)
+    throw new AppError(422, 'invalid_request', 'a capability schema cannot be used', details);
+}
 
 /** Agents and their capability profiles: registration, lookup, heartbeats and deregistration. */
 export class AgentRegistry {
@@ -72,12 +109,23 @@ export class AgentRegistry {
   async register(
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
-    a2aCard: Record<string, unknown> | null = null,
+    speaking: Speaking = { protocol: 'cnp' },
   ): Promise<Registration> {
+    checkSchemas(body.capabilities);
     if (body.endpoint) await this.checkEndpoint(body.endpoint);
     try {
-      const reg = await this.upsert(body, credentials, a2aCard);
+      let reg: Awaited<ReturnType<AgentRegistry['upsert']>>;
+      try {
+        reg = await this.upsert(body, credentials, speaking);
+      } catch (err) {
+        if (!(err instanceof ReleasableName)) throw err;
+        // Its holder has been gone for long: it is deregistered, and this registration is new.
+        await this.opts.retire?.(err.agentId);
+        reg = await this.upsert(body, credentials, speaking);
+      }
       this.capabilities = null;
+      this.cards.delete(reg.agent.id);
+      this.opts.onChange?.();
       // Shown with its counters, ledger included (a re-registering agent has a record).
       return reg.created ? reg : { ...reg, agent: await this.get(reg.agent.id) };
     } catch (err) {
@@ -90,10 +138,13 @@ export class AgentRegistry {
   private upsert(
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
-    a2aCard: Record<string, unknown> | null,
+    speaking: Speaking,
   ) {
     const profile = {
-      a2aCard,
+      a2aCard: speaking.protocol === 'a2a' ? speaking.card : null,
+      protocol: speaking.protocol,
+      standingOffer: speaking.protocol === 'a2a' ? speaking.offer : null,
+      lastSeenAt: new Date(),
       endpoint: body.endpoint ?? null,
       capabilities: body.capabilities,
       capabilityNames: [...new Set(body.capabilities.map((c) => c.name))],
@@ -110,7 +161,9 @@ export class AgentRegistry {
         .for('update');
       if (existing) {
         if (!credentials.bearer || !sameSecret(hashToken(credentials.bearer), existing.tokenHash)) {
-          throw nameTaken(body.name);
+          if (!this.releasable(existing)) throw nameTaken(body.name);
+          this.checkRegistrationKey(credentials);
+          throw new ReleasableName(existing.id);
         }
         const [agent] = await tx
           .update(agents)
@@ -132,6 +185,16 @@ export class AgentRegistry {
       await recordEvent(tx, { agentId: id, type: 'agent.registered', data: { name: body.name } });
       return { agent: agent!, token, created: true };
     });
+  }
+
+  /** An inactive agent silent for NAME_RELEASE_TTLS × AGENT_TTL_MS: its name may be taken. */
+  private releasable(row: AgentRow): boolean {
+    const ttl = this.opts.agentTtlMs;
+    return (
+      ttl !== undefined &&
+      row.status === 'inactive' &&
+      Date.now() - row.lastSeenAt.getTime() >= NAME_RELEASE_TTLS * ttl
+    );
   }
 
   /** A new agent only while fewer than MAX_AGENTS are registered and not deregistered. */
@@ -195,7 +258,10 @@ export class AgentRegistry {
     const hash = hashToken(token);
     const known = this.idByTokenHash.get(hash);
     const now = Date.now();
-    if (known && known.until > now) return known.id;
+    if (known && known.until > now) {
+      this.opts.onHeard?.(known.id);
+      return known.id;
+    }
     const agent = await this.authenticate(token);
     if (!agent) {
       this.idByTokenHash.delete(hash);
@@ -207,16 +273,42 @@ export class AgentRegistry {
   }
 
   /** Where an agent is and the token that signs calls to it; null if it is unknown. */
-  async addressOf(agentId: string): Promise<{ id: string; endpoint: string; token: string } | null> {
+  async addressOf(agentId: string): Promise<AgentAddress | null> {
     const [row] = await this.db
-      .select({ id: agents.id, endpoint: agents.endpoint, kid: agents.tokenKid })
+      .select({
+        id: agents.id,
+        endpoint: agents.endpoint,
+        kid: agents.tokenKid,
+        protocol: agents.protocol,
+        offer: agents.standingOffer,
+      })
       .from(agents)
       .where(eq(agents.id, agentId));
     // A pull-only agent has no address: nothing can be sent to it.
-    return row?.endpoint
-      ? { id: row.id, endpoint: row.endpoint, token: this.tokenOf(row.id, row.kid) }
-      : null;
+    if (!row?.endpoint) return null;
+    return {
+      id: row.id,
+      endpoint: row.endpoint,
+      token: this.tokenOf(row.id, row.kid),
+      ...(row.protocol === 'a2a' && row.offer ? { a2a: { offer: row.offer } } : {}),
+    };
   }
+
+  /** The A2A card an agent registered with, read at most once per CARD_CACHE_MS (its calls are built from it). */
+  async cardOf(agentId: string): Promise<Record<string, unknown> | null> {
+    const now = Date.now();
+    const known = this.cards.get(agentId);
+    if (known && now - known.at < CARD_CACHE_MS) return known.card;
+    const [row] = await this.db
+      .select({ card: agents.a2aCard })
+      .from(agents)
+      .where(and(eq(agents.id, agentId), eq(agents.protocol, 'a2a')));
+    const card = row?.card ?? null;
+    if (this.cards.size >= 10_000) this.cards.clear();
+    this.cards.set(agentId, { at: now, card });
+    return card;
+  }
+  private readonly cards = new Map<string, { at: number; card: Record<string, unknown> | null }>();
 
   /**
    * Gives the agent a new token under a new key id; the old one stops working at once here (and
@@ -245,6 +337,7 @@ export class AgentRegistry {
       .select()
       .from(agents)
       .where(eq(agents.tokenHash, hashToken(token)));
+    if (row) this.opts.onHeard?.(row.id);
     return row ?? null;
   }
 
@@ -293,19 +386,52 @@ export class AgentRegistry {
     return { items, nextCursor: more ? items.at(-1)!.id : null };
   }
 
-  async heartbeat(id: string, running: number | undefined): Promise<AgentRow> {
-    const [row] = await this.db
-      .update(agents)
-      .set({ lastHeartbeatAt: new Date(), ...(running === undefined ? {} : { running }) })
-      .where(eq(agents.id, id))
-      .returning({ id: agents.id });
-    if (!row) throw notFound('agent', id);
-    return this.get(id);
+  /**
+   * A heartbeat: the agent is seen now, and an inactive one is active again (`agent.active`,
+   * `reactivated`: the caller wakes tasks queued for its capabilities).
+   */
+  async heartbeat(
+    id: string,
+    running: number | undefined,
+  ): Promise<{ agent: AgentRow; reactivated: boolean }> {
+    const reactivated = await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .select({ status: agents.status, name: agents.name })
+        .from(agents)
+        .where(eq(agents.id, id))
+        .for('update');
+      if (!row) throw notFound('agent', id);
+      const wasInactive = row.status === 'inactive';
+      const now = new Date();
+      await tx
+        .update(agents)
+        .set({
+          lastHeartbeatAt: now,
+          lastSeenAt: now,
+          ...(running === undefined ? {} : { running }),
+          ...(wasInactive ? { status: 'active' as const, updatedAt: now } : {}),
+        })
+        .where(eq(agents.id, id));
+      if (wasInactive) await recordEvent(tx, { agentId: id, type: 'agent.active', data: { name: row.name } });
+      return wasInactive;
+    });
+    if (reactivated) {
+      this.capabilities = null;
+      this.opts.onChange?.();
+    }
+    return { agent: await this.get(id), reactivated };
+  }
+
+  /** Agents went inactive (liveness): lists of what is on offer are stale. */
+  forgetOffers(): void {
+    this.capabilities = null;
+    this.opts.onChange?.();
   }
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
-  async deregister(tx: Tx, id: string): Promise<string[]> {
+  async deregister(tx: Tx, id: string, reason?: 'name_taken_over'): Promise<string[]> {
     this.capabilities = null;
+    this.opts.onChange?.();
     // Its token dies with it: the hash it had is replaced by one no token hashes to.
     const [row] = await tx
       .update(agents)
@@ -314,7 +440,12 @@ export class AgentRegistry {
       .returning();
     if (!row) throw notFound('agent', id);
     for (const [hash, known] of this.idByTokenHash) if (known.id === id) this.idByTokenHash.delete(hash);
-    await recordEvent(tx, { agentId: id, type: 'agent.deregistered', data: { name: row.name } });
+    this.cards.delete(id);
+    await recordEvent(tx, {
+      agentId: id,
+      type: 'agent.deregistered',
+      data: { name: row.name, ...(reason ? { reason } : {}) },
+    });
     const held = await tx
       .select({ id: awards.id })
       .from(awards)

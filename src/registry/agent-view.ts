@@ -14,10 +14,13 @@ export function toAgentView(row: AgentRow, circuit: CircuitState): Agent {
     maxConcurrency: row.maxConcurrency,
     description: row.description,
     card: row.a2aCard ?? null,
+    protocol: row.protocol,
+    offer: row.standingOffer ?? null,
     status: row.status,
     circuit,
     running: row.running,
     lastHeartbeatAt: row.lastHeartbeatAt?.toISOString() ?? null,
+    lastSeenAt: row.lastSeenAt.toISOString(),
     stats: {
       cfps: row.cfps,
       proposals: row.proposals,

@@ -16,13 +16,13 @@ import {
   timeout,
 } from 'cockatiel';
 import type { Logger } from 'pino';
-import { type Agent as Dispatcher, request } from 'undici';
+import { type Agent as Dispatcher, request, fetch as undiciFetch } from 'undici';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import { type MarketMetrics, noMetrics } from '../observability/market-metrics.ts';
 import { formatTraceparent, type TraceContext } from '../observability/trace-context.ts';
 import { noTracing, type Tracing } from '../observability/tracing.ts';
-import type { CircuitState as WireCircuitState } from '../protocol/agent.ts';
+import type { StandingOffer, CircuitState as WireCircuitState } from '../protocol/agent.ts';
 import {
   type AcceptProposal,
   AwardReply,
@@ -36,8 +36,24 @@ import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyErr
 import { callOutcome, readCapped } from './agent-reply.ts';
 import { OutboundGuard, OutboundRefusedError } from './outbound-guard.ts';
 
-/** Who to call and how to sign; `trace`: the span the call is made in (sent as `traceparent`). */
-export type AgentAddress = { id: string; endpoint: string; token: string; trace?: TraceContext };
+/**
+ * Who to call and how to sign; `trace`: the span the call is made in (sent as `traceparent`).
+ * `a2a`: an agent registered by its A2A card, spoken to in A2A (its standing offer is its bid).
+ */
+export type AgentAddress = {
+  id: string;
+  endpoint: string;
+  token: string;
+  trace?: TraceContext;
+  a2a?: { offer: StandingOffer };
+};
+
+/** How calls to an A2A agent are made (a2a/a2a-contractor.ts): same policies, another wire. */
+export interface A2ASpeaker {
+  cfp(agent: AgentAddress, msg: Cfp): CfpReply;
+  award(agent: AgentAddress, msg: AcceptProposal): Promise<AwardReply>;
+  cancel(agent: AgentAddress, msg: Cancel): Promise<void>;
+}
 
 type AgentPolicies = {
   breaker: CircuitBreakerPolicy;
@@ -101,6 +117,85 @@ export class AgentClient {
   }
 
   private lastPrune = Date.now();
+  private a2a?: A2ASpeaker;
+  /** An agent answered a call (liveness). */
+  onHeard: (agentId: string) => void = () => {};
+
+  /** Calls to agents registered by an A2A card go through `speaker` (set once, at wiring). */
+  speakA2A(speaker: A2ASpeaker): void {
+    this.a2a = speaker;
+  }
+
+  /**
+   * A call made another way (A2A), under the agent's own bulkhead, breaker and timeout as every
+   * call here; `award` calls are retried like accept-proposal. `fn` gets the timeout's signal.
+   */
+  guarded<T>(
+    agentId: string,
+    kind: 'award' | 'call',
+    timeoutMs: number,
+    message: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const p = this.policiesOf(agentId);
+    const started = performance.now();
+    const once = () =>
+      p.bulkhead.execute(() =>
+        p.breaker.execute(() =>
+          timeout(timeoutMs, { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false }).execute(
+            ({ signal }) =>
+              fn(signal).catch((err: unknown) => {
+                throw signal.aborted ? new AgentTimeoutError(timeoutMs) : err;
+              }),
+          ),
+        ),
+      );
+    return (kind === 'award' ? p.awardRetry.execute(once) : once()).then(
+      (v) => {
+        this.metrics.agentCall(message, 'ok', performance.now() - started);
+        this.onHeard(agentId);
+        return v;
+      },
+      (err: unknown) => {
+        this.metrics.agentCall(
+          message,
+          callOutcome(err instanceof Error ? err.name : 'error', err),
+          performance.now() - started,
+        );
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * fetch through this client's guarded connection pool (every address checked after DNS), its
+   * response body cut off past `maxBytes`: what the A2A client is given to call agents with.
+   */
+  fetch(maxBytes: number): typeof fetch {
+    return (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const refused = this.guard.refuseLiteral(url);
+      if (refused) throw new OutboundRefusedError(refused);
+      const res = await undiciFetch(url, { ...(init as object), dispatcher: this.dispatcher } as never);
+      if (!res.body) return res as unknown as Response;
+      let seen = 0;
+      const capped = res.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, ctl) {
+            seen += chunk.byteLength;
+            if (seen > maxBytes)
+              ctl.error(new InvalidAgentReplyError(`agent answered more than ${maxBytes} bytes`));
+            else ctl.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(capped as never, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers as never,
+      });
+    }) as typeof fetch;
+  }
 
   /**
    * Forgets the policies of agents not called for POLICY_IDLE_MS whose circuit is closed (a
@@ -237,6 +332,8 @@ export class AgentClient {
    * against the agent's circuit (nor may such a call be its half-open probe).
    */
   cfp(agent: AgentAddress, msg: Cfp, replyBy: number): Promise<CfpReply> {
+    // An A2A agent cannot bid: the manager bids its standing offer for it, without a call.
+    if (agent.a2a && this.a2a) return Promise.resolve(this.a2a.cfp(agent, msg));
     const p = this.policiesOf(agent.id);
     return p.bulkhead.execute(() => {
       const left = replyBy - Date.now();
@@ -253,6 +350,7 @@ export class AgentClient {
 
   /** accept-proposal: retried with backoff on transport errors and 5xx (idempotent by awardId). */
   award(agent: AgentAddress, msg: AcceptProposal): Promise<AwardReply> {
+    if (agent.a2a && this.a2a) return this.a2a.award(agent, msg);
     const p = this.policiesOf(agent.id);
     // The bulkhead outside the breaker: a full bulkhead is this manager's congestion, not a
     // fault of the agent's.
@@ -269,6 +367,17 @@ export class AgentClient {
     path: '/reject' | '/cancel',
     msg: RejectProposal | Cancel,
   ): Promise<boolean> {
+    if (agent.a2a && this.a2a) {
+      // A2A has no reject-proposal (the agent never bid); a cancel is CancelTask.
+      if (msg.type !== 'cancel') return true;
+      return this.a2a.cancel(agent, msg).then(
+        () => true,
+        (err: unknown) => {
+          this.logger.debug({ err, agentId: agent.id }, 'A2A CancelTask failed');
+          return false;
+        },
+      );
+    }
     const p = this.policiesOf(agent.id);
     try {
       await p.bulkhead.execute(() => this.post(agent, path, msg, this.cfg.NOTIFY_TIMEOUT_MS, null));
@@ -341,6 +450,7 @@ export class AgentClient {
           if (res.statusCode >= 300) throw new AgentHttpError(res.statusCode, text.slice(0, 500));
           if (!schema) {
             log(String(res.statusCode));
+            this.onHeard(agent.id);
             return undefined as T;
           }
           let json: unknown;
@@ -366,6 +476,7 @@ export class AgentClient {
             );
           }
           log(String(res.statusCode));
+          this.onHeard(agent.id);
           return parsed.data;
         } catch (err) {
           // undici reports the timeout's abort as its own AbortError: name it for what it is.

@@ -5,7 +5,11 @@ export class AgentHttpError extends Error {
     readonly status: number,
     readonly body: string,
   ) {
-    super(`agent answered HTTP ${status}`);
+    super(
+      status === 404 || status === 405
+        ? `agent answered HTTP ${status}: it does not serve this protocol's calls (an A2A agent is registered with its Agent Card, and then spoken to in A2A)`
+        : `agent answered HTTP ${status}`,
+    );
   }
   get retryable() {
     return this.status >= 500;

@@ -5,6 +5,7 @@ import { completeAward } from '../awards/complete-award.ts';
 import { moveAward, type RequeuePolicy } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
+import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Database, Db } from '../db/client.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
@@ -31,6 +32,7 @@ export type NegotiationDeps = {
   /** A task completed by an inline inform-result: its view may be handed to waiting clients. */
   onCompleted(task: TaskRow, award: AwardRow): void;
   metrics: MarketMetrics;
+  schemas: SchemaIndex;
 };
 
 /** reject-proposal to a bidder, best effort, off the hot path. */
@@ -88,6 +90,11 @@ export async function negotiateAward(
       reply = await d.client.award(d.address(invitee), msg);
     } catch (err) {
       reply = { type: 'error', reason: err instanceof Error ? err.message : String(err) };
+    }
+    // An inline output that breaks the winner's outputSchema is its failure, as a late one is.
+    if (reply.type === 'inform-result') {
+      const unfit = await d.schemas.outputRefusal(bid.agentId, async () => task.capability, reply.output);
+      if (unfit) reply = { type: 'error', reason: unfit };
     }
     if (reply.type === 'agree') {
       // The agent's estimate runs from its agreement, not from when the award was offered.

@@ -1,10 +1,11 @@
 import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
-import type { Cfp } from '../protocol/messages.ts';
-import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
+import type { Cfp, CfpReply } from '../protocol/messages.ts';
 import { AgentHttpError, InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { isTerminal } from '../tasks/state-machine.ts';
 import type { CfpAnswer, Invitee } from './round-types.ts';
+
+export type CfpSender = (invitee: Invitee, cfp: Cfp, replyBy: number) => Promise<CfpReply>;
 
 /**
  * Sends the cfp to every invitee at once and gathers their answers until `replyBy`, or as soon
@@ -12,11 +13,11 @@ import type { CfpAnswer, Invitee } from './round-types.ts';
  * task ends meanwhile (cancel, deadline).
  */
 export function collectBids(
-  client: AgentClient,
+  /** Sends the cfp to one invitee (to be answered by `replyBy`, this process's clock). */
+  send: CfpSender,
   hub: EventHub,
   cfp: Cfp,
   invitees: Invitee[],
-  address: (i: Invitee) => AgentAddress,
   /** The database's clock (which wrote `replyBy`), as this process sees it. */
   clock: DbClock,
   /** Called once every invitee has answered its cfp (deferred bids may still be awaited). */
@@ -52,8 +53,7 @@ export function collectBids(
     const timer = setTimeout(finish, Math.max(0, replyBy - Date.now()));
     for (const invitee of invitees) {
       // The client does not send a cfp whose window is spent, nor hold it against the agent.
-      client
-        .cfp(address(invitee), cfp, replyBy)
+      send(invitee, cfp, replyBy)
         .then(
           (reply): CfpAnswer => {
             if (reply.type === 'deferred' && !bidArrived.has(invitee.id)) awaitingBid.add(invitee.id);

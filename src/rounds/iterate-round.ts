@@ -8,7 +8,7 @@ import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
 import { sendReject } from './award-negotiation.ts';
 import { readPostedBids } from './close-round.ts';
-import { collectBids } from './collect-bids.ts';
+import { type CfpSender, collectBids } from './collect-bids.ts';
 import { type FinalBid, finaliseBids } from './finalise-bids.ts';
 import { mergeIteration, shortlistOf } from './iteration.ts';
 import type { Invitee } from './round-types.ts';
@@ -40,6 +40,7 @@ export type IterationDeps = {
   managerId: string;
   leaseSlackMs: number;
   address(i: Invitee): AgentAddress;
+  send: CfpSender;
   clock: DbClock;
 };
 
@@ -86,7 +87,7 @@ export async function iterate(
     }
     const shortlisted = s.shortlist.map((id) => byId.get(id)).filter((i): i is Invitee => !!i);
     const next: Cfp = { ...cfp, replyBy: new Date(rows[0].reply_by).toISOString(), iteration, best: s.best };
-    const answers = await collectBids(d.client, d.hub, next, shortlisted, d.address, d.clock);
+    const answers = await collectBids(d.send, d.hub, next, shortlisted, d.clock);
     const deferred = shortlisted.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const revised = finaliseBids(
       shortlisted,

@@ -1,6 +1,7 @@
 import type { Database } from '../db/client.ts';
 import { eligibleAgentsCte, eventCtes, fromStates } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import type { StandingOffer } from '../protocol/agent.ts';
 import type { TaskSubmission } from '../protocol/task.ts';
 import { reputation } from '../registry/reputation.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
@@ -42,6 +43,7 @@ const delayMs = (requeues: string, base: string, cap: string) =>
 
 /** The invitees a statement returns, joined to their invitation rows. */
 const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpoint', e.endpoint, 'kid', e.token_kid,
+    'offer', case when e.protocol = 'a2a' then e.standing_offer end,
     'completions', e.completions, 'failures', e.failures, 'bidId', i.id)), '[]')::text
   from inv i join elig e on e.id = i.agent_id) as invitees`;
 
@@ -171,6 +173,7 @@ function openingOf(rows: Record<string, unknown>[]): Opening {
     completions: number;
     failures: number;
     bidId: string;
+    offer: StandingOffer | null;
   }[];
   return {
     kind: 'opened',
@@ -181,6 +184,7 @@ function openingOf(rows: Record<string, unknown>[]): Opening {
       kid: i.kid,
       bidId: i.bidId,
       reputation: reputation(i.completions, i.failures),
+      ...(i.offer ? { a2a: { offer: i.offer } } : {}),
     })),
   };
 }

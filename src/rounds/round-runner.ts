@@ -3,6 +3,7 @@ import type { AwardTiming } from '../awards/award-timing.ts';
 import type { RequeuePolicy } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import type { AddressBook } from '../awards/notify-holder.ts';
+import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
 import type { DbClock } from '../db/db-clock.ts';
@@ -17,7 +18,7 @@ import { type AwardRow, type TaskRow, toTaskSpec, traceIdOf } from '../tasks/tas
 import { Admission, ANONYMOUS, type SlotStatus } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
-import { collectBids } from './collect-bids.ts';
+import { type CfpSender, collectBids } from './collect-bids.ts';
 import { type FinalBid, finaliseBids } from './finalise-bids.ts';
 import { iterate } from './iterate-round.ts';
 import { type Opening, type OpenPolicy, openRound, type RoundStart } from './open-round.ts';
@@ -41,6 +42,8 @@ export type RoundRunnerDeps = {
   tracing: Tracing;
   /** The database's clock as this process sees it: rounds' replyBy are written by it. */
   clock: DbClock;
+  /** Agents' input schemas: an invitee whose schema refuses the task's input is not sent the cfp. */
+  schemas: SchemaIndex;
 };
 
 const STATE_SQL = 'select state from tasks where id = $1';
@@ -174,6 +177,7 @@ export class RoundRunner {
         resultUrl: this.d.resultUrl,
         onCompleted: this.d.onCompleted,
         metrics: this.d.metrics,
+        schemas: this.d.schemas,
       },
       closed.task,
       closed.award,
@@ -182,8 +186,14 @@ export class RoundRunner {
     );
   }
 
-  private address(a: Pick<Invitee, 'id' | 'endpoint' | 'kid'>, trace: TraceContext): AgentAddress {
-    return { id: a.id, endpoint: a.endpoint, token: this.d.tokenOf(a.id, a.kid), trace };
+  private address(a: Pick<Invitee, 'id' | 'endpoint' | 'kid' | 'a2a'>, trace: TraceContext): AgentAddress {
+    return {
+      id: a.id,
+      endpoint: a.endpoint,
+      token: this.d.tokenOf(a.id, a.kid),
+      trace,
+      ...(a.a2a ? { a2a: a.a2a } : {}),
+    };
   }
 
   /**
@@ -206,6 +216,23 @@ export class RoundRunner {
   }
 
   /**
+   * How this round's cfps go out: an invitee whose inputSchema refuses the task's input is
+   * answered a refusal in its name and never sees the cfp. (A task with dependencies gets the
+   * rest of its input from them, so its input is not checked.)
+   */
+  private cfpSender(task: TaskRow, trace: TraceContext): CfpSender {
+    return (invitee, cfp, replyBy) =>
+      (task.dependsOn?.length
+        ? Promise.resolve(null)
+        : this.d.schemas.inputRefusal(invitee.id, task.capability, task.input)
+      ).then((unfit) =>
+        unfit
+          ? { type: 'refuse', reason: unfit }
+          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy),
+      );
+  }
+
+  /**
    * cfp, collect, close and rank. The slot bounds the cfps in flight: once every invitee has
    * answered, a round that only waits for deferred bids gives it back (`release`), so rounds with
    * long windows and deferring agents do not hold slots they do no work in.
@@ -219,15 +246,8 @@ export class RoundRunner {
       replyBy: (task.replyBy ?? new Date()).toISOString(),
       task: toTaskSpec(task),
     };
-    const answers = await collectBids(
-      this.d.client,
-      this.d.hub,
-      cfp,
-      invitees,
-      (i) => this.address(i, trace),
-      this.d.clock,
-      release,
-    );
+    const send = this.cfpSender(task, trace);
+    const answers = await collectBids(send, this.d.hub, cfp, invitees, this.d.clock, release);
     release();
     const deferred = invitees.filter((i) => answers.get(i.id)?.type === 'deferred').map((i) => i.bidId);
     const posted = await readPostedBids(this.d.database, deferred);
@@ -244,6 +264,7 @@ export class RoundRunner {
               managerId: this.d.managerId,
               leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
               address: (i) => this.address(i, trace),
+              send,
               clock: this.d.clock,
             },
             task,

@@ -1,3 +1,5 @@
+import type { StandingOffer } from '../protocol/agent.ts';
+
 /** An agent invited to a round, with what ranking needs to know about it. */
 export type Invitee = {
   id: string;
@@ -6,6 +8,8 @@ export type Invitee = {
   kid: string | null;
   reputation: number /** Its invitation row in `bids`. */;
   bidId: string;
+  /** An A2A agent: the manager bids its standing offer and speaks A2A to it. */
+  a2a?: { offer: StandingOffer };
 };
 
 /** What an invited agent answered to a cfp, as the round owner saw it. */

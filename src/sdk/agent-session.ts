@@ -22,6 +22,8 @@ export type SessionOptions = {
  */
 export class AgentSession {
   private heartbeat: NodeJS.Timeout | undefined;
+  /** How often the manager asked to be sent heartbeats (absent from older managers). */
+  heartbeatMs: number | undefined;
 
   private constructor(
     readonly manager: ManagerClient,
@@ -36,7 +38,7 @@ export class AgentSession {
     const manager = new ManagerClient(opts.manager, { reportAttempts: opts.reportAttempts });
     const saved = opts.tokenFile ? await readSaved(opts.tokenFile, opts.manager) : undefined;
     manager.token = saved?.token;
-    let registered: { id: string; token: string };
+    let registered: { id: string; token: string; heartbeatMs?: number };
     try {
       registered = await register(manager, profile, opts.registrationKey, saved?.token);
     } catch (err) {
@@ -49,6 +51,7 @@ export class AgentSession {
       throw err;
     }
     const session = new AgentSession(manager, profile, opts, registered.id, registered.token);
+    session.heartbeatMs = registered.heartbeatMs;
     await session.save();
     return session;
   }
@@ -114,7 +117,7 @@ async function register(
   const token = res.token ?? knownToken;
   if (!token) throw new Error('the manager registered this agent without giving it a token');
   manager.token = token;
-  return { id: res.agent.id, token };
+  return { id: res.agent.id, token, heartbeatMs: res.heartbeatMs };
 }
 
 async function readSaved(file: string, managerUrl: string): Promise<Saved | undefined> {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
+import { toJSONSchema, type z } from 'zod';
 import type { Capability } from '../protocol/agent.ts';
 import type { Cfp, Proposal, Refusal, RejectProposal, TaskSpec } from '../protocol/messages.ts';
 import type { ManagerClient } from './manager-client.ts';
@@ -27,9 +27,18 @@ export type WorkContext = {
   subcontract(capability: string, input: unknown, options?: SubcontractOptions): Promise<unknown>;
 };
 
+/**
+ * A capability as the SDK takes it: its name, and optionally zod schemas of its input and
+ * output, published to the manager as JSON Schema (inputSchema, outputSchema) and checked here.
+ */
+export type CapabilitySpec = Omit<Capability, 'inputSchema' | 'outputSchema'> & {
+  input?: z.ZodType;
+  output?: z.ZodType;
+};
+
 export type AgentSpec<Input = unknown, Output = unknown> = {
   name: string;
-  capabilities: (Capability | string)[];
+  capabilities: (CapabilitySpec | Capability | string)[];
   description?: string;
   /** How many awarded tasks run at once; further awards wait their turn. */
   maxConcurrency?: number;
@@ -56,10 +65,19 @@ export type StartOptions = {
   host?: string;
   /** The URL the manager should call; defaults to http://host:port. */
   publicUrl?: string;
-  /** Where the agent keeps its id and token across restarts. */
-  tokenFile?: string;
+  /**
+   * Where the agent keeps its id and token across restarts, so it comes back under its name.
+   * Default: `$CNET_AGENT_HOME` (else `~/.contract-net/agents`) / `<name>@<manager host_port>.json`;
+   * `false` keeps nothing.
+   */
+  tokenFile?: string | false;
   registrationKey?: string;
+  /** How often to heartbeat; default what the manager asks at registration (a third of its AGENT_TTL_MS). */
   heartbeatMs?: number;
+  /** On SIGINT and SIGTERM: stop, deregister and exit (default true). */
+  handleSignals?: boolean;
+  /** Where the SDK says what it does (listening, registered, manager unreachable); default stderr. */
+  log?: (line: string) => void;
   /** For tests: how many times and how fast a result report is retried. */
   reportAttempts?: number;
   /**
@@ -96,14 +114,48 @@ export const deferred = (decide: () => Promise<Proposal | Refusal>): DeferredDec
   decide,
 });
 
-/** The task input checked against the spec's schema, or why it is not acceptable. */
+/**
+ * A capability as the manager is told of it: zod schemas become JSON Schema (2020-12), the input
+ * as it may be sent (defaults optional), the output as it is produced.
+ */
+export function publishedCapability(
+  c: CapabilitySpec | Capability | string,
+  specInput?: z.ZodType,
+): Capability {
+  if (typeof c === 'string')
+    return specInput ? { name: c, inputSchema: jsonSchemaOf(specInput, 'input') } : { name: c };
+  const { input, output, ...rest } = c as CapabilitySpec & Capability;
+  const inSchema = input ?? (rest.inputSchema ? undefined : specInput);
+  return {
+    ...rest,
+    ...(inSchema ? { inputSchema: jsonSchemaOf(inSchema, 'input') } : {}),
+    ...(output ? { outputSchema: jsonSchemaOf(output, 'output') } : {}),
+  };
+}
+
+const jsonSchemaOf = (schema: z.ZodType, io: 'input' | 'output') =>
+  toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+
+/** The zod schema a capability's input is checked with: its own, else the spec's. */
+function inputSchemaOf(
+  spec: Pick<AgentSpec, 'input' | 'capabilities'>,
+  capability: string,
+): z.ZodType | undefined {
+  const own = spec.capabilities.find(
+    (c): c is CapabilitySpec => typeof c !== 'string' && c.name === capability && 'input' in c,
+  );
+  return own?.input ?? spec.input;
+}
+
+/** The task input checked against its capability's schema (or the spec's), or why it is not acceptable. */
 export function inputOf<Input>(
-  spec: Pick<AgentSpec<Input>, 'input'>,
+  spec: Pick<AgentSpec<Input>, 'input' | 'capabilities'>,
   task: TaskSpec,
 ): { ok: true; value: Input } | { ok: false; reason: string } {
-  if (!spec.input) return { ok: true, value: task.input as Input };
-  const r = spec.input.safeParse(task.input);
+  const schema = inputSchemaOf(spec as Pick<AgentSpec, 'input' | 'capabilities'>, task.capability);
+  if (!schema) return { ok: true, value: task.input as Input };
+  const r = schema.safeParse(task.input);
   return r.success
-    ? { ok: true, value: r.data }
+    ? { ok: true, value: r.data as Input }
     : { ok: false, reason: `invalid input: ${r.error.issues[0]?.message}` };
 }

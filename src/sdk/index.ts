@@ -5,6 +5,8 @@ export {
   type AgentSpec,
   type BidContext,
   type BidDecision,
+  type CapabilitySpec,
+  defaultTokenFile,
   deferred,
   defineAgent,
   type RunningAgent,

@@ -14,6 +14,10 @@ export class Fleet {
       manager: this.managerUrl,
       heartbeatMs: 1000,
       reportAttempts: 3,
+      // Many agents share a test process: no token files, no signal handlers, no chatter.
+      tokenFile: false,
+      handleSignals: false,
+      log: () => {},
       ...opts,
     });
     this.agents.push(agent);

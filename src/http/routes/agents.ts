@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { cardField, isAgentCard, registrationFromCard } from '../../a2a/agent-card.ts';
+import { cardField, cardRegistration, registrationFromCard } from '../../a2a/agent-card.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { jsonSizeWithin } from '../../limits/json-size.ts';
 import {
@@ -13,7 +13,9 @@ import {
   RegistrationResult,
 } from '../../protocol/agent.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
+import type { Speaking } from '../../registry/agent-registry.ts';
 import { toAgentView } from '../../registry/agent-view.ts';
+import { heartbeatIntervalOf } from '../../registry/liveness.ts';
 import { bearerOf, clientKeys, isAdmin, requireAgent, requireReader, requireSelf } from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
@@ -86,22 +88,30 @@ const rotateToken = createRoute({
 export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const view = (row: Parameters<typeof toAgentView>[0]) => toAgentView(row, deps.circuitOf(row.id));
 
-  const registerWith = async (c: Context, body: AgentRegistration, card: Record<string, unknown> | null) => {
+  const registerWith = async (c: Context, body: AgentRegistration, speaking?: Speaking) => {
     const reg = await deps.registry.register(
       body,
       { bearer: bearerOf(c), registrationKey: c.req.header('x-registration-key') },
-      card,
+      speaking,
     );
     // A pull-only agent cannot be invited: a new round would find nobody new.
     if (reg.agent.endpoint) await deps.market.wakeQueued(reg.agent.capabilityNames);
-    const out = { agent: view(reg.agent), ...(reg.token ? { token: reg.token } : {}) };
+    const out = {
+      agent: view(reg.agent),
+      ...(reg.token ? { token: reg.token } : {}),
+      heartbeatMs: heartbeatIntervalOf(deps.config.AGENT_TTL_MS),
+    };
     return reg.created ? c.json(out, 201) : c.json(out, 200);
   };
 
-  // An A2A Agent Card registers too: its skills become capabilities, its URL the endpoint.
+  // An A2A Agent Card registers too: its skills become capabilities, its URL the endpoint, and
+  // the manager speaks A2A to it, bidding its standing offer (`{"card": ..., "offer": ...}`).
   app.on('POST', '/v1/agents', async (c, next) => {
-    const body: unknown = await c.req.json().catch(() => undefined);
-    if (!isAgentCard(body)) return next();
+    const sent: unknown = await c.req.json().catch(() => undefined);
+    const wrapped = cardRegistration(sent);
+    if (!wrapped) return next();
+    if (!wrapped.ok) throw new AppError(422, 'invalid_request', 'invalid A2A registration', wrapped.details);
+    const { card: body, offer } = wrapped;
     if (!Number.isFinite(jsonSizeWithin(body, MAX_AGENT_CARD_BYTES)))
       throw new AppError(
         422,
@@ -117,8 +127,18 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
         `invalid Agent Card: ${mapped.details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
         mapped.details,
       );
+    // Spoken to in A2A from now on: it must answer A2A where its card says.
+    const unreachable = await deps.a2aProbe(body as Record<string, unknown>);
+    if (unreachable)
+      throw new AppError(422, 'invalid_request', `the agent's A2A endpoint cannot be used: ${unreachable}`, [
+        { field: cardField(['endpoint'], mapped.card), message: unreachable },
+      ]);
     try {
-      return await registerWith(c, mapped.registration, body as Record<string, unknown>);
+      return await registerWith(c, mapped.registration, {
+        protocol: 'a2a',
+        card: body as Record<string, unknown>,
+        offer,
+      });
     } catch (err) {
       // The registry's refusals (an endpoint it will not call) name the card's field too.
       if (err instanceof AppError && err.status === 422 && err.details)
@@ -132,7 +152,7 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     }
   });
 
-  app.openapi(register, (c) => registerWith(c, c.req.valid('json'), null));
+  app.openapi(register, (c) => registerWith(c, c.req.valid('json')));
 
   app.openapi(list, async (c) => {
     await requireReader(c, clientKeys(deps.config), deps.registry);
@@ -152,7 +172,10 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const agent = await requireAgent(c, deps.registry);
     requireSelf(agent, id);
     const body = (c.req.valid('json') as z.infer<typeof Heartbeat> | undefined) ?? {};
-    return c.json(view(await deps.registry.heartbeat(id, body.running)), 200);
+    const beat = await deps.registry.heartbeat(id, body.running);
+    // Back from inactive: tasks queued for want of an agent may find it now.
+    if (beat.reactivated && beat.agent.endpoint) await deps.market.wakeQueued(beat.agent.capabilityNames);
+    return c.json(view(beat.agent), 200);
   });
 
   app.openapi(deregister, async (c) => {
