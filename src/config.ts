@@ -133,6 +133,11 @@ const Env = z.object({
    * free for a new registration. Agents are told to heartbeat every third of it.
    */
   AGENT_TTL_MS: int(1000, 86_400_000).default(60_000),
+  /** Where an A2A message that names no capability goes (else: the only capability on offer, if one). */
+  A2A_DEFAULT_CAPABILITY: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'must be a capability name')
+    .optional(),
   /** Subtasks one award may have in all (its holder's subcontracting), whatever became of them. */
   MAX_SUBTASKS_PER_AWARD: int(0, 100_000).default(32),
   /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */

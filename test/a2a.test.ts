@@ -242,14 +242,19 @@ describe('A2A both ways', () => {
     const sent = await send(3, 'conf-1', {});
     const taskId = sent.body.result.task.id as string;
     expect((await m.call('POST', `/v1/tasks/${taskId}/cancel`)).status).toBe(200);
-    const subscribed = await rpc({
+    // A streaming method's error comes as the stream's one event, as its client reads it.
+    const subscribed = await sse(m.url, {
       jsonrpc: '2.0',
       id: 4,
       method: 'SubscribeToTask',
       params: { id: taskId },
     });
-    expect(subscribed.headers.get('content-type')).toMatch(/json/);
-    expect(subscribed.body.error.code).toBe(-32004);
+    expect(subscribed.type).toMatch(/text\/event-stream/);
+    expect(subscribed.events).toEqual([
+      { jsonrpc: '2.0', id: 4, error: expect.objectContaining({ code: -32004 }) },
+    ]);
+    const badStream = await sse(m.url, { jsonrpc: '2.0', id: 7, method: 'SendStreamingMessage', params: {} });
+    expect(badStream.events[0]).toMatchObject({ id: 7, error: { code: -32602 } });
     const more = (task: string) => ({
       jsonrpc: '2.0',
       id: 5,
@@ -271,5 +276,123 @@ describe('A2A both ways', () => {
     const reused = await send(6, 'conf-1', { other: true });
     expect(reused.status).toBe(200);
     expect(reused.body).toMatchObject({ jsonrpc: '2.0', id: 6, error: { code: -32602 } });
+    // A client's own contextId is not kept (each task is its own context): refused, saying so.
+    const withContext = await rpc({
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'SendMessage',
+      params: {
+        message: {
+          messageId: 'ctx-1',
+          contextId: 'my-conversation',
+          role: 'ROLE_USER',
+          parts: [{ text: 'hi' }],
+          metadata: { capability: 'conf.none' },
+        },
+      },
+    });
+    expect(withContext.body.error).toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/contextId/),
+    });
+  });
+
+  it('lists tasks (ListTasks) with the official client: pages, status and context filters', async () => {
+    const client = await new ClientFactory().createFromUrl(m.url);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = (await client.sendMessage(
+        send(message(`list-${i}`, [dataPart({ i })], { capability: 'list.none' }), true),
+      )) as { id: string };
+      ids.push(t.id);
+    }
+    await m.call('POST', `/v1/tasks/${ids[0]}/cancel`);
+    const list = (p: Record<string, unknown>) =>
+      client.listTasks({
+        tenant: '',
+        contextId: '',
+        status: 0,
+        pageSize: 2,
+        pageToken: '',
+        historyLength: undefined,
+        statusTimestampAfter: undefined,
+        includeArtifacts: false,
+        ...p,
+      } as never);
+    const first = await list({});
+    expect(first.tasks).toHaveLength(2);
+    expect(first.nextPageToken).not.toBe('');
+    const everything: string[] = [...first.tasks.map((t) => t.id)];
+    for (let token = first.nextPageToken; token; ) {
+      const next = await list({ pageToken: token });
+      everything.push(...next.tasks.map((t) => t.id));
+      expect(next.totalSize).toBe(first.totalSize);
+      token = next.nextPageToken;
+    }
+    expect(everything).toEqual(expect.arrayContaining(ids));
+    expect(first.totalSize).toBe(everything.length);
+    const cancelled = await list({ status: TaskState.TASK_STATE_CANCELED, pageSize: 100 });
+    expect(cancelled.tasks.map((t) => t.id)).toContain(ids[0]);
+    expect(cancelled.tasks.map((t) => t.id)).not.toContain(ids[1]);
+    const one = await list({ contextId: ids[2] });
+    expect(one.tasks.map((t) => t.id)).toEqual([ids[2]]);
+  });
+
+  it('sends a message that names no capability to A2A_DEFAULT_CAPABILITY, or to the only one on offer', async () => {
+    const rpcOn = (u: TestManager) => (text: string, id: number) =>
+      u.call('POST', '/v1/a2a', {
+        jsonrpc: '2.0',
+        id,
+        method: 'SendMessage',
+        params: {
+          configuration: { returnImmediately: true },
+          message: { messageId: `plain-${id}`, role: 'ROLE_USER', parts: [{ text }] },
+        },
+      });
+    // Several capabilities on offer here, none by default: the answer lists them.
+    const several = await rpcOn(m)('hello', 1);
+    expect(several.body.error).toMatchObject({
+      code: -32602,
+      message: expect.stringMatching(/on offer now: .*math\.double/),
+    });
+    // One capability on offer: it takes the message (its text as {text}).
+    const solo = await startManager();
+    const soloFleet = new Fleet(solo.url);
+    try {
+      await soloFleet.start({
+        ...fixedBidder('solo', 1, 10),
+        capabilities: ['text.echo'],
+        execute: (i: unknown) => i,
+      });
+      const sent = await rpcOn(solo)('just text', 2);
+      expect(sent.body.result.task.metadata.capability).toBe('text.echo');
+    } finally {
+      await soloFleet.stopAll();
+      await solo.stop();
+    }
+    const dflt = await startManager({ A2A_DEFAULT_CAPABILITY: 'text.default' });
+    try {
+      const sent = await rpcOn(dflt)('to the default', 3);
+      expect(sent.body.result.task.metadata.capability).toBe('text.default');
+    } finally {
+      await dflt.stop();
+    }
   });
 });
+
+/** A JSON-RPC call answered as server-sent events: the content type and each event's JSON. */
+async function sse(url: string, body: unknown) {
+  const res = await fetch(`${url}/v1/a2a`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    type: res.headers.get('content-type') ?? '',
+    events: text
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => JSON.parse(l.slice(5))),
+  };
+}

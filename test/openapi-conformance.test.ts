@@ -95,6 +95,7 @@ describe('the OpenAPI document is true to the routes', () => {
     await call('POST', '/v1/agents', '/v1/agents', { name: '', capabilities: 'none' });
     await call('GET', '/v1/agents', '/v1/agents?limit=2');
     await call('GET', '/v1/agents/{id}', `/v1/agents/${raw.id}`);
+    await call('GET', '/v1/capabilities', '/v1/capabilities');
     await call('GET', '/v1/agents/{id}', '/v1/agents/01900000-0000-7000-8000-000000000000');
     await call(
       'POST',

@@ -75,9 +75,11 @@ describe('README', () => {
     expect(source.split('\n').length).toBeLessThanOrEqual(30);
     const p = runTs('agents/hello-agent.ts', [], { MANAGER_URL: m.url });
     try {
-      for (let i = 0; i < 200 && !p.stdout().includes('listening on'); i++)
+      for (let i = 0; i < 200 && !p.stderr().includes('listening on'); i++)
         await new Promise((r) => setTimeout(r, 50));
-      expect(p.stdout()).toContain('word-counter');
+      expect(p.stderr()).toMatch(
+        /agent "word-counter" listening on http:\/\/127\.0\.0\.1:\d+, registered as /,
+      );
       const task = await m.call('POST', '/v1/tasks', {
         capability: 'text.count-words',
         input: { text: 'one two three' },

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../src/sdk/index.ts';
 import { fixedBidder } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { freePort, runTs } from './support/processes.ts';
 
 describe('agent SDK lifecycle', () => {
   let m: TestManager;
@@ -57,10 +58,11 @@ describe('agent SDK lifecycle', () => {
   });
 
   it('explains a name clash when it has no token for the name', async () => {
-    const a = await defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url });
-    await expect(defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url })).rejects.toThrow(
-      /registered already/,
-    );
+    const a = await defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url, log: () => {} });
+    // Another agent of that name, without the first one's token file.
+    await expect(
+      defineAgent(fixedBidder('clash', 1, 100)).start({ manager: m.url, tokenFile: false, log: () => {} }),
+    ).rejects.toThrow(/registered already/);
     await a.stop();
   });
 
@@ -194,3 +196,50 @@ async function delayingProxy(
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+describe('an SDK agent process, as a user runs it (npm run agent)', () => {
+  it('waits for a manager that is not up, says where it listens, comes back under its id, deregisters on SIGTERM', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'cnp-agent-home-'));
+    const port = await freePort();
+    const managerUrl = `http://127.0.0.1:${port}`;
+    const run = () =>
+      runTs('bin/cnet.js', ['--manager', managerUrl, 'agent', 'calculator'], { CNET_AGENT_HOME: home });
+    let p = run();
+    let m: TestManager | undefined;
+    try {
+      // No manager yet: one line saying so, and it tries again.
+      await eventually(
+        () => p.stderr().includes(`cannot reach the manager at ${managerUrl} (ECONNREFUSED)`),
+        15_000,
+      );
+      expect(p.stderr()).not.toMatch(/TypeError|at .*\.ts:\d+/);
+      m = await startManager({ PORT: String(port) });
+      const line = await eventually(
+        () =>
+          /agent "calculator" listening on (http:\/\/127\.0\.0\.1:\d+), registered as (\S+) with/.exec(
+            p.stderr(),
+          ),
+        20_000,
+        'the agent to register',
+      );
+      const id = line[2]!;
+      expect((await m.call('GET', `/v1/agents/${id}`)).body).toMatchObject({
+        status: 'active',
+        endpoint: line[1],
+      });
+      // Killed outright, it comes back under the same id (its token file is per name and manager).
+      p.child.kill('SIGKILL');
+      await p.exited;
+      p = run();
+      await eventually(() => p.stderr().includes(`registered as ${id}`), 20_000, 'the same id again');
+      // SIGTERM: it deregisters and exits.
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(143);
+      expect((await m.call('GET', `/v1/agents/${id}`)).body.status).toBe('deregistered');
+    } finally {
+      p.child.kill('SIGKILL');
+      await m?.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

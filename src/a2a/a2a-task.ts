@@ -69,6 +69,8 @@ export type A2AMessage = { messageId?: unknown; parts?: unknown; metadata?: unkn
 export function submissionFromMessage(
   message: A2AMessage | undefined,
   requestMetadata: unknown,
+  /** Where a message naming no capability goes (A2A_DEFAULT_CAPABILITY, or the only one on offer). */
+  fallback: { name?: string; offered: string[] } = { offered: [] },
 ): { ok: true; submission: Record<string, unknown> } | { ok: false; message: string } {
   if (!message || typeof message !== 'object') return { ok: false, message: 'params.message is required' };
   const parts = Array.isArray(message.parts) ? (message.parts as Part[]) : [];
@@ -80,11 +82,13 @@ export function submissionFromMessage(
   const data = parts.find((p) => isRecord(p) && 'data' in p)?.data;
   if (isRecord(data) && typeof data.capability === 'string' && 'input' in data)
     return { ok: true, submission: data };
-  const capability = meta.capability;
+  const capability = meta.capability ?? fallback.name;
   if (typeof capability !== 'string')
     return {
       ok: false,
-      message: "name the capability in params.message.metadata.capability (one of the manager card's skills)",
+      message: `name the capability in params.message.metadata.capability; on offer now: ${
+        fallback.offered.length ? fallback.offered.slice(0, 50).join(', ') : 'none'
+      }`,
     };
   const texts = parts.filter((p) => isRecord(p) && typeof p.text === 'string').map((p) => p.text as string);
   const input = data !== undefined ? data : { text: texts.join('\n') };

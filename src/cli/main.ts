@@ -76,7 +76,7 @@ export function buildProgram() {
     .option('--public-url <url>', 'URL the manager should call')
     .option(
       '--token-file <path>',
-      'where to keep the agent token across restarts (default: .data/agents/<name>.json)',
+      'where to keep the agent token across restarts (default: ~/.contract-net/agents/<name>@<manager>.json, or under $CNET_AGENT_HOME)',
     )
     .option('--registration-key <key>', "the manager's registration key")
     .option('--pull', 'also pull from the fallback work queue')
@@ -102,20 +102,14 @@ export function buildProgram() {
         port: o.port,
         host: o.host,
         publicUrl: o.publicUrl,
-        // A restarted agent keeps its registration (id and token) instead of finding its name taken.
-        tokenFile: o.tokenFile ?? `.data/agents/${o.as ?? name}.json`,
+        // A restarted agent keeps its registration (id and token) instead of finding its name
+        // taken; the SDK logs where it listens, and deregisters on SIGINT and SIGTERM.
+        ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}),
         registrationKey: o.registrationKey,
         pull: o.pull || sample.pullOnly ? { leaseMs: 30_000, waitMs: 20_000 } : undefined,
         pullOnly: sample.pullOnly,
       });
-      console.log(
-        running.url
-          ? `agent ${o.as ?? name} ${running.id} listening on ${running.url}`
-          : `agent ${o.as ?? name} ${running.id} pulling from the queue (pull-only: no cfps)`,
-      );
-      const stop = () => void running.stop({ graceMs: 5000 }).then(() => process.exit(0));
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      void running;
       await new Promise(() => {});
     });
 

@@ -137,6 +137,10 @@ export class TaskStore {
     limit: number;
     cursor?: string;
     state?: TaskState;
+    /** Any of these states (A2A's states each stand for several). */
+    states?: readonly TaskState[];
+    /** Only this task (A2A's contextId is the task's id). */
+    id?: string;
     capability?: string;
     parentId?: string;
     owner?: string | null;
@@ -149,6 +153,8 @@ export class TaskStore {
         and(
           opts.cursor ? lt(tasks.id, opts.cursor) : undefined,
           opts.state ? eq(tasks.state, opts.state) : undefined,
+          opts.states ? inArray(tasks.state, [...opts.states]) : undefined,
+          opts.id ? eq(tasks.id, opts.id) : undefined,
           opts.capability ? eq(tasks.capability, opts.capability) : undefined,
           opts.owner ? eq(tasks.callbackKey, opts.owner) : undefined,
           opts.parentId ? eq(tasks.parentId, opts.parentId) : undefined,

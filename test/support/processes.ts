@@ -27,7 +27,13 @@ export function runTs(script: string, args: string[], env: Record<string, string
   const argv = compiled ? [compiled, ...args] : ['--import', 'tsx', script, ...args];
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      // SDK agents keep their tokens where the test run says, never in the user's home.
+      ...(process.env.CNET_AGENT_HOME ? { CNET_AGENT_HOME: process.env.CNET_AGENT_HOME } : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

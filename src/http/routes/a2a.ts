@@ -4,7 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { a2aState, submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
 import { A2A_PATH } from '../../a2a/manager-card.ts';
 import { AppError } from '../../errors/app-error.ts';
-import type { Task } from '../../protocol/task.ts';
+import type { Task, TaskState } from '../../protocol/task.ts';
 import { TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
 import { type ClientScope, clientScope } from '../auth.ts';
@@ -36,6 +36,23 @@ const PUSH_METHODS = new Set([
   'DeleteTaskPushNotificationConfig',
 ]);
 
+/** ListTasks' totalSize counts at most this many tasks. */
+const MAX_COUNTED = 10_000;
+
+/** Methods answered as a stream of server-sent events, errors included. */
+const STREAMING_METHODS = new Set(['SendStreamingMessage', 'SubscribeToTask']);
+
+/** The contract-net states an A2A state stands for (null: not a state). */
+function statesOf(status: unknown): TaskState[] | null {
+  const states = (Object.keys(A2A_STATES) as TaskState[]).filter((s) => A2A_STATES[s] === status);
+  return states.length ? states : null;
+}
+const A2A_STATES = Object.fromEntries(
+  (['waiting', 'pending', 'bidding', 'queued', 'awarded', 'completed', 'failed', 'cancelled'] as const).map(
+    (s) => [s, a2aState(s)],
+  ),
+) as Record<TaskState, string>;
+
 class RpcError extends Error {
   constructor(
     readonly code: number,
@@ -64,6 +81,19 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
  * SendStreamingMessage and SubscribeToTask follow it as server-sent events. Same keys, same
  * ownership and the same limits as /v1/tasks.
  */
+/** The JSON-RPC error an exception stands for; null: not one to answer in JSON-RPC (auth, limits keep their HTTP status). */
+function rpcErrorOf(err: unknown): { code: number; message: string; data?: unknown } | null {
+  if (err instanceof RpcError)
+    return { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) };
+  if (err instanceof AppError && err.status === 404)
+    return { code: RPC.taskNotFound, message: 'Task not found' };
+  // The same messageId with other content: the message is not the one that made the task.
+  if (err instanceof AppError && err.status === 409) return { code: RPC.invalidParams, message: err.message };
+  if (err instanceof AppError && err.status === 422)
+    return { code: RPC.invalidParams, message: err.message, data: err.details };
+  return null;
+}
+
 export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
   app.post(A2A_PATH, async (c) => {
     const scope = clientScope(c, deps.config);
@@ -134,6 +164,8 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
             throw err;
           }
         }
+        case 'ListTasks':
+          return c.json({ jsonrpc: '2.0', id, result: await listTasks(scope, params) });
         case 'SubscribeToTask': {
           const task = await read(scope, params);
           if (isTerminal(task.state))
@@ -146,34 +178,86 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         default:
           throw new RpcError(
             RPC.methodNotFound,
-            `method ${req.method} is not served here (A2A 1.0 JSON-RPC: SendMessage, SendStreamingMessage, GetTask, CancelTask, SubscribeToTask)`,
+            `method ${req.method} is not served here (A2A 1.0 JSON-RPC: SendMessage, SendStreamingMessage, GetTask, ListTasks, CancelTask, SubscribeToTask)`,
           );
       }
     } catch (err) {
-      if (err instanceof RpcError)
-        return c.json({
-          jsonrpc: '2.0',
-          id,
-          error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) },
-        });
-      // Refusals that are not about the request's content keep their HTTP status (auth, limits).
-      if (err instanceof AppError && err.status === 404)
-        return c.json({ jsonrpc: '2.0', id, error: { code: RPC.taskNotFound, message: 'Task not found' } });
-      // The same messageId with other content: the message is not the one that made the task.
-      if (err instanceof AppError && err.status === 409)
-        return c.json({ jsonrpc: '2.0', id, error: { code: RPC.invalidParams, message: err.message } });
-      if (err instanceof AppError && err.status === 422)
-        return c.json({
-          jsonrpc: '2.0',
-          id,
-          error: { code: RPC.invalidParams, message: err.message, data: err.details },
-        });
-      throw err;
+      const error = rpcErrorOf(err);
+      if (!error) throw err;
+      const body = { jsonrpc: '2.0', id, error };
+      // A streaming method's error is the stream's one event, as its client reads it.
+      if (isRecord(req) && STREAMING_METHODS.has(String(req.method)))
+        return streamSSE(c, (stream) => stream.writeSSE({ data: JSON.stringify(body) }));
+      return c.json(body);
     }
   });
 
+  /** ListTasks: the caller's tasks, newest first, a page at a time (contextId is a task's id). */
+  async function listTasks(scope: ClientScope, params: Record<string, unknown>) {
+    const pageSize = params.pageSize === undefined ? 50 : Number(params.pageSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
+      throw new RpcError(RPC.invalidParams, 'params.pageSize must be an integer from 1 to 100');
+    const token = params.pageToken;
+    if (token !== undefined && token !== '' && (typeof token !== 'string' || !TASK_ID.test(token)))
+      throw new RpcError(RPC.invalidParams, 'params.pageToken must be a nextPageToken this server gave');
+    const status = params.status;
+    const states =
+      status === undefined || status === '' || status === 'TASK_STATE_UNSPECIFIED'
+        ? undefined
+        : statesOf(status);
+    if (states === null)
+      throw new RpcError(
+        RPC.invalidParams,
+        `params.status ${JSON.stringify(status)} is not an A2A task state`,
+      );
+    const contextId = typeof params.contextId === 'string' && params.contextId ? params.contextId : undefined;
+    if (contextId && !TASK_ID.test(contextId))
+      return { tasks: [], nextPageToken: '', pageSize, totalSize: 0 };
+    const page = await deps.tasks.list({
+      limit: pageSize,
+      ...(token ? { cursor: token as string } : {}),
+      ...(states ? { states } : {}),
+      ...(contextId ? { id: contextId } : {}),
+      owner: scope.owner,
+    });
+    const withArtifacts = params.includeArtifacts === true;
+    return {
+      tasks: page.items.map((t) => {
+        const a2a = toA2ATask(t);
+        return withArtifacts ? a2a : { ...a2a, artifacts: [] };
+      }),
+      nextPageToken: page.nextCursor ?? '',
+      pageSize,
+      totalSize: page.nextCursor
+        ? await countTasks(scope.owner, states, contextId)
+        : page.items.length + (token ? await countTasks(scope.owner, states, contextId, token) : 0),
+    };
+  }
+
+  /** How many of the caller's tasks match, counted up to MAX_COUNTED (a bound on the scan). */
+  async function countTasks(
+    owner: string | null,
+    states: TaskState[] | undefined,
+    id?: string,
+    newerThan?: string,
+  ) {
+    const rows = await deps.database.query<{ n: number }>(
+      `select count(*)::int as n from (select 1 from tasks where ($1::text is null or callback_key = $1)
+        and ($2::text[] is null or state::text = any($2)) and ($3::uuid is null or id = $3)
+        and ($4::uuid is null or id >= $4) limit ${MAX_COUNTED}) x`,
+      [owner, states ? `{${states.join(',')}}` : null, id ?? null, newerThan ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async function submit(c: Context, scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
     const message = isRecord(params.message) ? params.message : undefined;
+    // Each task is its own context here (its contextId is its id): a client's context is not kept.
+    if (message && typeof message.contextId === 'string' && message.contextId !== '')
+      throw new RpcError(
+        RPC.invalidParams,
+        'params.message.contextId is not kept here: each task is its own context (its contextId is its id); send the message without contextId',
+      );
     // A message to an existing task would continue it: no task here takes more input once submitted.
     if (message && message.taskId !== undefined) {
       if (typeof message.taskId !== 'string')
@@ -184,7 +268,7 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         `task ${existing.id} takes no further messages (${a2aState(existing.state)}); send a new message without taskId`,
       );
     }
-    const mapped = submissionFromMessage(message, params.metadata);
+    const mapped = submissionFromMessage(message, params.metadata, await defaultCapability());
     if (!mapped.ok) throw new RpcError(RPC.invalidParams, mapped.message);
     const parsed = TaskSubmission.safeParse(mapped.submission);
     if (!parsed.success)
@@ -210,6 +294,16 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       c.req.header('traceparent'),
     );
     return res.view;
+  }
+
+  /**
+   * The capability a message naming none goes to: A2A_DEFAULT_CAPABILITY, else the only one on
+   * offer; with several, none (the error lists them).
+   */
+  async function defaultCapability(): Promise<{ name?: string; offered: string[] }> {
+    const offered = (await deps.registry.liveCapabilities()).map((c) => c.name);
+    const name = deps.config.A2A_DEFAULT_CAPABILITY ?? (offered.length === 1 ? offered[0] : undefined);
+    return { ...(name ? { name } : {}), offered };
   }
 
   async function read(scope: ClientScope, params: Record<string, unknown>): Promise<Task> {
