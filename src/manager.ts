@@ -197,6 +197,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     callTimeoutMs: config.AWARD_TIMEOUT_MS,
     cardOf: (agentId) => registry.cardOf(agentId),
     report: (agentId, taskId, report) => service.reportResult(agentId, taskId, report),
+    agentTtlMs: config.AGENT_TTL_MS,
+    heard: (agentId) => liveness.heard(agentId),
   });
   client.speakA2A(contractor);
   const callbacks = new CallbackOutbox(db, tasks, logger, {

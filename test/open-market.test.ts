@@ -348,6 +348,21 @@ describe('an open market', () => {
       expect(types).toEqual(expect.arrayContaining(['agent.registered', 'agent.inactive', 'agent.active']));
     });
 
+    it('probes an A2A agent (it cannot heartbeat): active while it answers, inactive once it is gone', async () => {
+      const { agent, id } = await a2aAgent({ name: 'a2a-alive', skills: ['a2a.alive'], behaviour: 'complete' });
+      const registeredAt = Date.parse((await m.call('GET', `/v1/agents/${id}`)).body.lastSeenAt);
+      // Seen again by the manager's probe after more than a TTL, and never inactive meanwhile.
+      const later = await eventually(async () => {
+        const a = (await m.call('GET', `/v1/agents/${id}`)).body;
+        return Date.parse(a.lastSeenAt) > registeredAt + 1500 && a;
+      }, 10_000, 'a probe to see it');
+      expect(later.status).toBe('active');
+      const trail = (await m.call('GET', `/v1/events?agent=${id}`)).body.items as { type: string }[];
+      expect(trail.map((e) => e.type)).not.toContain('agent.inactive');
+      await agent.stop();
+      await eventually(async () => (await m.call('GET', `/v1/agents/${id}`)).body.status === 'inactive', 10_000);
+    });
+
     it('lets a new registration take the name of an agent silent for ten TTLs', async () => {
       const gone = await fleet.raw('gone-agent', 'live.gone', (_req, res) => json(res, { type: 'refuse' }));
       await eventually(async () => (await m.call('GET', `/v1/agents/${gone.id}`)).body.status === 'inactive');

@@ -41,6 +41,10 @@ export type A2AContractorDeps = {
   cardOf(agentId: string): Promise<Record<string, unknown> | null>;
   /** The remote task's end, reported as the holder would report it (result-report.ts). */
   report(agentId: string, taskId: string, report: ResultReport): Promise<unknown>;
+  /** AGENT_TTL_MS: an A2A agent cannot heartbeat, so one silent for half of it is probed. */
+  agentTtlMs: number;
+  /** The agent answered (liveness). */
+  heard(agentId: string): void;
 };
 
 const SET_REMOTE_SQL = `update awards set remote_task_id = $2, watch_owner = $3,
@@ -60,6 +64,12 @@ with o as (
 update awards a set watch_owner = $1, watch_lease_until = now() + $2::int * interval '1 millisecond'
 from o where a.id = o.id
 returning a.id, a.task_id, a.agent_id, a.remote_task_id`;
+
+/** A2A agents silent for half the TTL (active ones, and inactive ones that may be back). */
+const SILENT_SQL = `select id, a2a_card from agents
+  where protocol = 'a2a' and status in ('active', 'inactive') and a2a_card is not null
+    and last_seen_at < now() - $1::int * interval '1 millisecond'
+  order by last_seen_at limit 50`;
 
 /** Whether an error is the agent saying, in A2A, that it has no such task. */
 const isNotFound = (err: unknown) =>
@@ -98,15 +108,40 @@ export class A2AContractor implements A2ASpeaker {
     );
   }
 
-  /** Takes over watches other managers left (at start, and every few seconds). */
+  /**
+   * Takes over watches other managers left, and probes A2A agents nobody has heard from for
+   * half the TTL (they cannot heartbeat): at start, and every few seconds.
+   */
   start(): void {
-    const adopt = () =>
+    const beat = () => {
       void this.adoptOrphans().catch((err: unknown) =>
         this.d.logger.warn({ err }, 'could not adopt A2A watches'),
       );
-    adopt();
-    this.timer = setInterval(adopt, WATCH_LEASE_MS / 3);
+      void this.probeSilent().catch((err: unknown) => this.d.logger.warn({ err }, 'could not probe A2A agents'));
+    };
+    beat();
+    this.timer = setInterval(beat, Math.min(WATCH_LEASE_MS / 3, Math.max(250, this.d.agentTtlMs / 4)));
     this.timer.unref();
+  }
+
+  private probing = false;
+
+  /** An A2A agent that answers the probe is heard from: active (again), and invited. */
+  private async probeSilent(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      const rows = await this.d.database.query<{ id: string; a2a_card: Record<string, unknown> }>(SILENT_SQL, [
+        Math.floor(this.d.agentTtlMs / 2),
+      ]);
+      await Promise.all(
+        rows.map(async (r) => {
+          if ((await this.probe(r.a2a_card)) === null) this.d.heard(r.id);
+        }),
+      );
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** Stops following (the leases run out and another manager takes over). */
