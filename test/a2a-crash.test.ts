@@ -32,7 +32,10 @@ describe('a manager killed with SIGKILL while an A2A agent works', () => {
     let manager = await startManagerProcess(env);
     try {
       const call = client(manager.url);
-      const reg = await call('POST', '/v1/agents', { card: agent.card, offer: { default: { cost: 1, etaMs: 120_000 } } });
+      const reg = await call('POST', '/v1/agents', {
+        card: agent.card,
+        offer: { default: { cost: 1, etaMs: 120_000 } },
+      });
       expect(reg.status, JSON.stringify(reg.body)).toBe(201);
       const t = await call('POST', '/v1/tasks', { capability: 'a2a.long', input: { n: 42 } });
       // Killed once the agent has the task and the award is agreed (its A2A task id stored with it).

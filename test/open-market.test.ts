@@ -201,6 +201,33 @@ describe('an open market', () => {
       expect(reg.body.error.message).toMatch(/does not answer A2A/);
     });
 
+    it('says why an endpoint registered with a profile but serving A2A is not called in this protocol', async () => {
+      const agent = await startA2AAgent({
+        name: 'a2a-as-native',
+        skills: ['a2a.wrong'],
+        behaviour: 'complete',
+      });
+      a2a.push(agent);
+      const reg = await m.call('POST', '/v1/agents', {
+        name: 'a2a-as-native',
+        endpoint: agent.url,
+        capabilities: [{ name: 'a2a.wrong' }],
+      });
+      expect(reg.status).toBe(201);
+      const t = await m.call('POST', '/v1/tasks', { capability: 'a2a.wrong', input: {} });
+      const bid = await eventually(async () => {
+        const items = (await m.call('GET', `/v1/tasks/${t.body.id}/bids`)).body.items as {
+          type: string;
+          reason: string;
+        }[];
+        return items.find((b) => b.type === 'no_reply' && b.reason);
+      });
+      expect(bid.reason).toMatch(
+        /HTTP 404: it does not serve this protocol's calls \(an A2A agent is registered with its Agent Card/,
+      );
+      await m.call('POST', `/v1/tasks/${t.body.id}/cancel`);
+    });
+
     it('completes tasks beside a native agent in the same round: its standing offer bids for it', async () => {
       const { agent, id } = await a2aAgent(
         {
@@ -349,18 +376,29 @@ describe('an open market', () => {
     });
 
     it('probes an A2A agent (it cannot heartbeat): active while it answers, inactive once it is gone', async () => {
-      const { agent, id } = await a2aAgent({ name: 'a2a-alive', skills: ['a2a.alive'], behaviour: 'complete' });
+      const { agent, id } = await a2aAgent({
+        name: 'a2a-alive',
+        skills: ['a2a.alive'],
+        behaviour: 'complete',
+      });
       const registeredAt = Date.parse((await m.call('GET', `/v1/agents/${id}`)).body.lastSeenAt);
       // Seen again by the manager's probe after more than a TTL, and never inactive meanwhile.
-      const later = await eventually(async () => {
-        const a = (await m.call('GET', `/v1/agents/${id}`)).body;
-        return Date.parse(a.lastSeenAt) > registeredAt + 1500 && a;
-      }, 10_000, 'a probe to see it');
+      const later = await eventually(
+        async () => {
+          const a = (await m.call('GET', `/v1/agents/${id}`)).body;
+          return Date.parse(a.lastSeenAt) > registeredAt + 1500 && a;
+        },
+        10_000,
+        'a probe to see it',
+      );
       expect(later.status).toBe('active');
       const trail = (await m.call('GET', `/v1/events?agent=${id}`)).body.items as { type: string }[];
       expect(trail.map((e) => e.type)).not.toContain('agent.inactive');
       await agent.stop();
-      await eventually(async () => (await m.call('GET', `/v1/agents/${id}`)).body.status === 'inactive', 10_000);
+      await eventually(
+        async () => (await m.call('GET', `/v1/agents/${id}`)).body.status === 'inactive',
+        10_000,
+      );
     });
 
     it('lets a new registration take the name of an agent silent for ten TTLs', async () => {

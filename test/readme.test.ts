@@ -66,6 +66,10 @@ describe('README', () => {
     expect(out).toMatch(/"outcome":"accepted"/);
     expect(out).toMatch(/1\.414213562373/); // the CLI's --wait
     expect(out).toMatch(/round\.opened/); // watch saw the round
+    expect(out).toMatch(/"name":"crypto\.hash".*"inputSchema"/); // the catalogue
+    expect(out).toMatch(/"field":"input"/); // the input no agent takes
+    expect(out).toMatch(/"protocol":"a2a"/); // the A2A agent registered by its card
+    expect(out).toMatch(/5 km = 3\.10685596119 mile/); // and its work, done through the market
     expect(code, out).toBe(0);
   }, 90_000);
 

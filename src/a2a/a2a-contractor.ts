@@ -117,7 +117,9 @@ export class A2AContractor implements A2ASpeaker {
       void this.adoptOrphans().catch((err: unknown) =>
         this.d.logger.warn({ err }, 'could not adopt A2A watches'),
       );
-      void this.probeSilent().catch((err: unknown) => this.d.logger.warn({ err }, 'could not probe A2A agents'));
+      void this.probeSilent().catch((err: unknown) =>
+        this.d.logger.warn({ err }, 'could not probe A2A agents'),
+      );
     };
     beat();
     this.timer = setInterval(beat, Math.min(WATCH_LEASE_MS / 3, Math.max(250, this.d.agentTtlMs / 4)));
@@ -131,9 +133,10 @@ export class A2AContractor implements A2ASpeaker {
     if (this.probing) return;
     this.probing = true;
     try {
-      const rows = await this.d.database.query<{ id: string; a2a_card: Record<string, unknown> }>(SILENT_SQL, [
-        Math.floor(this.d.agentTtlMs / 2),
-      ]);
+      const rows = await this.d.database.query<{ id: string; a2a_card: Record<string, unknown> }>(
+        SILENT_SQL,
+        [Math.floor(this.d.agentTtlMs / 2)],
+      );
       await Promise.all(
         rows.map(async (r) => {
           if ((await this.probe(r.a2a_card)) === null) this.d.heard(r.id);

@@ -10,6 +10,8 @@ export class ApiProblem extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The fields the manager named (a 422's details). */
+    readonly details?: { field: string; message: string }[],
   ) {
     super(message);
   }
@@ -38,11 +40,16 @@ async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
     // A proxy's HTML error page, say: reported below by status.
   }
   if (!res.ok) {
-    const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    const err = (
+      body as {
+        error?: { code?: string; message?: string; details?: { field: string; message: string }[] };
+      } | null
+    )?.error;
     throw new ApiProblem(
       res.status,
       err?.code ?? `http_${res.status}`,
       err?.message ?? `${res.status} ${res.statusText}`,
+      Array.isArray(err?.details) ? err.details : undefined,
     );
   }
   return body as T;

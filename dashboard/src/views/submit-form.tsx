@@ -3,6 +3,7 @@ import type { Agent } from '../../../src/protocol/agent.ts';
 import { TaskSubmission } from '../../../src/protocol/task.ts';
 import { ApiProblem, api } from '../api/api-client.ts';
 import { taskHref } from '../hooks/use-hash-route.ts';
+import { describeFields, inputSchemaOf, skeletonOf } from '../state/input-schema.ts';
 
 /** Every capability an active agent offers, each once, sorted. */
 export function offeredCapabilities(agents: Agent[]): string[] {
@@ -26,7 +27,9 @@ export const EXAMPLE_INPUTS: Record<string, unknown> = {
   'data.csv-stats': { csv: 'city,temp\nOslo,4\nLima,19\nPerth,23' },
 };
 
-const exampleFor = (capability: string) => JSON.stringify(EXAMPLE_INPUTS[capability] ?? {}, null, 2);
+/** The sample input of a known capability, else one made from its input schema, else `{}`. */
+const exampleFor = (capability: string, schema: Record<string, unknown> | undefined) =>
+  JSON.stringify(EXAMPLE_INPUTS[capability] ?? (schema ? skeletonOf(schema) : {}), null, 2);
 
 /**
  * Checks the form as the manager would, with the same zod schema (so a bad input is caught
@@ -62,7 +65,8 @@ export function SubmitForm({ agents }: { agents: Agent[] | undefined }) {
   const [problems, setProblems] = useState<Problem[]>([]);
   const [sending, setSending] = useState(false);
   const chosen = capability || capabilities[0] || '';
-  const input = edited ?? exampleFor(chosen);
+  const schema = inputSchemaOf(agents ?? [], chosen);
+  const input = edited ?? exampleFor(chosen, schema);
 
   const onSubmit = async (e: Event) => {
     e.preventDefault();
@@ -75,7 +79,12 @@ export function SubmitForm({ agents }: { agents: Agent[] | undefined }) {
       location.hash = taskHref(task.id);
     } catch (err) {
       const p = err instanceof ApiProblem ? err : null;
-      setProblems([{ field: p?.code ?? 'request', message: p?.message ?? String(err) }]);
+      // The manager's own check (a capability's input schema, say) names the fields.
+      setProblems(
+        p?.details?.length
+          ? p.details.map((d) => ({ field: d.field, message: d.message }))
+          : [{ field: p?.code ?? 'request', message: p?.message ?? String(err) }],
+      );
     } finally {
       setSending(false);
     }
@@ -92,7 +101,7 @@ export function SubmitForm({ agents }: { agents: Agent[] | undefined }) {
             value={chosen}
             onChange={(e) => {
               setCapability((e.target as HTMLSelectElement).value);
-              if (edited === exampleFor(chosen)) setInput(null);
+              if (edited === exampleFor(chosen, schema)) setInput(null);
             }}
             disabled={capabilities.length === 0}
           >
@@ -104,6 +113,18 @@ export function SubmitForm({ agents }: { agents: Agent[] | undefined }) {
             ))}
           </select>
         </label>
+        {schema ? (
+          <p class="muted" data-testid="input-fields">
+            takes{' '}
+            {describeFields(schema).map((f, i) => (
+              <span key={f.name}>
+                {i ? ', ' : ''}
+                <code>{f.name}</code> ({f.type}
+                {f.required ? ', required' : ''}){f.description ? `: ${f.description}` : ''}
+              </span>
+            ))}
+          </p>
+        ) : null}
         <label>
           Input (JSON)
           <textarea
