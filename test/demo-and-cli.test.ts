@@ -34,10 +34,12 @@ describe('npm run demo', () => {
     expect(summary.outcomes.completed).toBe(33);
     const names = summary.agents.map((a: { agent: string }) => a.agent);
     expect(names).toEqual(
-      expect.arrayContaining(['calculator', 'summarizer', 'statistician', 'queue-worker']),
+      expect.arrayContaining(['calculator', 'summarizer', 'statistician', 'queue-worker', 'units-converter']),
     );
     // The over-budget tasks found no acceptable bid and were served from the fallback queue.
     expect(summary.servedFromQueue).toBeGreaterThanOrEqual(3);
+    // The agent built only with the official A2A SDK did its unit conversions through the market.
+    expect(summary.agents.find((a: { agent: string }) => a.agent === 'units-converter').completions).toBe(2);
     const done = summary.agents.reduce((s: number, a: { completions: number }) => s + a.completions, 0);
     expect(done).toBe(33);
   }, 120_000);

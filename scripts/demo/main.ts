@@ -158,13 +158,34 @@ async function main() {
     const name = extra[0] === '--as' ? extra[1]! : kind;
     spawnLogged(`agent-${name}`, ['bin/cnet.js', '--manager', url, 'agent', kind, ...extra]);
   }
+  // An agent built only with the official A2A SDK, which knows nothing of the contract net:
+  // registered by its Agent Card, with the standing offer the manager bids for it.
+  const a2aPort = await freePort();
+  const a2aUrl = `http://127.0.0.1:${a2aPort}`;
+  spawnLogged('agent-units-converter', [
+    '--import',
+    'tsx',
+    'agents/a2a-converter.ts',
+    '--port',
+    String(a2aPort),
+  ]);
+  const card = await until('the A2A agent', 30_000, () =>
+    get<Record<string, unknown>>(`${a2aUrl}/.well-known/agent-card.json`),
+  );
+  const registered = await fetch(`${url}/v1/agents`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ card, offer: { default: { cost: 2, etaMs: 300 } } }),
+  });
+  if (registered.status !== 201) throw new Error(`the A2A agent was refused: ${await registered.text()}`);
   await until(
     'the agents to register',
     60_000,
-    async () => (await get<{ items: Agent[] }>(`${url}/v1/agents?limit=200`)).items.length >= fleet.length,
+    async () =>
+      (await get<{ items: Agent[] }>(`${url}/v1/agents?limit=200`)).items.length >= fleet.length + 1,
   );
   say(
-    `manager ${url} and ${fleet.length} agents up in ${((Date.now() - started) / 1000).toFixed(1)} s; submitting`,
+    `manager ${url} and ${fleet.length + 1} agents up (one of them an A2A agent, spoken to in A2A) in ${((Date.now() - started) / 1000).toFixed(1)} s; submitting`,
   );
   say(`dashboard: ${url}/ (open it in a browser to watch the rounds live)`);
 

@@ -13,6 +13,13 @@ const SENTENCES = [
   'Markets allocate scarce resources through prices and bids.',
 ];
 
+const CONVERSIONS = [
+  { from: 'km', to: 'mile' },
+  { from: 'degC', to: 'degF' },
+  { from: 'kWh', to: 'MJ' },
+  { from: 'lb', to: 'kg' },
+];
+
 export type DemoTask = {
   capability: string;
   input: unknown;
@@ -61,7 +68,14 @@ export function demoWorkload(n: number, seed = 42): DemoTask[] {
         input: { csv: `city,temp,day\n${rows.join('\n')}` },
         ...common,
       });
-    } else if (kind < 9)
+    } else if (kind === 8 && i % 20 === 8)
+      // For the A2A agent (built with the official A2A SDK): a unit conversion.
+      out.push({
+        capability: 'units.convert',
+        input: { value: Math.round(rnd() * 1000) / 10, ...pick(CONVERSIONS) },
+        ...common,
+      });
+    else if (kind < 9)
       out.push({
         capability: 'crypto.hash',
         input: { text: text(2), algorithm: pick(['sha256', 'sha512', 'md5']) },

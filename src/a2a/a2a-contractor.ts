@@ -280,7 +280,9 @@ export class A2AContractor implements A2ASpeaker {
 
   private async watch(w: Watch, stopped: AbortSignal): Promise<void> {
     let delay = POLL_FIRST_MS;
-    let streamed = false;
+    // A card that streams is followed by SubscribeToTask, in slices no longer than a third of
+    // the lease (renewed between them); a stream that ends early or fails leaves it to GetTask.
+    let streaming = await this.streams(w.agentId);
     let lastRenew = Date.now();
     while (!stopped.aborted) {
       if (Date.now() - lastRenew >= WATCH_LEASE_MS / 3) {
@@ -288,13 +290,11 @@ export class A2AContractor implements A2ASpeaker {
         if (!held.length) return; // the award ended (cancelled, expired) or another manager has it
         lastRenew = Date.now();
       }
-      let outcome: RemoteOutcome;
+      let outcome: RemoteOutcome | 'renew';
       try {
-        // A card that streams is followed by SubscribeToTask once; a stream that ends early
-        // (or fails) leaves the rest to GetTask.
-        if (!streamed && (await this.streams(w.agentId))) {
-          streamed = true;
+        if (streaming) {
           outcome = await this.subscribe(w, stopped);
+          if (outcome !== 'renew' && outcome.kind === 'running') streaming = false;
         } else {
           outcome = await this.poll(w);
         }
@@ -305,9 +305,11 @@ export class A2AContractor implements A2ASpeaker {
         } else {
           // The agent is unreachable or erring: its breaker counts it; the award's due time ends it.
           this.d.logger.debug({ err, awardId: w.awardId }, 'A2A task not read');
+          streaming = false;
           outcome = { kind: 'running' };
         }
       }
+      if (outcome === 'renew') continue;
       if (outcome.kind !== 'running') {
         await this.settle(w, outcome);
         return;
@@ -326,25 +328,32 @@ export class A2AContractor implements A2ASpeaker {
   }
 
   /** Reads the task's stream until it ends (or the stream does): status updates carry the state. */
-  private async subscribe(w: Watch, stopped: AbortSignal): Promise<RemoteOutcome> {
+  private async subscribe(w: Watch, stopped: AbortSignal): Promise<RemoteOutcome | 'renew'> {
     const client = await this.clientOf(w.agentId);
+    const slice = AbortSignal.any([stopped, AbortSignal.timeout(WATCH_LEASE_MS / 3)]);
     let last: Task | undefined;
     const artifacts: Task['artifacts'] = [];
-    for await (const ev of client.resubscribeTask({ tenant: '', id: w.remoteTaskId }, { signal: stopped })) {
-      const p = ev.payload;
-      if (!p) continue;
-      if (p.$case === 'task') {
-        last = p.value;
-        artifacts.splice(0, artifacts.length, ...p.value.artifacts);
-      } else if (p.$case === 'artifactUpdate' && p.value.artifact) {
-        artifacts.push(p.value.artifact);
-      } else if (p.$case === 'statusUpdate' && p.value.status && last) {
-        last = { ...last, status: p.value.status };
+    try {
+      for await (const ev of client.resubscribeTask({ tenant: '', id: w.remoteTaskId }, { signal: slice })) {
+        const p = ev.payload;
+        if (!p) continue;
+        if (p.$case === 'task') {
+          last = p.value;
+          artifacts.splice(0, artifacts.length, ...p.value.artifacts);
+        } else if (p.$case === 'artifactUpdate' && p.value.artifact) {
+          artifacts.push(p.value.artifact);
+        } else if (p.$case === 'statusUpdate' && p.value.status && last) {
+          last = { ...last, status: p.value.status };
+        }
+        if (last) {
+          const outcome = outcomeOf({ ...last, artifacts });
+          if (outcome.kind !== 'running') return outcome;
+        }
       }
-      if (last) {
-        const outcome = outcomeOf({ ...last, artifacts });
-        if (outcome.kind !== 'running') return outcome;
-      }
+    } catch (err) {
+      // The slice ran out: renew the lease and subscribe again.
+      if (slice.aborted && !stopped.aborted) return 'renew';
+      throw err;
     }
     return { kind: 'running' };
   }
