@@ -49,7 +49,7 @@ describe('an open market', () => {
   };
 
   describe('capability schemas', () => {
-    const Doubling = z.object({ n: z.number().int().max(1000) });
+    const Doubling = z.object({ n: z.number().int().max(1000) }).meta({ examples: [{ n: 2 }] });
 
     it('publishes the SDK’s zod schemas, refuses an input no agent takes (naming the field) and stores nothing', async () => {
       await fleet.start({
@@ -184,6 +184,7 @@ describe('an open market', () => {
       const skill = card.skills.find((s: { id: string }) => s.id === 'cat.work');
       expect(skill.inputModes).toEqual(['application/json']);
       expect(skill.description).toMatch(/JSON Schema: .*"required":\["n"\]/);
+      expect(skill.examples).toEqual(['{"n":2}']);
     });
   });
 

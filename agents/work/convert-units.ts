@@ -5,11 +5,14 @@ import { z } from 'zod';
 /** A unit name as mathjs knows them (`km`, `mile`, `degC`, `kWh`, `lb`...). */
 const UnitName = z.string().regex(/^[A-Za-z][A-Za-z0-9^/ ]{0,31}$/, 'must be a unit name such as km or degC');
 
-export const ConvertInput = z.object({
-  value: z.number().finite(),
-  from: UnitName,
-  to: UnitName,
-});
+export const ConvertInput = z
+  .object({
+    value: z.number().finite(),
+    from: UnitName,
+    to: UnitName,
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({ examples: [{ value: 5, from: 'km', to: 'mile' }] });
 export type ConvertInput = z.infer<typeof ConvertInput>;
 
 export const ConvertOutput = z.object({ value: z.number(), unit: z.string(), text: z.string() });

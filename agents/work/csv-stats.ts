@@ -1,10 +1,13 @@
 import Papa from 'papaparse';
 import { z } from 'zod';
 
-export const CsvInput = z.object({
-  csv: z.string().min(1, 'csv must not be empty').max(5_000_000),
-  delimiter: z.string().length(1).optional(),
-});
+export const CsvInput = z
+  .object({
+    csv: z.string().min(1, 'csv must not be empty').max(5_000_000),
+    delimiter: z.string().length(1).optional(),
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({ examples: [{ csv: 'city,temp\nOslo,4\nLima,19' }] });
 export type CsvInput = z.infer<typeof CsvInput>;
 
 export type ColumnStats =

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { STOPWORDS, words } from './text.ts';
 
-export const KeywordsInput = z.object({
-  text: z.string().min(1, 'text must not be empty').max(1_000_000),
-  top: z.number().int().min(1).max(100).default(5),
-});
+export const KeywordsInput = z
+  .object({
+    text: z.string().min(1, 'text must not be empty').max(1_000_000),
+    top: z.number().int().min(1).max(100).default(5),
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({ examples: [{ text: 'Agents bid for work. The best bid wins.', top: 3 }] });
 export type KeywordsInput = z.infer<typeof KeywordsInput>;
 
 /**

@@ -2,10 +2,13 @@ import { createRequire } from 'node:module';
 import type * as MathJs from 'mathjs';
 import { z } from 'zod';
 
-export const MathInput = z.object({
-  expression: z.string().min(1, 'expression must not be empty').max(10_000),
-  scope: z.record(z.string(), z.number()).optional(),
-});
+export const MathInput = z
+  .object({
+    expression: z.string().min(1, 'expression must not be empty').max(10_000),
+    scope: z.record(z.string(), z.number()).optional(),
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({ examples: [{ expression: '2 * (3 + 4)' }] });
 export type MathInput = z.infer<typeof MathInput>;
 
 /**

@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import type { WorkContext } from '../../src/sdk/index.ts';
 
-export const ReportInput = z.object({
-  text: z.string().min(1, 'text must not be empty').max(1_000_000),
-  sentences: z.number().int().min(1).max(20).default(2),
-  keywords: z.number().int().min(1).max(50).default(5),
-});
+export const ReportInput = z
+  .object({
+    text: z.string().min(1, 'text must not be empty').max(1_000_000),
+    sentences: z.number().int().min(1).max(20).default(2),
+    keywords: z.number().int().min(1).max(50).default(5),
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({
+    examples: [{ text: 'Agents bid for work. The best bid wins. Winners may buy parts of the work.' }],
+  });
 export type ReportInput = z.infer<typeof ReportInput>;
 
 /**

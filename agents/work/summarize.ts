@@ -1,10 +1,17 @@
 import { z } from 'zod';
 import { STOPWORDS, words } from './text.ts';
 
-export const SummarizeInput = z.object({
-  text: z.string().min(1, 'text must not be empty').max(1_000_000),
-  sentences: z.number().int().min(1).max(50).default(2),
-});
+export const SummarizeInput = z
+  .object({
+    text: z.string().min(1, 'text must not be empty').max(1_000_000),
+    sentences: z.number().int().min(1).max(50).default(2),
+  })
+  // An example the manager's card and the dashboard's form show.
+  .meta({
+    examples: [
+      { text: 'Agents bid for work. The best bid wins. Failed work is auctioned again.', sentences: 1 },
+    ],
+  });
 export type SummarizeInput = z.infer<typeof SummarizeInput>;
 
 /** Splits prose into sentences, keeping their order. */

@@ -66,6 +66,18 @@ function patternsOf(schema: unknown): string[] {
 export function compileSchema(
   schema: JsonSchema,
 ): { ok: true; validate: ValidateFunction } | { ok: false; message: string } {
+  // The same schema object (a cached profile) is looked up without serialising it again.
+  let entry = byObject.get(schema);
+  if (entry === undefined) {
+    entry = compileByText(schema);
+    byObject.set(schema, entry);
+  }
+  return typeof entry === 'string' ? { ok: false, message: entry } : { ok: true, validate: entry };
+}
+
+const byObject = new WeakMap<object, ValidateFunction | string>();
+
+function compileByText(schema: JsonSchema): ValidateFunction | string {
   // Draft-07 and older schemas mostly read the same; they are validated as 2020-12.
   const { $schema, ...rest } = schema;
   const doc = typeof $schema === 'string' && $schema.includes('2020-12') ? schema : rest;
@@ -84,7 +96,7 @@ export function compileSchema(
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, entry);
   }
-  return typeof entry === 'string' ? { ok: false, message: entry } : { ok: true, validate: entry };
+  return entry;
 }
 
 /** Where `value` breaks `schema` (the first few places), or null if it matches. */
