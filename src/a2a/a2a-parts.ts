@@ -4,13 +4,13 @@ import { cleanText } from '../protocol/common.ts';
 
 /** How an award's work is sent to an A2A agent and how its answer is read back (pure). */
 
-const dataPart = (value: unknown): Part => ({
+export const dataPart = (value: unknown): Part => ({
   content: { $case: 'data', value },
   metadata: undefined,
   filename: '',
   mediaType: 'application/json',
 });
-const textPart = (value: string): Part => ({
+export const textPart = (value: string): Part => ({
   content: { $case: 'text', value },
   metadata: undefined,
   filename: '',
