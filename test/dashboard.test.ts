@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { eventually, startManager, type TestManager } from './support/harness.ts';
 import { ROOT, runTs } from './support/processes.ts';
@@ -109,6 +110,17 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
       capabilities: ['math.double-via'],
       execute: async (input: { n: number }, ctx) => ctx.subcontract('math.double', input),
     });
+    // Says what it takes: the form describes it and starts from its example.
+    await fleet.start({
+      ...fixedBidder('dash-squarer', 2, 30),
+      capabilities: [
+        {
+          name: 'math.square',
+          input: z.object({ n: z.int().describe('the number to square') }).meta({ examples: [{ n: 3 }] }),
+        },
+      ],
+      execute: (input: { n: number }) => ({ squared: input.n * input.n }),
+    });
     // Answers every call with a 500: its breaker opens once it is used.
     await fleet.raw('dash-broken', 'math.double', (_req, res) => json(res, { error: 'broken' }, 500));
     browser = await launch();
@@ -202,6 +214,30 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 180_000);
+
+  it('describes what a capability takes from its schema, starts from its example, and shows the fields the manager names', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = watchErrors(page);
+    await page.goto(`${m.url}/`);
+    await page
+      .locator('select[name="capability"] option', { hasText: /^math\.square$/ })
+      .waitFor({ state: 'attached' });
+    await page.selectOption('select[name="capability"]', 'math.square');
+    expect(await page.locator('[data-testid="input-fields"]').innerText()).toBe(
+      'takes n (integer, required): the number to square',
+    );
+    expect(JSON.parse(await page.inputValue('textarea[name="input"]'))).toEqual({ n: 3 });
+    await page.fill('textarea[name="input"]', '{"m": 3}');
+    await page.click('button[type="submit"]');
+    await page.locator('.submit [role="alert"]', { hasText: "must have required property 'n'" }).waitFor();
+    expect(await page.locator('.submit [role="alert"]').innerText()).toMatch(
+      /^input: must have required property 'n'/,
+    );
+    // The browser logs the refused request (422), and nothing else.
+    expect(errors.filter((e) => !e.includes('status of 422'))).toEqual([]);
+    expect(errors.length).toBe(1);
+    await page.close();
+  });
 
   it('checks a submission before sending it, names the bad field, then submits and shows the result', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
