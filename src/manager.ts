@@ -245,6 +245,10 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     market: service,
     circuitOf: (agentId) => client.circuitOf(agentId),
     a2aProbe: (card) => contractor.probe(card),
+    selfUrl: () => {
+      const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort ?? config.PORT}`;
+    },
     catalogue: new CapabilityCatalogue(database, (agentId) => client.circuitOf(agentId), config.AGENT_TTL_MS),
     metrics,
     publicUrl,

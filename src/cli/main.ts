@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../../agents/catalog.ts';
+import { serveMcpOverStdio } from '../mcp/stdio.ts';
 import type { Agent, Task, TaskEvent } from '../protocol/index.ts';
 import { defineAgent } from '../sdk/index.ts';
 import { runServer } from '../server.ts';
@@ -111,6 +112,17 @@ export function buildProgram() {
       });
       void running;
       await new Promise(() => {});
+    });
+
+  program
+    .command('mcp')
+    .description(
+      'serve the market to an MCP client over stdio (desktop assistants, IDE agents), as a bridge to the manager',
+    )
+    .action(async () => {
+      const o = program.opts<{ manager: string; apiKey?: string }>();
+      await serveMcpOverStdio(o.manager, o.apiKey);
+      await new Promise(() => {}); // until the client closes stdin
     });
 
   program

@@ -16,6 +16,7 @@ import { registerAgentRoutes } from './routes/agents.ts';
 import { registerCapabilityRoutes } from './routes/capabilities.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
 import { registerEventRoutes } from './routes/events.ts';
+import { registerMcpRoutes } from './routes/mcp.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerQueueRoutes } from './routes/queue.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
@@ -132,6 +133,7 @@ export function createApp(appDeps: AppDeps) {
   registerAgentMessageRoutes(app, deps);
   registerQueueRoutes(app, deps);
   registerA2ARoutes(app, deps);
+  registerMcpRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

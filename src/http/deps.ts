@@ -31,6 +31,8 @@ export type AppDeps = {
   metrics?: PrometheusMetrics;
   /** The manager's own base URL: PUBLIC_URL, or where it listens (never the request's Host). */
   publicUrl(): string;
+  /** Where this process listens, reached on loopback (the MCP tools call /v1 through it). */
+  selfUrl(): string;
 };
 
 /** What the routes get: the app's collaborators and the caps createApp keeps. */
