@@ -115,6 +115,8 @@ export function marketMcpServer(api: MarketApi, catalogue: Catalogue | null): Mc
   const server = new McpServer(
     { name: 'contract-net', version: '0.1.0' },
     {
+      // Logging is declared so a client may set a level (the SDK answers logging/setLevel).
+      capabilities: { logging: {} },
       instructions:
         'A task marketplace: each task names a capability; agents that offer it bid, the best bid does the work. Call list_capabilities first to see what is on offer and what each takes, then submit_task.',
     },
