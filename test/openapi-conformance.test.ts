@@ -227,4 +227,42 @@ describe('the OpenAPI document is true to the routes', () => {
     );
     expect(every.filter((op) => !seen.has(op))).toEqual([]);
   }, 60_000);
+
+  it('describes the calls the manager makes to an agent as webhooks, true to what it sends and takes', async () => {
+    const hooks = (doc as unknown as { webhooks: Record<string, { post: WebhookOp }> }).webhooks;
+    expect(Object.keys(hooks).sort()).toEqual(['/award', '/cancel', '/cfp', '/reject']);
+    const schemaOf = (s: unknown) =>
+      ajv.compile(JSON.parse(JSON.stringify(s).replaceAll('"#/components/', '"doc#/components/')));
+    const answers: Record<string, unknown> = {
+      '/cfp': { type: 'propose', cost: 3, etaMs: 40 },
+      '/award': { type: 'inform-result', output: { ok: true } },
+    };
+    // A hand-written agent: what the manager sends it is checked against the webhooks, and what
+    // it answers against their responses.
+    const agent = await fleet.raw('webhook-agent', 'webhook.work', (req, res) =>
+      json(res, answers[req.path] ?? {}),
+    );
+    await fleet.raw('webhook-loser', 'webhook.work', (req, res) =>
+      json(res, req.path === '/cfp' ? { type: 'propose', cost: 9, etaMs: 40 } : {}),
+    );
+    const t = await m.call('POST', '/v1/tasks', { capability: 'webhook.work', input: { n: 1 } });
+    await eventually(async () => (await m.call('GET', `/v1/tasks/${t.body.id}`)).body.state === 'completed');
+    const sent = [...agent.requests];
+    for (const path of ['/cfp', '/award']) {
+      const op = hooks[path]!.post;
+      const req = sent.find((r) => r.path === path)!;
+      const body = schemaOf(op.requestBody.content['application/json'].schema);
+      expect(body(req.body), `${path}: ${ajv.errorsText(body.errors)}`).toBe(true);
+      const header = op.parameters.find((p) => p.name === 'x-cnp-signature')!;
+      expect(req.headers['x-cnp-signature']).toMatch(new RegExp(header.schema.pattern));
+      const reply = schemaOf(op.responses['200']!.content!['application/json']!.schema);
+      expect(reply(answers[path]), `${path} answer: ${ajv.errorsText(reply.errors)}`).toBe(true);
+    }
+  }, 60_000);
 });
+
+type WebhookOp = {
+  parameters: { name: string; schema: { pattern: string } }[];
+  requestBody: { content: Record<string, { schema: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+};

@@ -12,6 +12,7 @@ import { limitBody, preReadBody } from './node-request.ts';
 import { applyByteBudget, applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
+import { registerAgentWebhooks } from './agent-webhooks.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerCapabilityRoutes } from './routes/capabilities.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
@@ -136,6 +137,7 @@ export function createApp(appDeps: AppDeps) {
   registerMcpRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  registerAgentWebhooks(app);
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
