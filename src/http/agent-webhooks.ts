@@ -39,7 +39,10 @@ export function registerAgentWebhooks(app: OpenAPIHono<AppEnv>) {
       path,
       tags: ['agent endpoint (called by the manager)'],
       summary,
-      request: { headers: Signed, body: { content: { 'application/json': { schema: body } }, required: true } },
+      request: {
+        headers: Signed,
+        body: { content: { 'application/json': { schema: body } }, required: true },
+      },
       responses: { 200: ok, 400: declined, 413: declined, 415: declined, 422: declined },
     });
   hook(
@@ -54,6 +57,8 @@ export function registerAgentWebhooks(app: OpenAPIHono<AppEnv>) {
     AcceptProposal,
     json(AwardReply, 'agree, inform-result with the output, or refuse'),
   );
-  hook('/reject', 'Reject-proposal: your bid was not taken (any 2xx)', RejectProposal, { description: 'Noted' });
+  hook('/reject', 'Reject-proposal: your bid was not taken (any 2xx)', RejectProposal, {
+    description: 'Noted',
+  });
   hook('/cancel', 'Cancel: stop working on the award (any 2xx)', Cancel, { description: 'Stopped' });
 }
