@@ -251,7 +251,7 @@ describe('the OpenAPI document is true to the routes', () => {
     for (const path of ['/cfp', '/award']) {
       const op = hooks[path]!.post;
       const req = sent.find((r) => r.path === path)!;
-      const body = schemaOf(op.requestBody.content['application/json'].schema);
+      const body = schemaOf(op.requestBody.content['application/json']!.schema);
       expect(body(req.body), `${path}: ${ajv.errorsText(body.errors)}`).toBe(true);
       const header = op.parameters.find((p) => p.name === 'x-cnp-signature')!;
       expect(req.headers['x-cnp-signature']).toMatch(new RegExp(header.schema.pattern));
