@@ -10,7 +10,7 @@ describe('an open market', () => {
   let fleet: Fleet;
   const a2a: RunningA2AAgent[] = [];
   beforeAll(async () => {
-    m = await startManager({ AGENT_TTL_MS: '1500', AWARD_TIMEOUT_MS: '2000', DUE_GRACE_MS: '300' });
+    m = await startManager({ AWARD_TIMEOUT_MS: '2000', DUE_GRACE_MS: '300' });
     fleet = new Fleet(m.url);
   });
   afterEach(async () => {
@@ -343,6 +343,21 @@ describe('an open market', () => {
   });
 
   describe('agent liveness', () => {
+    // A manager of its own with a short TTL (1.5 s): elsewhere in this file, agents that answer
+    // no call for a while (raw ones send no heartbeats) must not go inactive under load.
+    let outer: TestManager;
+    beforeAll(async () => {
+      outer = m;
+      await fleet.stopAll();
+      m = await startManager({ AGENT_TTL_MS: '1500' });
+      fleet = new Fleet(m.url);
+    });
+    afterAll(async () => {
+      await fleet.stopAll();
+      await m.stop();
+      m = outer;
+      fleet = new Fleet(m.url);
+    });
     it('marks an agent not heard from inactive, invites it no more, and takes it back on its heartbeat', async () => {
       const quiet = await fleet.raw('quiet', 'live.work', (req, res) =>
         req.path === '/cfp'
