@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { RegExpParser, visitRegExpAST } from '@eslint-community/regexpp';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { JsonSchema } from '../protocol/json-schema.ts';
@@ -14,16 +15,30 @@ export type SchemaViolation = { path: string; message: string };
  * (backreferences, lookarounds) is refused at registration (`linear`).
  */
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
-setFlagsFromString('--enable-experimental-regexp-engine');
 
-/** Whether V8's linear-time engine can run the pattern. */
+const parser = new RegExpParser({ ecmaVersion: 2025 });
+
+/**
+ * Whether V8's linear-time engine can run the pattern: it parses (as ECMAScript, without `u`)
+ * and has no backreference and no lookaround, the constructs that engine does not take. Read
+ * from the pattern's syntax (regexpp), not by asking V8, whose answer depends on flags that a
+ * worker thread may not share.
+ */
 function linear(pattern: string): boolean {
+  let ok = true;
   try {
-    new RegExp(pattern, 'l');
-    return true;
+    visitRegExpAST(parser.parsePattern(pattern, 0, pattern.length, { unicode: false }), {
+      onBackreferenceEnter: () => {
+        ok = false;
+      },
+      onAssertionEnter: (node) => {
+        if (node.kind === 'lookahead' || node.kind === 'lookbehind') ok = false;
+      },
+    });
   } catch {
     return false;
   }
+  return ok;
 }
 
 /**
@@ -36,6 +51,8 @@ const ajv = new Ajv2020({
   allErrors: false,
   addUsedSchema: false,
   validateSchema: true,
+  // An unknown format is ignored (as the specification allows), without a line on stdout.
+  logger: false,
 });
 addFormats.default(ajv);
 
