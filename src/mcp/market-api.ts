@@ -22,12 +22,29 @@ export class MarketApi {
     };
   }
 
+  /**
+   * One call; a 503 (the database restarting) is tried once more after its Retry-After when the
+   * call is safe to repeat (a read, or a write with an Idempotency-Key).
+   */
   async call(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<ApiReply> {
+    const first = await this.once(method, path, body, headers);
+    const repeatable = method === 'GET' || 'idempotency-key' in headers;
+    if (first.reply.status !== 503 || !repeatable) return first.reply;
+    await new Promise((r) => setTimeout(r, Math.min(5, Math.max(1, first.retryAfterS)) * 1000));
+    return (await this.once(method, path, body, headers)).reply;
+  }
+
+  private async once(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ reply: ApiReply; retryAfterS: number }> {
     const res = await fetch(`${this.base}${path}`, {
       method,
       headers: this.headers(
@@ -42,7 +59,10 @@ export class MarketApi {
     } catch {
       json = { error: { code: `http_${res.status}`, message: text.slice(0, 300) } };
     }
-    return { status: res.status, body: json };
+    return {
+      reply: { status: res.status, body: json },
+      retryAfterS: Number(res.headers.get('retry-after') ?? 1) || 1,
+    };
   }
 
   /** The task's audit trail as it happens (server-sent events), until the task ends or `signal` aborts. */

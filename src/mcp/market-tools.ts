@@ -185,8 +185,8 @@ export function marketMcpServer(api: MarketApi, catalogue: Catalogue | null): Mc
           : {}),
         ...(args.weights ? { weights: args.weights } : {}),
       };
-      // A key of its own: a submission cut off by a database restart (503) can be sent again
-      // by the manager's own retry rules without making a second task.
+      // A key of its own: a submission answered 503 (the database restarting) is sent again
+      // (MarketApi.call) without making a second task.
       const reply = await api.call('POST', '/v1/tasks', body, {
         'idempotency-key': `mcp-${crypto.randomUUID()}`,
       });
