@@ -97,6 +97,12 @@ function progressLine(e: { type: string; data: Record<string, unknown> }): strin
   }
 }
 
+/** A tool that submits work: it changes the market, each call anew, and agents outside do it. */
+const SUBMITS = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true };
+
+/** How long a tool waits for its task's end (default 30 s, at most MAX_WAIT_S). */
+const WaitSeconds = (what: string) => z.number().int().min(0).max(MAX_WAIT_S).default(30).describe(what);
+
 const Weights = z
   .object({
     cost: z.number().min(0).optional(),
@@ -160,20 +166,9 @@ export function marketMcpServer(api: MarketApi, catalogue: Catalogue | null): Mc
           .optional()
           .describe('Fail the task if it has not ended by then'),
         weights: Weights.optional(),
-        waitSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(MAX_WAIT_S)
-          .default(30)
-          .describe('How long to wait for the output'),
+        waitSeconds: WaitSeconds('How long to wait for the output'),
       },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      },
+      annotations: SUBMITS,
     },
     async (args, extra) => {
       const body = {
@@ -262,14 +257,9 @@ export function marketMcpServer(api: MarketApi, catalogue: Catalogue | null): Mc
           )
           .min(1)
           .max(20),
-        waitSeconds: z.number().int().min(0).max(MAX_WAIT_S).default(30),
+        waitSeconds: WaitSeconds('How long to wait for the last stage to end'),
       },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      },
+      annotations: SUBMITS,
     },
     async (args, extra) => {
       const ids = new Map<string, string>();
