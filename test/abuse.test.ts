@@ -206,7 +206,7 @@ describe('safe under abuse', () => {
     const early = (await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big })).body.id;
     for (const id of big) expect((await done(id)).state).toBe('completed');
     const failed = await done(early);
-    expect(failed.state).toBe('failed');
+    expect(failed.state, JSON.stringify(failed)).toBe('failed');
     expect(failed.error.code).toBe('dependency_output_too_large');
     // Submitted after: refused at once, naming the field, storing nothing.
     const before = (await m.call('GET', '/v1/tasks')).body.items.length;
