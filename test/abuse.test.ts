@@ -192,10 +192,19 @@ describe('safe under abuse', () => {
   it('bounds what dependencies carry to agents: 422 at submission, a clear failure at release', async () => {
     m = await startManager({ DEPENDENCY_OUTPUT_MAX_BYTES: '100000' });
     fleet = new Fleet(m.url);
+    // The big outputs wait for the dependant to be stored: had they all completed first, its
+    // submission would be refused at once (the second half of this test), not released.
+    let stored!: () => void;
+    const dependantStored = new Promise<void>((resolve) => {
+      stored = resolve;
+    });
     await fleet.start({
       ...fixedBidder('echo-big', 1, 50),
       capabilities: ['text.pad'],
-      execute: (input: { n: number }) => ({ padded: 'x'.repeat(input.n) }),
+      execute: async (input: { n: number }) => {
+        if (input.n > 1) await dependantStored;
+        return { padded: 'x'.repeat(input.n) };
+      },
     });
     const submit = (body: object) => m!.call('POST', '/v1/tasks', body);
     const done = async (id: string) => (await m!.call('GET', `/v1/tasks/${id}?waitMs=15000`)).body;
@@ -203,7 +212,10 @@ describe('safe under abuse', () => {
     for (let i = 0; i < 3; i++)
       big.push((await submit({ capability: 'text.pad', input: { n: 40_000 } })).body.id);
     // Submitted before its dependencies end: released, it would carry 120 kB; it fails instead.
-    const early = (await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big })).body.id;
+    const submitted = await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
+    const early = submitted.body.id;
+    stored();
     for (const id of big) expect((await done(id)).state).toBe('completed');
     const failed = await done(early);
     expect(failed.state, JSON.stringify(failed)).toBe('failed');
