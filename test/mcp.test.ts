@@ -26,10 +26,7 @@ describe('the MCP server', () => {
             input: z.object({ n: z.number().int().max(1000) }),
           },
         ],
-        execute: async (input: { n: number }) => {
-          await new Promise((r) => setTimeout(r, 100));
-          return { doubled: input.n * 2 };
-        },
+        execute: (input: { n: number }) => ({ doubled: input.n * 2 }),
       },
       { registrationKey: undefined },
     );

@@ -123,9 +123,8 @@ export class AgentRegistry {
         await this.opts.retire?.(err.agentId);
         reg = await this.upsert(body, credentials, speaking);
       }
-      this.capabilities = null;
       this.cards.delete(reg.agent.id);
-      this.opts.onChange?.();
+      this.forgetOffers();
       // Shown with its counters, ledger included (a re-registering agent has a record).
       return reg.created ? reg : { ...reg, agent: await this.get(reg.agent.id) };
     } catch (err) {
@@ -415,14 +414,11 @@ export class AgentRegistry {
       if (wasInactive) await recordEvent(tx, { agentId: id, type: 'agent.active', data: { name: row.name } });
       return wasInactive;
     });
-    if (reactivated) {
-      this.capabilities = null;
-      this.opts.onChange?.();
-    }
+    if (reactivated) this.forgetOffers();
     return { agent: await this.get(id), reactivated };
   }
 
-  /** Agents went inactive (liveness): lists of what is on offer are stale. */
+  /** What is on offer changed (a registration, a deregistration, an agent inactive or back): lists of it are stale. */
   forgetOffers(): void {
     this.capabilities = null;
     this.opts.onChange?.();
@@ -430,8 +426,7 @@ export class AgentRegistry {
 
   /** Marks the agent deregistered; returns the ids of tasks it holds a live award on. */
   async deregister(tx: Tx, id: string, reason?: 'name_taken_over'): Promise<string[]> {
-    this.capabilities = null;
-    this.opts.onChange?.();
+    this.forgetOffers();
     // Its token dies with it: the hash it had is replaced by one no token hashes to.
     const [row] = await tx
       .update(agents)
