@@ -7,6 +7,7 @@ It runs on PGlite in memory, or on a new database of the PostgreSQL server at DA
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -112,3 +113,15 @@ async def eventually(fn: Callable[[], Any], timeout_s: float = 15, what: str = "
         last = value
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@contextlib.asynccontextmanager
+async def started(agent: Any, manager: Manager, **options: Any) -> AsyncIterator[Any]:
+    """An agent started against the test manager (no token file, quiet unless asked), stopped after."""
+    options.setdefault("token_file", False)
+    options.setdefault("log", lambda _line: None)
+    running = await agent.start(manager.url, **options)
+    try:
+        yield running
+    finally:
+        await running.stop(grace_s=1.0)

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import inspect
 import json
+import math
 import os
 import re
 import signal
@@ -226,28 +227,32 @@ class Agent:
         report_attempts: int = 6,
         log: Callable[[str], None] | None = None,
     ) -> RunningAgent:
-        """Serves, registers and heartbeats; returns the running agent (stop it with `await stop()`)."""
+        """Serves, registers and heartbeats; returns the running agent (stop it with `await stop()`).
+
+        `manager` defaults to $CNET_MANAGER, else http://127.0.0.1:8080. `token_file` (default
+        `default_token_file(name, manager)`; False keeps none) holds the id and token, so a restart
+        registers as the same agent. `pull` also claims from the fallback queue when there is room;
+        `pull_only` serves nothing and only claims. `heartbeat_ms` defaults to what the manager asks.
+        """
+        running = self._prepare(manager, {"report_attempts": report_attempts, "log": log})
+        await running._start(host, port, public_url, token_file, registration_key, heartbeat_ms, pull, pull_only,
+                             lease_ms, wait_ms)
+        return running
+
+    def _prepare(self, manager: str | None, options: dict[str, Any]) -> RunningAgent:
+        """The running agent, not yet serving: checks what can be checked before any I/O."""
         if not self.capabilities:
             raise ConfigurationError("declare at least one capability with @agent.capability(...)")
         url = manager or os.environ.get("CNET_MANAGER") or DEFAULT_MANAGER
-        if token_file is True or token_file is None:
-            file: Path | None = default_token_file(self.name, url)
-        elif token_file is False:
-            file = None
-        else:
-            file = Path(token_file)
         try:
-            client = ManagerClient(url, report_attempts=report_attempts)
+            client = ManagerClient(url, report_attempts=options.pop("report_attempts", 6))
         except ValueError as err:
             raise ConfigurationError(str(err)) from None
-        running = RunningAgent(self, client, log or _stderr)
-        await running._start(host, port, public_url, file, registration_key, heartbeat_ms,
-                             pull or pull_only, pull_only, lease_ms, wait_ms)
-        return running
+        return RunningAgent(self, client, options.pop("log", None) or _stderr)
 
     async def serve(self, manager: str | None = None, **options: Any) -> None:
         """Runs until SIGINT or SIGTERM (or `stop()`), then drains its work and deregisters."""
-        running = await self.start(manager, **options)
+        running = self._prepare(manager, options)
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         if threading.current_thread() is threading.main_thread():
@@ -258,7 +263,10 @@ class Agent:
                 except (NotImplementedError, RuntimeError):
                     pass
         try:
+            await running._start(**options)
             await running.stopped()
+        except _StoppedBeforeStart:
+            return  # stopped (a signal) while waiting for the manager: nothing to undo
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
@@ -282,6 +290,10 @@ class Agent:
     def _bid_hook(self, capability: str) -> BidFn | None:
         cap = self.capabilities.get(capability)
         return (cap.bid if cap else None) or self._bid
+
+
+class _StoppedBeforeStart(Exception):
+    """Stopped while still waiting for the manager to answer the registration."""
 
 
 def _stderr(line: str) -> None:
@@ -350,12 +362,11 @@ class RunningAgent:
             t.cancel()
         session = self._session
         if session is not None:
-            self._session = None if deregister else session
             if deregister:
                 try:
                     await self._in_io(session.manager.deregister, session.id)
-                except ContractNetError:
-                    pass
+                except ContractNetError as err:
+                    self.log(f'agent "{self.agent.name}": could not deregister: {err}')
         if self._server is not None:
             await self._server.close()
         for ex in (self._threads, self._io, self._hooks):
@@ -363,9 +374,17 @@ class RunningAgent:
 
     # ---- start --------------------------------------------------------------------------------
 
-    async def _start(self, host: str, port: int, public_url: str | None, token_file: Path | None,
-                     registration_key: str | None, heartbeat_ms: int | None, pull: bool, pull_only: bool,
-                     lease_ms: int, wait_ms: int) -> None:
+    async def _start(self, host: str = "127.0.0.1", port: int = 0, public_url: str | None = None,
+                     token_file: str | os.PathLike[str] | bool | None = None, registration_key: str | None = None,
+                     heartbeat_ms: int | None = None, pull: bool = False, pull_only: bool = False,
+                     lease_ms: int = 30_000, wait_ms: int = 20_000) -> None:
+        if token_file is True or token_file is None:
+            file: Path | None = default_token_file(self.agent.name, self.manager.base_url)
+        elif token_file is False:
+            file = None
+        else:
+            file = Path(token_file)
+        pull = pull or pull_only
         agent = self.agent
         if not pull_only:
             self._server = HttpServer(self._handle, on_error=self._report_bug)
@@ -380,7 +399,7 @@ class RunningAgent:
             profile["endpoint"] = self.url
         if agent.description:
             profile["description"] = agent.description
-        session = Session(self.manager, profile, token_file, registration_key)
+        session = Session(self.manager, profile, file, registration_key)
         try:
             await self._open_patiently(session)
         except BaseException:
@@ -389,7 +408,7 @@ class RunningAgent:
             raise
         self._session = session
         where = f"listening on {self.url}" if self.url else "pull-only"
-        kept = f" (token kept in {token_file})" if token_file else ""
+        kept = f" (token kept in {file})" if file else ""
         self.log(f'agent "{agent.name}" {where}, registered as {session.id} with {self.manager.base_url}{kept}')
         self._spawn(self._heartbeat(heartbeat_ms or session.heartbeat_ms or 5000))
         if pull:
@@ -406,7 +425,7 @@ class RunningAgent:
                 self.log(f'agent "{self.agent.name}": {err}; trying again in {delay:g} s')
             try:
                 await asyncio.wait_for(self._stop_requested.wait(), delay)
-                raise ManagerUnreachable(self.manager.base_url, "stopped before the manager answered")
+                raise _StoppedBeforeStart()
             except asyncio.TimeoutError:
                 pass
             delay = min(30.0, delay * 2)
@@ -501,7 +520,7 @@ class RunningAgent:
         if not self._replays.admit(sig.mac, sig.t):
             return error(401, "signature replayed")
         try:
-            message = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            message = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
         except (ValueError, RecursionError):
             return error(400, "malformed JSON")
         try:
@@ -647,6 +666,13 @@ class RunningAgent:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 _ROUTES: dict[str, Callable[[RunningAgent, Json], Awaitable[Json]]] = {
