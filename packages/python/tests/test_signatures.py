@@ -142,7 +142,6 @@ def test_hostile_signed_bodies_get_a_clear_4xx_or_an_answer_never_a_crash(manage
                    "task": {"id": "01900000-0000-7000-8000-000000000001", "capability": "py.hostile",
                             "input": None, "budget": None, "deadline": None, "priority": 0}}
             cases = {
-                b"[" * 1_600_000 + b"]" * 1_600_000: 413,
                 b"[" * 20_000 + b"]" * 20_000: 400,
                 json.dumps({**cfp, "round": 10**400}).encode(): 422,
                 json.dumps(cfp).replace('"budget": null', '"budget": 1e999').encode(): 400,
