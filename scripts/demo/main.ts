@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -56,9 +56,14 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function spawnLogged(name: string, args: string[], env: Record<string, string> = {}) {
+function spawnLogged(
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  command = process.execPath,
+) {
   const log = createWriteStream(join(runDir, `${name}.log`));
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,10 +106,16 @@ async function until<T>(
 
 const KEEP_TASKS_PER_SECOND = 2;
 
+/** The Python the demo's Python agent runs on: `$PYTHON`, else python3, if it is 3.10 or later. */
+const PYTHON = process.env.PYTHON ?? 'python3';
+const havePython = () =>
+  spawnSync(PYTHON, ['-c', 'import sys; assert sys.version_info >= (3, 10)'], { stdio: 'ignore' }).status ===
+  0;
+
 /** With --keep: more of the same workload, a few tasks a second, until the demo is stopped. */
-async function trickle(url: string): Promise<never> {
+async function trickle(url: string, withPython: boolean): Promise<never> {
   for (let seed = opts.seed + 1; ; seed++) {
-    for (const t of demoWorkload(50, seed)) {
+    for (const t of demoWorkload(50, seed, { python: withPython })) {
       await new Promise((r) => setTimeout(r, 1000 / KEEP_TASKS_PER_SECOND));
       await fetch(`${url}/v1/tasks`, {
         method: 'POST',
@@ -178,18 +189,28 @@ async function main() {
     body: JSON.stringify({ card, offer: { default: { cost: 2, etaMs: 300 } } }),
   });
   if (registered.status !== 201) throw new Error(`the A2A agent was refused: ${await registered.text()}`);
+  // An agent written with the Python SDK (packages/python), when there is a Python to run it.
+  const python = havePython();
+  if (python)
+    spawnLogged(
+      'agent-readability-py',
+      ['examples/python/readability_agent.py', '--manager', url, '--no-token-file'],
+      { PYTHONPATH: join(ROOT, 'packages', 'python', 'src'), PYTHONUNBUFFERED: '1' },
+      PYTHON,
+    );
+  else say(`no Python 3.10+ at "${PYTHON}": the demo goes on without its Python agent (text.readability)`);
+  const expected = fleet.length + 1 + (python ? 1 : 0);
   await until(
     'the agents to register',
     60_000,
-    async () =>
-      (await get<{ items: Agent[] }>(`${url}/v1/agents?limit=200`)).items.length >= fleet.length + 1,
+    async () => (await get<{ items: Agent[] }>(`${url}/v1/agents?limit=200`)).items.length >= expected,
   );
   say(
-    `manager ${url} and ${fleet.length + 1} agents up (one of them an A2A agent, spoken to in A2A) in ${((Date.now() - started) / 1000).toFixed(1)} s; submitting`,
+    `manager ${url} and ${expected} agents up (one an A2A agent, spoken to in A2A${python ? '; one written in Python' : ''}) in ${((Date.now() - started) / 1000).toFixed(1)} s; submitting`,
   );
   say(`dashboard: ${url}/ (open it in a browser to watch the rounds live)`);
 
-  const workload = demoWorkload(opts.tasks, opts.seed);
+  const workload = demoWorkload(opts.tasks, opts.seed, { python });
   const ids: string[] = [];
   for (let i = 0; i < workload.length; i += 50) {
     const batch = await Promise.all(
@@ -287,6 +308,7 @@ async function main() {
   const summary = {
     tasks: ids.length,
     pipelines: pipelines.length,
+    python,
     terminal: tasks.filter((t) => TERMINAL.has(t.state)).length,
     outcomes,
     seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -327,7 +349,7 @@ async function main() {
   if (opts.keep) {
     say(`\n--keep: the market stays up. Dashboard: ${url}/ (or: node bin/cnet.js --manager ${url} agents).`);
     say(`A trickle of ${KEEP_TASKS_PER_SECOND} tasks a second keeps it moving; Ctrl-C stops everything.`);
-    await trickle(url);
+    await trickle(url, python);
   }
   cleanup();
   process.exit(ok ? 0 : 1);

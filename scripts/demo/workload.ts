@@ -29,11 +29,12 @@ export type DemoTask = {
 };
 
 /**
- * A mixed batch: summaries, keywords, maths, CSV statistics and hashes with real inputs; some
+ * A mixed batch: summaries, keywords, maths, CSV statistics, hashes, unit conversions (for the
+ * A2A agent) and, with `python`, readability scores (for the Python agent), with real inputs; some
  * clients weigh cost, some time; a share with a budget no bidder meets, which lands in the
  * fallback queue and is served from there.
  */
-export function demoWorkload(n: number, seed = 42): DemoTask[] {
+export function demoWorkload(n: number, seed = 42, opts: { python?: boolean } = {}): DemoTask[] {
   const rnd = seeded(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const text = (k: number) => Array.from({ length: k }, () => pick(SENTENCES)).join(' ');
@@ -68,7 +69,14 @@ export function demoWorkload(n: number, seed = 42): DemoTask[] {
         input: { csv: `city,temp,day\n${rows.join('\n')}` },
         ...common,
       });
-    } else if (kind === 8 && i % 20 === 8)
+    } else if (kind === 7 && i % 20 === 7 && opts.python)
+      // For the Python agent (examples/python): how readable a text is.
+      out.push({
+        capability: 'text.readability',
+        input: { text: text(3 + Math.floor(rnd() * 5)) },
+        ...common,
+      });
+    else if (kind === 8 && i % 20 === 8)
       // For the A2A agent (built with the official A2A SDK): a unit conversion.
       out.push({
         capability: 'units.convert',
