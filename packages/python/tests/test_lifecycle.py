@@ -156,3 +156,19 @@ def test_an_unreachable_manager_is_one_line_and_a_retry_not_a_traceback() -> Non
     assert proc.wait(20) == 0
     assert "Traceback" not in rest, rest
 
+
+
+def test_after_ctrl_c_deregistered_it_a_restart_registers_again(manager: Manager, tmp_path: Path) -> None:
+    async def main() -> None:
+        file = tmp_path / "again.json"
+        first = await echo_agent("py-again", "py.again").start(manager.url, token_file=file, log=lambda _: None)
+        await first.stop()  # deregisters: the saved token is dead
+        second = await echo_agent("py-again", "py.again").start(manager.url, token_file=file, log=lambda _: None)
+        try:
+            assert second.id != first.id and json.loads(file.read_text())["agentId"] == second.id
+            done = await manager.await_end((await manager.asubmit("py.again", 2))["id"])
+            assert done["state"] == "completed" and done["award"]["agentId"] == second.id
+        finally:
+            await second.stop()
+
+    asyncio.run(main())
