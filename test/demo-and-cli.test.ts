@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManager, type TestManager } from './support/harness.ts';
 import { runTs } from './support/processes.ts';
-import { createTestDatabase } from './support/test-database.ts';
+import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
 const env = {
   PATH: process.env.PATH ?? '',
+  ...(process.env.PYTHON ? { PYTHON: process.env.PYTHON } : {}),
   ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
 };
 
@@ -48,17 +49,23 @@ describe('npm run demo', () => {
     expect(done).toBe(33);
   }, 120_000);
 
-  it('with --chaos, still ends every task while the misbehaving agents are cut off', async () => {
-    const { code, summary } = await demo(['--tasks', '30', '--chaos']);
-    expect(code).toBe(0);
-    expect(summary.terminal).toBe(33);
-    const byName = Object.fromEntries(summary.agents.map((a: { agent: string }) => [a.agent, a]));
-    expect(Object.keys(byName)).toEqual(
-      expect.arrayContaining(['calculator-flaky', 'summarizer-hung', 'hasher-garbage']),
-    );
-    // The hung agent never completes anything.
-    expect(byName['summarizer-hung'].completions).toBe(0);
-  }, 120_000);
+  // The misbehaving agents test the manager's fault handling, which the resilience tests cover on
+  // both databases and `npm run chaos` on PostgreSQL with managers killed; the flag itself once.
+  it.skipIf(onPostgres())(
+    'with --chaos, still ends every task while the misbehaving agents are cut off',
+    async () => {
+      const { code, summary } = await demo(['--tasks', '30', '--chaos']);
+      expect(code).toBe(0);
+      expect(summary.terminal).toBe(33);
+      const byName = Object.fromEntries(summary.agents.map((a: { agent: string }) => [a.agent, a]));
+      expect(Object.keys(byName)).toEqual(
+        expect.arrayContaining(['calculator-flaky', 'summarizer-hung', 'hasher-garbage']),
+      );
+      // The hung agent never completes anything.
+      expect(byName['summarizer-hung'].completions).toBe(0);
+    },
+    120_000,
+  );
 
   it('rejects a bad flag before starting anything', async () => {
     const p = runTs('scripts/demo/main.ts', ['--tasks', 'many'], env);
