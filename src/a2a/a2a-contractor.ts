@@ -10,6 +10,7 @@ import {
 import { JsonRpcTaskNotFoundError, RestTaskNotFoundError, TaskNotFoundError } from '@a2a-js/sdk/errors';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
+import { quoted } from '../db/sql-lists.ts';
 import {
   type AcceptProposal,
   AwardReply,
@@ -18,6 +19,7 @@ import {
   type CfpReply,
   ResultReport,
 } from '../protocol/messages.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { A2ASpeaker, AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { awardMessage, isTask, outcomeOf, outputOfMessage, type RemoteOutcome } from './a2a-parts.ts';
@@ -47,18 +49,20 @@ export type A2AContractorDeps = {
   heard(agentId: string): void;
 };
 
+const LIVE = quoted(LIVE_AWARD_STATUSES);
+
 const SET_REMOTE_SQL = `update awards set remote_task_id = $2, watch_owner = $3,
   watch_lease_until = now() + $4::int * interval '1 millisecond'
-  where id = $1 and status in ('offered', 'agreed')`;
+  where id = $1 and status in ${LIVE}`;
 
 const RENEW_SQL = `update awards set watch_lease_until = now() + $3::int * interval '1 millisecond'
-  where id = $1 and watch_owner = $2 and status in ('offered', 'agreed') returning id`;
+  where id = $1 and watch_owner = $2 and status in ${LIVE} returning id`;
 
 /** Remote tasks no live manager follows (their watcher's manager stopped): this one takes them. */
 const ORPHANS_SQL = `
 with o as (
   select id from awards
-  where remote_task_id is not null and status in ('offered', 'agreed') and watch_lease_until < now()
+  where remote_task_id is not null and status in ${LIVE} and watch_lease_until < now()
   order by watch_lease_until limit 50 for update skip locked
 )
 update awards a set watch_owner = $1, watch_lease_until = now() + $2::int * interval '1 millisecond'

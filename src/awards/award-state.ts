@@ -1,5 +1,8 @@
+import { literals } from '../db/sql-lists.ts';
+import { AWARD_STATUSES, type AwardStatus, LIVE_AWARD_STATUSES } from '../protocol/states.ts';
+
 /** An award's life: offered to the winner, agreed (or claimed from the queue), then one end. */
-export type AwardStatus = 'offered' | 'agreed' | 'completed' | 'failed' | 'refused' | 'expired' | 'cancelled';
+export type { AwardStatus };
 
 /** Everything that can happen to an award. */
 export type AwardAction =
@@ -11,7 +14,7 @@ export type AwardAction =
   | 'cancel'; // the task was cancelled, passed its deadline, or the holder deregistered
 
 /** The statuses in which an award is the task's live award (at most one per task, by index). */
-export const LIVE_AWARD = ['offered', 'agreed'] as const satisfies readonly AwardStatus[];
+export const LIVE_AWARD = LIVE_AWARD_STATUSES;
 
 /** The next status, or null if `action` is not allowed from `status`. Pure. */
 export function nextAwardStatus(status: AwardStatus, action: AwardAction): AwardStatus | null {
@@ -40,23 +43,10 @@ export function nextAwardStatus(status: AwardStatus, action: AwardAction): Award
   }
 }
 
-const ALL: readonly AwardStatus[] = [
-  'offered',
-  'agreed',
-  'completed',
-  'failed',
-  'refused',
-  'expired',
-  'cancelled',
-];
-
 /** The statuses from which `action` is allowed: the guard of every award write. */
 export function awardStatusesAllowing(action: AwardAction): AwardStatus[] {
-  return ALL.filter((s) => nextAwardStatus(s, action) !== null);
+  return AWARD_STATUSES.filter((s) => nextAwardStatus(s, action) !== null);
 }
 
 /** `'offered','agreed'`: the guard as SQL literal list. */
-export const awardGuard = (action: AwardAction): string =>
-  awardStatusesAllowing(action)
-    .map((s) => `'${s}'`)
-    .join(',');
+export const awardGuard = (action: AwardAction): string => literals(awardStatusesAllowing(action));

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../../agents/catalog.ts';
 import { serveMcpOverStdio } from '../mcp/stdio.ts';
 import type { Agent, Task, TaskEvent } from '../protocol/index.ts';
+import { isEnded } from '../protocol/states.ts';
 import { defineAgent } from '../sdk/index.ts';
 import { runServer } from '../server.ts';
 import { apiClient, CliError } from './api-client.ts';
@@ -11,8 +12,6 @@ import { table } from './table.ts';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, error: 1, usage: 2, taskFailed: 3, stillRunning: 4 } as const;
-
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 const int = (v: string) => {
   const n = Number(v);
@@ -164,7 +163,7 @@ export function buildProgram() {
         return;
       }
       const until = Date.now() + (o.wait === true ? 60_000 : o.wait);
-      while (!TERMINAL.has(task.state) && Date.now() < until) {
+      while (!isEnded(task.state) && Date.now() < until) {
         const waitMs = Math.max(1, Math.min(60_000, until - Date.now()));
         task = await call<Task>('GET', `/v1/tasks/${task.id}?waitMs=${waitMs}`);
       }
@@ -175,7 +174,7 @@ export function buildProgram() {
           `task ${task.id} ${task.state}${task.error ? `: ${task.error.code}: ${task.error.message}` : ''}`,
         );
       exitCode =
-        task.state === 'completed' ? EXIT.ok : TERMINAL.has(task.state) ? EXIT.taskFailed : EXIT.stillRunning;
+        task.state === 'completed' ? EXIT.ok : isEnded(task.state) ? EXIT.taskFailed : EXIT.stillRunning;
     });
 
   program
@@ -198,7 +197,7 @@ export function buildProgram() {
       let failed = false;
       for (const s of stages) {
         let task = await call<Task>('GET', `/v1/tasks/${ids.get(s.name)}`);
-        while (!TERMINAL.has(task.state) && Date.now() < until)
+        while (!isEnded(task.state) && Date.now() < until)
           task = await call<Task>(
             'GET',
             `/v1/tasks/${task.id}?waitMs=${Math.max(1, Math.min(60_000, until - Date.now()))}`,

@@ -13,6 +13,18 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Capability, StandingOffer } from '../protocol/agent.ts';
+import {
+  AGENT_STATUSES,
+  AUCTIONABLE_TASK_STATES,
+  AWARD_STATUSES,
+  LIVE_AWARD_STATUSES,
+  OPEN_TASK_STATES,
+  PLACED_OR_ENDED_TASK_STATES,
+  TASK_STATES,
+} from '../protocol/states.ts';
+import { quoted } from './sql-lists.ts';
+
+const LIVE_AWARD_SQL = sql.raw(quoted(LIVE_AWARD_STATUSES));
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -27,26 +39,9 @@ const agentCounters = () => ({
   failures: integer('failures').notNull().default(0),
 });
 
-export const agentStatus = pgEnum('agent_status', ['active', 'draining', 'deregistered', 'inactive']);
-export const taskState = pgEnum('task_state', [
-  'waiting',
-  'pending',
-  'bidding',
-  'awarded',
-  'queued',
-  'completed',
-  'failed',
-  'cancelled',
-]);
-export const awardStatus = pgEnum('award_status', [
-  'offered',
-  'agreed',
-  'completed',
-  'failed',
-  'refused',
-  'expired',
-  'cancelled',
-]);
+export const agentStatus = pgEnum('agent_status', AGENT_STATUSES);
+export const taskState = pgEnum('task_state', TASK_STATES);
+export const awardStatus = pgEnum('award_status', AWARD_STATUSES);
 
 /** Registered agents and their capability profiles; the token is stored only as a hash. */
 export const agents = pgTable(
@@ -154,19 +149,21 @@ export const tasks = pgTable(
     // value in the transaction that added it (a fresh database migrates in one).
     index('tasks_waiting_owner_idx')
       .on(t.callbackKey)
-      .where(sql`${t.state} not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled')`),
+      .where(sql`${t.state} not in ${sql.raw(quoted(PLACED_OR_ENDED_TASK_STATES, ', '))}`),
     index('tasks_queue_idx')
       .on(t.capability, t.priority.desc(), t.createdAt)
       .where(sql`${t.state} = 'queued'`),
     // The sweeper's probe and re-auction look for due tasks by time alone.
-    index('tasks_next_auction_idx').on(t.nextAuctionAt).where(sql`${t.state} in ('queued','pending')`),
+    index('tasks_next_auction_idx')
+      .on(t.nextAuctionAt)
+      .where(sql`${t.state} in ${sql.raw(quoted(AUCTIONABLE_TASK_STATES))}`),
     // Subtasks only: their parent's award, for the cascade when it ends.
     index('tasks_parent_award_idx').on(t.parentAwardId).where(sql`${t.parentAwardId} is not null`),
     index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.state} = 'bidding'`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
     index('tasks_deadline_idx')
       .on(t.deadline)
-      .where(sql`${t.deadline} is not null and ${t.state} in ('pending','bidding','awarded','queued')`),
+      .where(sql`${t.deadline} is not null and ${t.state} in ${sql.raw(quoted(OPEN_TASK_STATES))}`),
   ],
 );
 
@@ -229,13 +226,13 @@ export const awards = pgTable(
     watchLeaseUntil: ts('watch_lease_until'),
   },
   (t) => [
-    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.status} in ('offered','agreed')`),
+    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.status} in ${LIVE_AWARD_SQL}`),
     uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.status} = 'completed'`),
-    index('awards_due_idx').on(t.dueAt).where(sql`${t.status} in ('offered','agreed')`),
+    index('awards_due_idx').on(t.dueAt).where(sql`${t.status} in ${LIVE_AWARD_SQL}`),
     index('awards_agent_idx').on(t.agentId),
     index('awards_watch_idx')
       .on(t.watchLeaseUntil)
-      .where(sql`${t.remoteTaskId} is not null and ${t.status} in ('offered','agreed')`),
+      .where(sql`${t.remoteTaskId} is not null and ${t.status} in ${LIVE_AWARD_SQL}`),
   ],
 );
 

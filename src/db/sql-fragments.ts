@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { statesAllowing, type TaskAction } from '../tasks/state-machine.ts';
+import { literals } from './sql-lists.ts';
 
 /**
  * Pieces of the hot statements, written once at module load so every call sends the same text
@@ -17,10 +18,7 @@ export const dbNowPlus = (ms: number) => sql`now() + ${Math.round(ms)}::int * in
 export const DB_NOW = sql`now()`;
 
 /** `'a','b'`: the states a task may be in for `action`, from the pure state machine. */
-export const fromStates = (action: TaskAction): string =>
-  statesAllowing(action)
-    .map((s) => `'${s}'`)
-    .join(',');
+export const fromStates = (action: TaskAction): string => literals(statesAllowing(action));
 
 /** The `set` items every transition to a terminal state carries: its end, and its callback outbox. */
 export const TERMINAL_SET = `completed_at = now(), callback_attempts = 0,

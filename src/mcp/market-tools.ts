@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Catalogue } from '../protocol/catalogue.ts';
+import { isEnded } from '../protocol/states.ts';
 import type { Task } from '../protocol/task.ts';
 import type { ApiReply, MarketApi } from './market-api.ts';
 
@@ -10,8 +11,6 @@ const MAX_WAIT_S = 120;
 /** How much of the catalogue a tool description carries (a model reads it every turn). */
 const MAX_DESCRIBED_CAPABILITIES = 40;
 const MAX_SCHEMA_CHARS = 600;
-
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 /** A tool's answer: a short text for the model, and the JSON itself as structured content. */
 const answer = (text: string, data: Record<string, unknown>): CallToolResult => ({
@@ -323,7 +322,7 @@ type Extra = {
 async function waitFor(api: MarketApi, task: Task, waitS: number, extra: unknown): Promise<CallToolResult> {
   const x = extra as Extra;
   let current = task;
-  if (!TERMINAL.has(current.state) && waitS > 0) {
+  if (!isEnded(current.state) && waitS > 0) {
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), waitS * 1000);
     const onAbort = () => stop.abort();

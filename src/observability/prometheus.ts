@@ -10,8 +10,10 @@ import {
 } from 'prom-client';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
+import { quoted } from '../db/sql-lists.ts';
 import type { EventFeed } from '../events/event-feed.ts';
 import type { CircuitState } from '../protocol/agent.ts';
+import { OPEN_TASK_STATES } from '../protocol/states.ts';
 import type { SlotStatus } from '../rounds/admission.ts';
 import type { MarketMetrics } from './market-metrics.ts';
 
@@ -173,10 +175,10 @@ export function createMetrics(
       const rows = await queryRows<{ state: string; n: string | number }>(
         db,
         sql`select state::text as state, count(*) as n from tasks
-            where state in ('pending', 'bidding', 'awarded', 'queued') group by state`,
+            where state in ${sql.raw(quoted(OPEN_TASK_STATES))} group by state`,
       );
       this.reset();
-      for (const s of ['pending', 'bidding', 'awarded', 'queued']) this.set({ state: s }, 0);
+      for (const s of OPEN_TASK_STATES) this.set({ state: s }, 0);
       for (const r of rows) this.set({ state: r.state }, Number(r.n));
     },
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CapabilityName, callablePort, Id, Int32, Text, Timestamp } from './common.ts';
 import { JsonSchema } from './json-schema.ts';
+import { AGENT_STATUSES } from './states.ts';
 
 /** Capabilities one agent may offer: each is a line in every listing and card it appears in. */
 export const MAX_CAPABILITIES = 64;
@@ -68,7 +69,7 @@ export const AgentRegistration = z
 export type AgentRegistration = z.infer<typeof AgentRegistration>;
 
 /** `inactive`: not heard from for AGENT_TTL_MS; not invited until its next heartbeat. */
-export const AgentStatus = z.enum(['active', 'draining', 'deregistered', 'inactive']);
+export const AgentStatus = z.enum(AGENT_STATUSES);
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
 export const CircuitState = z.enum(['closed', 'open', 'half-open']);

@@ -4,4 +4,5 @@ export * from './json-schema.ts';
 export * from './messages.ts';
 export * from './queue.ts';
 export * from './signature.ts';
+export * from './states.ts';
 export * from './task.ts';

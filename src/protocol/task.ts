@@ -1,17 +1,8 @@
 import { z } from 'zod';
 import { CapabilityName, callablePort, Id, JsonValue, Timestamp } from './common.ts';
+import { TASK_STATES } from './states.ts';
 
-export const TaskState = z.enum([
-  /** Its dependsOn tasks have not all completed: no round, not in the queue. */
-  'waiting',
-  'pending',
-  'bidding',
-  'awarded',
-  'queued',
-  'completed',
-  'failed',
-  'cancelled',
-]);
+export const TaskState = z.enum(TASK_STATES);
 export type TaskState = z.infer<typeof TaskState>;
 
 /** How much each criterion counts when bids are ranked; all zero is not allowed. */

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client.ts';
+import { quoted } from '../db/sql-lists.ts';
+import { PLACED_OR_ENDED_TASK_STATES } from '../protocol/states.ts';
 
 /**
  * How many tasks `owner` has waiting for the market (pending, queued, or waiting on
@@ -8,9 +10,9 @@ import { type Db, queryRows } from '../db/client.ts';
 export async function waitingTasksOf(db: Db, owner: string, max: number): Promise<number> {
   const [row] = await queryRows<{ n: number | string }>(
     db,
-    // The states of tasks_waiting_owner_idx's predicate, as it writes them (pending, queued, waiting).
+    // tasks_waiting_owner_idx's predicate, from the same list (pending, queued, waiting).
     sql`select count(*) as n from (select 1 from tasks
-      where state not in ('bidding', 'awarded', 'completed', 'failed', 'cancelled')
+      where state not in ${sql.raw(quoted(PLACED_OR_ENDED_TASK_STATES))}
         and callback_key = ${owner} limit ${max}) x`,
   );
   return Number(row?.n ?? 0);

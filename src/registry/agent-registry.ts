@@ -8,6 +8,7 @@ import { agents, awards } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { AgentRegistration, Capability, StandingOffer } from '../protocol/agent.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { AgentAddress } from '../resilience/agent-client.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
 import { sameSecret } from '../security/same-secret.ts';
@@ -444,7 +445,7 @@ export class AgentRegistry {
     const held = await tx
       .select({ id: awards.id })
       .from(awards)
-      .where(and(eq(awards.agentId, id), inArray(awards.status, ['offered', 'agreed'])));
+      .where(and(eq(awards.agentId, id), inArray(awards.status, [...LIVE_AWARD_STATUSES])));
     return held.map((h) => h.id);
   }
 }

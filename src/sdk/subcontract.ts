@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isEnded } from '../protocol/states.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
 import type { ManagerClient } from './manager-client.ts';
 
@@ -6,8 +7,6 @@ import type { ManagerClient } from './manager-client.ts';
 export type SubcontractOptions = Partial<
   Omit<TaskSubmission, 'capability' | 'input' | 'parent' | 'dependsOn'>
 >;
-
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * Submits a subtask of the award being worked on (through the same market: the manager caps
@@ -31,7 +30,7 @@ export async function subcontract(
   const cancel = () => void manager.cancelTask(task.id).catch(() => {});
   signal.addEventListener('abort', cancel, { once: true });
   try {
-    while (!ENDED.has(task.state)) {
+    while (!isEnded(task.state)) {
       signal.throwIfAborted();
       task = await manager.getTask(task.id, 20_000, signal);
     }

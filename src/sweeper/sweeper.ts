@@ -1,6 +1,5 @@
 import { and, asc, eq, gte, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { LIVE_AWARD } from '../awards/award-state.ts';
 import { cancelLiveAward, endAward } from '../awards/end-award.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
@@ -8,7 +7,9 @@ import type { DbClock } from '../db/db-clock.ts';
 import { isLockNotAvailable } from '../db/errors.ts';
 import { awards, tasks } from '../db/schema.ts';
 import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
+import { quoted } from '../db/sql-lists.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
+import { AUCTIONABLE_TASK_STATES, LIVE_AWARD_STATUSES, OPEN_TASK_STATES } from '../protocol/states.ts';
 import { backOffUnservable, claimDueAuctions, offeredCapabilities } from '../queue/due-auctions.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
@@ -24,7 +25,6 @@ import type { SweepPort } from './sweep-port.ts';
 const BATCH = 50;
 /** Rows per retention statement; a full batch brings the next one a second later, not a minute. */
 const PRUNE_BATCH = 500;
-const OPEN_STATES = ['pending', 'bidding', 'awarded', 'queued'] as const;
 /**
  * A sweep still running after this long is taken for stuck (a statement the database never
  * answered, after it dropped a connection): the next sweep starts beside it rather than never.
@@ -47,12 +47,12 @@ export type SweeperDeps = {
 
 /** Which sweep steps have work now, in one cheap statement (each test is a partial index probe). */
 const PROBE_SQL = `select
-  exists (select 1 from awards where status in ('offered', 'agreed') and due_at < now()
+  exists (select 1 from awards where status in ${quoted(LIVE_AWARD_STATUSES)} and due_at < now()
     and ($1::boolean or due_at >= $2::timestamptz)) as awards,
   exists (select 1 from tasks where deadline is not null and deadline < now()
-    and state in ('pending', 'bidding', 'awarded', 'queued')) as deadlines,
+    and state in ${quoted(OPEN_TASK_STATES)}) as deadlines,
   exists (select 1 from tasks where state = 'bidding' and round_lease_until < now()) as rounds,
-  exists (select 1 from tasks where state in ('queued', 'pending') and next_auction_at <= now()) as reauction,
+  exists (select 1 from tasks where state in ${quoted(AUCTIONABLE_TASK_STATES)} and next_auction_at <= now()) as reauction,
   exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now()) as callbacks,
   exists (select 1 from agent_stat_deltas) as ledger,
   ${WAITING_READY_SQL} as waiting,
@@ -181,7 +181,7 @@ export class Sweeper {
         const [due] = await tx
           .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
           .from(awards)
-          .where(and(inArray(awards.status, [...LIVE_AWARD]), this.pastDue()))
+          .where(and(inArray(awards.status, [...LIVE_AWARD_STATUSES]), this.pastDue()))
           .orderBy(asc(awards.dueAt))
           .limit(1)
           .for('update', { skipLocked: true });
@@ -229,7 +229,7 @@ export class Sweeper {
             .from(tasks)
             .where(
               and(
-                inArray(tasks.state, [...OPEN_STATES]),
+                inArray(tasks.state, [...OPEN_TASK_STATES]),
                 isNotNull(tasks.deadline),
                 lt(tasks.deadline, DB_NOW),
               ),

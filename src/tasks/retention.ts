@@ -1,6 +1,8 @@
 import type { Database } from '../db/client.ts';
+import { quoted } from '../db/sql-lists.ts';
+import { ENDED_TASK_STATES } from '../protocol/states.ts';
 
-const ENDED = `('completed', 'failed', 'cancelled')`;
+const ENDED = quoted(ENDED_TASK_STATES);
 
 /**
  * The smallest v7 UUID of the millisecond `at`: every task created before `at` has a smaller

@@ -1,3 +1,4 @@
+import { isEnded } from '../protocol/states.ts';
 import type { TaskState } from '../protocol/task.ts';
 
 /** Everything that can happen to a task. Each maps to exactly one audit event type. */
@@ -25,9 +26,8 @@ export const TASK_ACTIONS: readonly TaskAction[] = [
   'retry',
 ];
 
-export const TERMINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
-
-export const isTerminal = (s: TaskState): boolean => TERMINAL_STATES.includes(s);
+/** Whether a task has ended (its state list lives in src/protocol/states.ts). */
+export const isTerminal = (s: TaskState): boolean => isEnded(s);
 
 /**
  * The whole lifecycle as one pure function: the next state, or null if the action is not

@@ -1,8 +1,10 @@
 import type { Database } from '../db/client.ts';
+import { quoted } from '../db/sql-lists.ts';
+import { LIVE_TASK_STATES, UNFULFILLED_AWARD_STATUSES } from '../protocol/states.ts';
 
 const ORPHANS = `from tasks c join awards a on a.id = c.parent_award_id
-  where c.parent_award_id is not null and c.state in ('waiting', 'pending', 'bidding', 'awarded', 'queued')
-    and a.status in ('failed', 'refused', 'expired', 'cancelled')`;
+  where c.parent_award_id is not null and c.state in ${quoted(LIVE_TASK_STATES)}
+    and a.status in ${quoted(UNFULFILLED_AWARD_STATUSES)}`;
 
 /** Whether some unfinished subtask's parent award has ended (the sweeper's probe). */
 export const ORPHANS_READY_SQL = `exists (select 1 ${ORPHANS})`;

@@ -1,10 +1,9 @@
 import type { BidRecord } from '../../../src/protocol/messages.ts';
+import { isEnded } from '../../../src/protocol/states.ts';
 import type { Task, TaskEvent } from '../../../src/protocol/task.ts';
 import { api } from '../api/api-client.ts';
 import { taskHref } from '../hooks/use-hash-route.ts';
 import { usePolled } from '../hooks/use-polled.ts';
-
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 type TaskDetail = { task: Task; bids: BidRecord[]; trail: TaskEvent[] };
 
@@ -93,7 +92,7 @@ export function TaskPage({
           <pre data-testid="task-output">
             {task.error
               ? `${task.error.code}: ${task.error.message}`
-              : TERMINAL.has(task.state)
+              : isEnded(task.state)
                 ? JSON.stringify(task.output, null, 2)
                 : '(not yet)'}
           </pre>

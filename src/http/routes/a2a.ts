@@ -4,6 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { a2aState, submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
 import { A2A_PATH } from '../../a2a/manager-card.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { TASK_STATES } from '../../protocol/states.ts';
 import type { Task, TaskState } from '../../protocol/task.ts';
 import { TaskSubmission } from '../../protocol/task.ts';
 import { isTerminal } from '../../tasks/state-machine.ts';
@@ -47,11 +48,7 @@ function statesOf(status: unknown): TaskState[] | null {
   const states = (Object.keys(A2A_STATES) as TaskState[]).filter((s) => A2A_STATES[s] === status);
   return states.length ? states : null;
 }
-const A2A_STATES = Object.fromEntries(
-  (['waiting', 'pending', 'bidding', 'queued', 'awarded', 'completed', 'failed', 'cancelled'] as const).map(
-    (s) => [s, a2aState(s)],
-  ),
-) as Record<TaskState, string>;
+const A2A_STATES = Object.fromEntries(TASK_STATES.map((s) => [s, a2aState(s)])) as Record<TaskState, string>;
 
 class RpcError extends Error {
   constructor(
