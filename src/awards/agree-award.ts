@@ -1,7 +1,7 @@
 import type { Database } from '../db/client.ts';
 import { eventCtes } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
-import { awardGuard } from './award-state.ts';
+import { awardGuard, awardTarget } from './award-state.ts';
 
 /**
  * The winner agreed: in one statement the award becomes `agreed` with its new dueAt, the task
@@ -10,7 +10,7 @@ import { awardGuard } from './award-state.ts';
  */
 const AGREE_SQL = `
 with a as (
-  update awards set status = 'agreed', due_at = $2::timestamptz
+  update awards set status = ${awardTarget('agree')}, due_at = $2::timestamptz
   where id = $1 and status in (${awardGuard('agree')})
   returning task_id, agent_id, bid_id, round
 ), t as (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { awardStatusesAllowing, LIVE_AWARD, nextAwardStatus } from './award-state.ts';
+import { awardStatusesAllowing, LIVE_AWARD, nextAwardStatus, statusAfter } from './award-state.ts';
 
 describe('the award state machine', () => {
   it('lets only an offered award be agreed or refused', () => {
@@ -20,5 +20,16 @@ describe('the award state machine', () => {
     for (const ended of ['completed', 'failed', 'refused', 'expired', 'cancelled'] as const)
       for (const action of ['agree', 'complete', 'refuse', 'fail', 'expire', 'cancel'] as const)
         expect(nextAwardStatus(ended, action)).toBeNull();
+  });
+
+  it('has one target per action, which the award statements write', () => {
+    expect((['agree', 'complete', 'refuse', 'fail', 'expire', 'cancel'] as const).map(statusAfter)).toEqual([
+      'agreed',
+      'completed',
+      'refused',
+      'failed',
+      'expired',
+      'cancelled',
+    ]);
   });
 });

@@ -48,5 +48,15 @@ export function awardStatusesAllowing(action: AwardAction): AwardStatus[] {
   return AWARD_STATUSES.filter((s) => nextAwardStatus(s, action) !== null);
 }
 
+/** The status `action` leads to (one per action, from whichever status allows it; checked at load). */
+export function statusAfter(action: AwardAction): AwardStatus {
+  const targets = [...new Set(awardStatusesAllowing(action).map((s) => nextAwardStatus(s, action)))];
+  if (targets.length !== 1 || !targets[0]) throw new Error(`award action ${action} has no single target`);
+  return targets[0];
+}
+
+/** `'completed'`: the status `action` writes, as a SQL literal. */
+export const awardTarget = (action: AwardAction): string => literals([statusAfter(action)]);
+
 /** `'offered','agreed'`: the guard as SQL literal list. */
 export const awardGuard = (action: AwardAction): string => literals(awardStatusesAllowing(action));

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../db/client.ts';
-import { eventCtes, fromStates } from '../db/sql-fragments.ts';
+import { eventCtes, fromStates, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
@@ -14,7 +14,7 @@ import type { TaskRow } from '../tasks/task-view.ts';
 const CLAIM_SQL = `
 with due as (
   select id from tasks
-  where state = 'queued' and capability = any($2::text[]) and not ($1::uuid = any(excluded_agents))
+  where state in (${fromStates('claim')}) and capability = any($2::text[]) and not ($1::uuid = any(excluded_agents))
     -- A subtask is never its parent holder's to take.
     and parent_agent_id is distinct from $1::uuid
   order by priority desc, created_at asc
@@ -23,7 +23,7 @@ with due as (
 ), picked as (
   select d.id as task_id, ($5::uuid[])[row_number() over ()] as award_id from due d
 ), t as (
-  update tasks set state = 'awarded', award_id = p.award_id, attempts = attempts + 1,
+  update tasks set state = ${toState('claim')}, award_id = p.award_id, attempts = attempts + 1,
     queued_reason = null, next_auction_at = null, callback_due_at = null, updated_at = now()
   from picked p where tasks.id = p.task_id and tasks.state in (${fromStates('claim')})
   returning tasks.*
@@ -35,7 +35,7 @@ with due as (
 ), ${eventCtes(
   'ev',
   `select t.id, $1::uuid, 'task.claimed',
-     jsonb_build_object('state', 'awarded', 'round', t.round, 'awardId', t.award_id, 'leaseUntil', $4::text)
+     jsonb_build_object('state', ${toState('claim')}, 'round', t.round, 'awardId', t.award_id, 'leaseUntil', $4::text)
    from t`,
   '(select capability from t where t.id = e.task_id)',
 )}

@@ -1,9 +1,9 @@
 import type { Database } from '../db/client.ts';
-import { eventCtes, fromStates, TERMINAL_SET } from '../db/sql-fragments.ts';
+import { eventCtes, fromStates, TERMINAL_SET, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import { awardColumnsPrefixed, awardOf, taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
-import { awardGuard } from './award-state.ts';
+import { awardGuard, awardTarget } from './award-state.ts';
 
 /**
  * The holder's result, in one statement: the task completes (guarded by the award being its
@@ -22,14 +22,14 @@ import { awardGuard } from './award-state.ts';
 const COMPLETE_SQL = `
 with cur as (select * from awards where id = $1 for update),
 t as (
-  update tasks set state = 'completed', output = $4::jsonb, updated_at = now(), ${TERMINAL_SET},
+  update tasks set state = ${toState('complete')}, output = $4::jsonb, updated_at = now(), ${TERMINAL_SET},
     attempts = attempts + case when (select status from cur) = 'offered' then 1 else 0 end
   where id = $2 and state in (${fromStates('complete')}) and award_id = $1
     and exists (select 1 from cur where task_id = $2 and status in (${awardGuard('complete')})
       and ($3::uuid is null or agent_id = $3::uuid))
   returning *
 ), aw as (
-  update awards set status = 'completed', output = $4::jsonb, finished_at = now()
+  update awards set status = ${awardTarget('complete')}, output = $4::jsonb, finished_at = now()
   where id = $1 and exists (select 1 from t)
 ), bd as (
   update bids set outcome = case when bids.id = c.bid_id then 'accepted' else 'rejected' end
@@ -42,7 +42,7 @@ t as (
   'ev',
   `select t.id, c.agent_id, v.type, v.data from t, cur c cross join lateral (values
      (1, 'award.agreed', jsonb_build_object('awardId', c.id::text, 'attempts', t.attempts, 'dueAt', $5::text)),
-     (2, 'task.completed', jsonb_build_object('state', 'completed', 'round', t.round, 'awardId', c.id))
+     (2, 'task.completed', jsonb_build_object('state', ${toState('complete')}, 'round', t.round, 'awardId', c.id))
    ) as v(ord, type, data)
    where v.ord = 2 or ($5::text is not null and c.status = 'offered')
    order by v.ord`,

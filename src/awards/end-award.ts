@@ -7,7 +7,7 @@ import { addAgentStats } from '../registry/agent-stats.ts';
 import { reauctionDelay } from '../rounds/backoff.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
-import { type AwardAction, awardStatusesAllowing } from './award-state.ts';
+import { type AwardAction, type AwardStatus, awardStatusesAllowing, nextAwardStatus } from './award-state.ts';
 import type { AwardTiming } from './award-timing.ts';
 import { type NextBid, offerAward } from './offer-award.ts';
 
@@ -23,8 +23,6 @@ export type AwardEnd = {
   /** Counts an attempt (the agent had agreed, or claimed). */
   countsAttempt: boolean;
 };
-
-const STATUS_OF = { fail: 'failed', expire: 'expired', cancel: 'cancelled' } as const;
 
 export type AwardEndResult = { task: TaskRow; next: 'requeued' | 'failed' } | null;
 
@@ -60,9 +58,11 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
   const award = await lockAward(tx, awardId, end.action);
   if (!award) return null;
   const [task] = await tx.select().from(tasks).where(eq(tasks.id, award.taskId)).for('update');
+  // Never null: lockAward took the award only in a status that allows the action.
+  const status = nextAwardStatus(award.status, end.action) as AwardStatus;
   await tx
     .update(awards)
-    .set({ status: STATUS_OF[end.action], reason: end.reason, finishedAt: new Date() })
+    .set({ status, reason: end.reason, finishedAt: new Date() })
     .where(eq(awards.id, award.id));
   // An award its task no longer points at ends without blame: the agent is not at fault.
   if (task?.state !== 'awarded' || task.awardId !== award.id) return null;
@@ -100,14 +100,14 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
     set: {
       attempts,
       excludedAgents,
-      queuedReason: `award_${STATUS_OF[end.action]}`,
+      queuedReason: `award_${status}`,
       nextAuctionAt: DB_NOW,
       requeues: sql`${tasks.requeues} + 1`,
     },
     event: {
       type: 'task.queued',
       agentId: award.agentId,
-      data: { reason: `award_${STATUS_OF[end.action]}`, detail: end.reason, awardId: award.id, attempts },
+      data: { reason: `award_${status}`, detail: end.reason, awardId: award.id, attempts },
     },
   });
   return row ? { task: row, next: 'requeued' } : null;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { statesAllowing, type TaskAction } from '../tasks/state-machine.ts';
+import { stateAfter, statesAllowing, type TaskAction } from '../tasks/state-machine.ts';
 import { literals } from './sql-lists.ts';
 
 /**
@@ -19,6 +19,9 @@ export const DB_NOW = sql`now()`;
 
 /** `'a','b'`: the states a task may be in for `action`, from the pure state machine. */
 export const fromStates = (action: TaskAction): string => literals(statesAllowing(action));
+
+/** `'awarded'`: the state `action` writes, from the pure state machine, as a SQL literal. */
+export const toState = (action: TaskAction): string => literals([stateAfter(action)]);
 
 /** The `set` items every transition to a terminal state carries: its end, and its callback outbox. */
 export const TERMINAL_SET = `completed_at = now(), callback_attempts = 0,

@@ -1,7 +1,7 @@
 import type { AwardTiming } from '../awards/award-timing.ts';
 import { offerAwardCtes, offerParam } from '../awards/offer-award.ts';
 import type { Database } from '../db/client.ts';
-import { eventCtes } from '../db/sql-fragments.ts';
+import { eventCtes, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import { cleanText } from '../protocol/common.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
@@ -10,6 +10,10 @@ import { reauctionDelay } from './backoff.ts';
 import { answersOf, bidStats, countBy, type FinalBid, type PostedBid, proposalsOf } from './finalise-bids.ts';
 import type { Invitee } from './round-types.ts';
 import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
+
+/** What closing writes: the task awarded to the winner, or queued when no bid could be taken. */
+const AWARDED = toState('award');
+const QUEUED = toState('enqueue');
 
 /**
  * Closes a round in one statement: every invitation gets its final answer and outcome, the
@@ -32,7 +36,7 @@ with b as (
   from jsonb_to_recordset($5::jsonb) as x("agentId" uuid, proposals int, refusals int, "noReplies" int)
 ), t as (
   update tasks set
-    state = case when $6::jsonb is not null then 'awarded' else 'queued' end::task_state,
+    state = case when $6::jsonb is not null then ${AWARDED} else ${QUEUED} end::task_state,
     award_id = case when $6::jsonb is not null then ($6::jsonb->>'award_id')::uuid else award_id end,
     round_lease_until = null,
     round_owner = case when $6::jsonb is not null then round_owner end,
@@ -47,11 +51,11 @@ with b as (
 ${eventCtes(
   'ev',
   `select t.id, w.agent_id,
-     case when t.state = 'awarded' then 'task.awarded' else 'task.queued' end,
-     case when t.state = 'awarded'
-       then jsonb_build_object('state', 'awarded', 'round', t.round, 'awardId', w.award_id, 'cost', w.cost,
+     case when t.state = ${AWARDED} then 'task.awarded' else 'task.queued' end,
+     case when t.state = ${AWARDED}
+       then jsonb_build_object('state', ${AWARDED}, 'round', t.round, 'awardId', w.award_id, 'cost', w.cost,
          'etaMs', w.eta_ms, 'dueAt', w.work_due, 'answers', $10::jsonb)
-       else jsonb_build_object('state', 'queued', 'round', t.round) || $9::jsonb end
+       else jsonb_build_object('state', ${QUEUED}, 'round', t.round) || $9::jsonb end
    from t left join w on true`,
   '(select capability from t)',
 )}

@@ -1,5 +1,5 @@
 import type { Database } from '../db/client.ts';
-import { eligibleAgentsCte, eventCtes, fromStates } from '../db/sql-fragments.ts';
+import { eligibleAgentsCte, eventCtes, fromStates, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { StandingOffer } from '../protocol/agent.ts';
 import type { TaskSubmission } from '../protocol/task.ts';
@@ -47,7 +47,11 @@ const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpo
     'completions', e.completions, 'failures', e.failures, 'bidId', i.id)), '[]')::text
   from inv i join elig e on e.id = i.agent_id) as invitees`;
 
-const BIDDING_DATA = (t: string) => `jsonb_build_object('state', 'bidding', 'round', ${t}.round,
+/** The states opening writes: a round under way (announce), or the queue when nobody is eligible. */
+const BIDDING = toState('announce');
+const QUEUED = toState('enqueue');
+
+const BIDDING_DATA = (t: string) => `jsonb_build_object('state', ${BIDDING}, 'round', ${t}.round,
   'invited', (select coalesce(jsonb_agg(id), '[]') from elig), 'replyBy',
   to_char(${t}.reply_by at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
 
@@ -61,12 +65,12 @@ const BIDDING_DATA = (t: string) => `jsonb_build_object('state', 'bidding', 'rou
 const OPEN_SQL = `
 with cur as (
   select id, capability, excluded_agents, requeues, parent_agent_id from tasks
-  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
+  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> ${BIDDING} or round_owner = $4)
 ), d as (select ${delayMs('requeues', '$7', '$8')} as ms from cur),
 ${eligibleAgentsCte('elig', '(select capability from cur)', "($5::uuid[] || coalesce((select array_remove(array[parent_agent_id], null) from cur), '{}'::uuid[]))", '$9::int', '(select excluded_agents from cur)::uuid[]')},
 t as (
   update tasks set
-    state = case when exists (select 1 from elig) then 'bidding' else 'queued' end::task_state,
+    state = case when exists (select 1 from elig) then ${BIDDING} else ${QUEUED} end::task_state,
     round = round + case when exists (select 1 from elig) then 1 else 0 end,
     reply_by = case when exists (select 1 from elig) then now() + bid_window_ms * interval '1 millisecond' else reply_by end,
     round_owner = case when exists (select 1 from elig) then $4 end,
@@ -77,26 +81,26 @@ t as (
       else now() + (select ms from d) * interval '1 millisecond' end,
     requeues = requeues + case when exists (select 1 from elig) then 0 else 1 end,
     updated_at = now(), callback_due_at = null
-  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> 'bidding' or round_owner = $4)
+  where id = $1 and state = $2::task_state and round = $3::int and ($2 <> ${BIDDING} or round_owner = $4)
     and state in (${fromStates('announce')})
-    and (exists (select 1 from elig) or $2 <> 'queued')
+    and (exists (select 1 from elig) or $2 <> ${QUEUED})
   returning *
 ), inv as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
-  select gen_random_uuid(), t.id, t.round, elig.id, 'no_reply', 'pending' from t, elig where t.state = 'bidding'
+  select gen_random_uuid(), t.id, t.round, elig.id, 'no_reply', 'pending' from t, elig where t.state = ${BIDDING}
   returning id, agent_id
 ), abandoned as (
   -- Taking over: the dead manager's round never closed; its invitations end as no_reply.
   update bids set outcome = 'no_reply', reason = 'the round was taken over: its manager stopped before closing it'
-  from t where $2 = 'bidding' and bids.task_id = t.id and bids.round = $3::int and bids.outcome = 'pending'
+  from t where $2 = ${BIDDING} and bids.task_id = t.id and bids.round = $3::int and bids.outcome = 'pending'
 ), st as (
   insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
 ), ${eventCtes(
   'ev',
   `select t.id, null::uuid,
-     case when t.state = 'bidding' then 'round.opened' else 'task.queued' end,
-     case when t.state = 'bidding' then ${BIDDING_DATA('t')}
-       else jsonb_build_object('state', 'queued', 'round', t.round, 'reason', 'no_eligible_agents',
+     case when t.state = ${BIDDING} then 'round.opened' else 'task.queued' end,
+     case when t.state = ${BIDDING} then ${BIDDING_DATA('t')}
+       else jsonb_build_object('state', ${QUEUED}, 'round', t.round, 'reason', 'no_eligible_agents',
          'retryInMs', (select ms from d)) end
    from t`,
   '(select capability from t)',
@@ -116,7 +120,7 @@ const SUBMIT_SQL = `
 with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]', '$21::int')},
 elig as (select * from elig0 where $19::boolean),
 x as (
-  select case when not exists (select 1 from elig0) then 'queued' when $19::boolean then 'bidding'
+  select case when not exists (select 1 from elig0) then ${QUEUED} when $19::boolean then ${BIDDING}
     when $28::boolean then 'pending' end::task_state as state,
     ${delayMs('0', '$17', '$18')} as ms
 ), ins as (
@@ -125,14 +129,14 @@ x as (
     parent_agent_id, iterations, shortlist, state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
   select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13, $22,
     $23::uuid, $24::uuid, $25::uuid, $26::int, $27::int,
-    x.state, case when x.state = 'bidding' then 1 else 0 end,
-    case when x.state = 'bidding' then now() + $6::int * interval '1 millisecond' end,
-    case when x.state = 'bidding' then $14 end,
-    case when x.state = 'bidding' then now() + ($6::int + $16::int) * interval '1 millisecond' end,
-    case when x.state = 'queued' then 'no_eligible_agents' end,
+    x.state, case when x.state = ${BIDDING} then 1 else 0 end,
+    case when x.state = ${BIDDING} then now() + $6::int * interval '1 millisecond' end,
+    case when x.state = ${BIDDING} then $14 end,
+    case when x.state = ${BIDDING} then now() + ($6::int + $16::int) * interval '1 millisecond' end,
+    case when x.state = ${QUEUED} then 'no_eligible_agents' end,
     case x.state when 'pending' then now() + $20::int * interval '1 millisecond'
-      when 'queued' then now() + x.ms * interval '1 millisecond' end,
-    case when x.state = 'queued' then 1 else 0 end
+      when ${QUEUED} then now() + x.ms * interval '1 millisecond' end,
+    case when x.state = ${QUEUED} then 1 else 0 end
   from x where x.state is not null
   on conflict do nothing
   returning *
@@ -141,7 +145,7 @@ x as (
   update tasks set children = tasks.children || ins.id from ins where tasks.id = $23::uuid
 ), inv as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
-  select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = 'bidding'
+  select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = ${BIDDING}
   returning id, agent_id
 ), st as (
   insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
@@ -149,9 +153,9 @@ x as (
   'ev',
   `select ins.id, null::uuid, v.type, v.data from ins cross join lateral (values
      (1, 'task.submitted', jsonb_build_object('state', 'pending', 'capability', ins.capability)),
-     (2, case when ins.state = 'bidding' then 'round.opened' else 'task.queued' end,
-      case when ins.state = 'bidding' then ${BIDDING_DATA('ins')}
-        else jsonb_build_object('state', 'queued', 'round', 0, 'reason', 'no_eligible_agents',
+     (2, case when ins.state = ${BIDDING} then 'round.opened' else 'task.queued' end,
+      case when ins.state = ${BIDDING} then ${BIDDING_DATA('ins')}
+        else jsonb_build_object('state', ${QUEUED}, 'round', 0, 'reason', 'no_eligible_agents',
           'retryInMs', (select ms from x)) end)
    ) as v(ord, type, data)
    where v.ord = 1 or ins.state <> 'pending'

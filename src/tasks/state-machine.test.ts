@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal, nextState, statesAllowing, TASK_ACTIONS } from './state-machine.ts';
+import { isTerminal, nextState, stateAfter, statesAllowing, TASK_ACTIONS } from './state-machine.ts';
 
 describe('task state machine', () => {
   it('follows the happy path pending -> bidding -> awarded -> completed', () => {
@@ -59,5 +59,19 @@ describe('task state machine', () => {
   it('does not claim a task that is being auctioned', () => {
     expect(nextState('bidding', 'claim')).toBeNull();
     expect(nextState('pending', 'claim')).toBeNull();
+  });
+
+  it('has one target per action, which the persisted transitions write', () => {
+    expect(TASK_ACTIONS.map((a) => [a, stateAfter(a)])).toEqual([
+      ['release', 'pending'],
+      ['announce', 'bidding'],
+      ['award', 'awarded'],
+      ['claim', 'awarded'],
+      ['complete', 'completed'],
+      ['enqueue', 'queued'],
+      ['fail', 'failed'],
+      ['cancel', 'cancelled'],
+      ['retry', 'pending'],
+    ]);
   });
 });

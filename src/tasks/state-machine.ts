@@ -1,4 +1,4 @@
-import { isEnded } from '../protocol/states.ts';
+import { isEnded, TASK_STATES } from '../protocol/states.ts';
 import type { TaskState } from '../protocol/task.ts';
 
 /** Everything that can happen to a task. Each maps to exactly one audit event type. */
@@ -73,18 +73,17 @@ function pick(action: TaskAction, table: Partial<Record<TaskAction, TaskState>>)
   return table[action] ?? null;
 }
 
-const ALL_STATES: readonly TaskState[] = [
-  'waiting',
-  'pending',
-  'bidding',
-  'awarded',
-  'queued',
-  'completed',
-  'failed',
-  'cancelled',
-];
-
 /** The states from which `action` is allowed: the guard of every persisted transition. */
 export function statesAllowing(action: TaskAction): TaskState[] {
-  return ALL_STATES.filter((s) => nextState(s, action) !== null);
+  return TASK_STATES.filter((s) => nextState(s, action) !== null);
+}
+
+/**
+ * The state `action` leads to: the target every persisted transition writes. Each action has one
+ * target from whichever state allows it; a machine where that stops holding fails here, at load.
+ */
+export function stateAfter(action: TaskAction): TaskState {
+  const targets = [...new Set(statesAllowing(action).map((s) => nextState(s, action)))];
+  if (targets.length !== 1 || !targets[0]) throw new Error(`task action ${action} has no single target`);
+  return targets[0];
 }
