@@ -1,5 +1,3 @@
-import { awardDueAt } from '../rounds/backoff.ts';
-
 /** What decides when an award is due: the grace around an agent's estimate and the award call's budget. */
 export type AwardTiming = {
   grace: { factor: number; ms: number };
@@ -11,6 +9,17 @@ export type AwardTiming = {
    */
   now(): number;
 };
+
+/** When an award is due: the bid's own estimate stretched by a grace factor, capped by the deadline. */
+export function awardDueAt(
+  awardedAt: number,
+  etaMs: number,
+  grace: { factor: number; ms: number },
+  deadline: number | null,
+): number {
+  const due = awardedAt + Math.ceil(etaMs * grace.factor) + grace.ms;
+  return deadline === null ? due : Math.min(due, deadline);
+}
 
 /**
  * When an offered award is due. The agent is told `workDue` (when its work is due if it agrees

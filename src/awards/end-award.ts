@@ -4,7 +4,7 @@ import { awards, bids, tasks } from '../db/schema.ts';
 import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import { cleanText } from '../protocol/common.ts';
 import { addAgentStats } from '../registry/agent-stats.ts';
-import { reauctionDelay } from '../rounds/backoff.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
 import { type AwardAction, type AwardStatus, awardStatusesAllowing, nextAwardStatus } from './award-state.ts';
@@ -169,7 +169,7 @@ export async function moveAward(
     await tx.update(bids).set({ outcome: 'expired' }).where(inArray(bids.id, policy.expiredBids));
   const guard = and(eq(tasks.state, 'awarded'), eq(tasks.awardId, awardId));
   if (next) return offerAward(tx, task, next, guard, policy.timing, 'award.moved');
-  const delay = reauctionDelay(task.requeues, policy.requeue.baseMs, policy.requeue.capMs);
+  const delay = backoffDelay(task.requeues, policy.requeue);
   await transitionTask(tx, {
     taskId: task.id,
     action: 'enqueue',

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client.ts';
-import { reauctionDelay } from '../rounds/backoff.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
 
@@ -64,7 +64,7 @@ export async function backOffUnservable(
 ): Promise<void> {
   if (!tasks.length) return;
   const ids = `{${tasks.map((t) => t.id).join(',')}}`;
-  const delays = `{${tasks.map((t) => reauctionDelay(t.requeues, policy.baseMs, policy.capMs)).join(',')}}`;
+  const delays = `{${tasks.map((t) => backoffDelay(t.requeues, policy)).join(',')}}`;
   await db.execute(
     sql`update tasks set requeues = tasks.requeues + 1,
       next_auction_at = now() + v.ms * interval '1 millisecond'

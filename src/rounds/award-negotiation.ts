@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { agreeAward } from '../awards/agree-award.ts';
 import type { AwardTiming } from '../awards/award-timing.ts';
+import { awardDueAt } from '../awards/award-timing.ts';
 import { completeAward } from '../awards/complete-award.ts';
 import { moveAward, type RequeuePolicy } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
@@ -13,7 +14,6 @@ import type { AcceptProposal, AwardReply, RejectReason } from '../protocol/messa
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
-import { awardDueAt } from './backoff.ts';
 import type { Invitee } from './round-types.ts';
 import type { RankedBid } from './scoring.ts';
 

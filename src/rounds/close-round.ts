@@ -4,9 +4,9 @@ import type { Database } from '../db/client.ts';
 import { eventCtes, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import { cleanText } from '../protocol/common.ts';
+import { backoffDelay } from '../resilience/backoff.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
-import { reauctionDelay } from './backoff.ts';
 import { answersOf, bidStats, countBy, type FinalBid, type PostedBid, proposalsOf } from './finalise-bids.ts';
 import type { Invitee } from './round-types.ts';
 import { type RankedBid, type Ranking, rankBids } from './scoring.ts';
@@ -125,7 +125,7 @@ export async function closeRound(
   for (const f of finals) f.outcome = outcome.get(f.id) ?? f.outcome;
   const best: RankedBid | undefined = ranking.ranked[0];
   const offer = best ? offerParam(best, task.deadline, policy.timing) : null;
-  const delay = reauctionDelay(task.requeues, policy.requeueBaseMs, policy.requeueCapMs);
+  const delay = backoffDelay(task.requeues, { baseMs: policy.requeueBaseMs, capMs: policy.requeueCapMs });
   const answers = answersOf(finals);
   const rows = await database.query(CLOSE_SQL, [
     task.id,

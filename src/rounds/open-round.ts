@@ -4,6 +4,8 @@ import type { EventSink } from '../events/event-publisher.ts';
 import type { StandingOffer } from '../protocol/agent.ts';
 import type { TaskSubmission } from '../protocol/task.ts';
 import { reputation } from '../registry/reputation.ts';
+import { backoffSql } from '../resilience/backoff.ts';
+import { NEW_TASK_COLUMNS, type NewTask, newTaskRecord, newTaskValues } from '../tasks/new-task.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
 import type { Invitee } from './round-types.ts';
@@ -37,10 +39,6 @@ export type OpenPolicy = {
 
 const pgArray = (ids: string[]) => `{${ids.join(',')}}`;
 
-/** Re-auction backoff in SQL, the same law as `reauctionDelay`: exponential, capped, equal jitter. */
-const delayMs = (requeues: string, base: string, cap: string) =>
-  `(least(${cap}::float8, ${base}::float8 * power(2, least(${requeues}, 30))) * (0.5 + random() * 0.5))::int`;
-
 /** The invitees a statement returns, joined to their invitation rows. */
 const INVITEES = `(select coalesce(json_agg(json_build_object('id', e.id, 'endpoint', e.endpoint, 'kid', e.token_kid,
     'offer', case when e.protocol = 'a2a' then e.standing_offer end,
@@ -66,7 +64,7 @@ const OPEN_SQL = `
 with cur as (
   select id, capability, excluded_agents, requeues, parent_agent_id from tasks
   where id = $1 and state = $2::task_state and round = $3::int and ($2 <> ${BIDDING} or round_owner = $4)
-), d as (select ${delayMs('requeues', '$7', '$8')} as ms from cur),
+), d as (select ${backoffSql('requeues', '$7', '$8')} as ms from cur),
 ${eligibleAgentsCte('elig', '(select capability from cur)', "($5::uuid[] || coalesce((select array_remove(array[parent_agent_id], null) from cur), '{}'::uuid[]))", '$9::int', '(select excluded_agents from cur)::uuid[]')},
 t as (
   update tasks set
@@ -117,32 +115,31 @@ select ${taskColumns('t')}, ${INVITEES}, (select notices from ev_n) as notices f
  * or the task was refused.
  */
 const SUBMIT_SQL = `
-with ${eligibleAgentsCte('elig0', '$2', '$15::uuid[]', '$21::int')},
-elig as (select * from elig0 where $19::boolean),
+with r as (select * from jsonb_populate_record(null::tasks, $1::jsonb)),
+${eligibleAgentsCte('elig0', `($1::jsonb->>'capability')`, '$3::uuid[]', '$9::int')},
+elig as (select * from elig0 where $7::boolean),
 x as (
-  select case when not exists (select 1 from elig0) then ${QUEUED} when $19::boolean then ${BIDDING}
-    when $28::boolean then 'pending' end::task_state as state,
-    ${delayMs('0', '$17', '$18')} as ms
+  select case when not exists (select 1 from elig0) then ${QUEUED} when $7::boolean then ${BIDDING}
+    when $10::boolean then 'pending' end::task_state as state,
+    ${backoffSql('0', '$5', '$6')} as ms
 ), ins as (
-  insert into tasks (id, capability, input, budget, deadline, bid_window_ms, max_attempts, priority, weights,
-    callback_url, callback_key, idempotency_key, request_hash, trace_parent, parent_id, parent_award_id,
-    parent_agent_id, iterations, shortlist, state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
-  select $1, $2, $3::jsonb, $4::float8, $5::timestamptz, $6::int, $7::int, $8::int, $9::jsonb, $10, $11, $12, $13, $22,
-    $23::uuid, $24::uuid, $25::uuid, $26::int, $27::int,
+  insert into tasks (${NEW_TASK_COLUMNS},
+    state, round, reply_by, round_owner, round_lease_until, queued_reason, next_auction_at, requeues)
+  select ${newTaskValues('r')},
     x.state, case when x.state = ${BIDDING} then 1 else 0 end,
-    case when x.state = ${BIDDING} then now() + $6::int * interval '1 millisecond' end,
-    case when x.state = ${BIDDING} then $14 end,
-    case when x.state = ${BIDDING} then now() + ($6::int + $16::int) * interval '1 millisecond' end,
+    case when x.state = ${BIDDING} then now() + r.bid_window_ms * interval '1 millisecond' end,
+    case when x.state = ${BIDDING} then $2 end,
+    case when x.state = ${BIDDING} then now() + (r.bid_window_ms + $4::int) * interval '1 millisecond' end,
     case when x.state = ${QUEUED} then 'no_eligible_agents' end,
-    case x.state when 'pending' then now() + $20::int * interval '1 millisecond'
+    case x.state when 'pending' then now() + $8::int * interval '1 millisecond'
       when ${QUEUED} then now() + x.ms * interval '1 millisecond' end,
     case when x.state = ${QUEUED} then 1 else 0 end
-  from x where x.state is not null
+  from x, r where x.state is not null
   on conflict do nothing
   returning *
 ), par as (
   -- A subtask is listed in its parent's children by the statement that creates it.
-  update tasks set children = tasks.children || ins.id from ins where tasks.id = $23::uuid
+  update tasks set children = tasks.children || ins.id from ins where tasks.id = ins.parent_id
 ), inv as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
   select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = ${BIDDING}
@@ -216,20 +213,6 @@ export async function openRound(
   return openingOf(rows);
 }
 
-/** A submission as stored: the defaults filled in, the idempotency key and body hash. */
-export type NewTask = {
-  id: string;
-  body: TaskSubmission;
-  bidWindowMs: number;
-  callbackKey: string | null;
-  idempotencyKey: string | null;
-  requestHash: string | null;
-  /** The submission's W3C traceparent. */
-  traceParent: string;
-  /** A subtask: its parent task and award, and the award's holder (never invited to it). */
-  parent?: { taskId: string; awardId: string; agentId: string };
-};
-
 /**
  * Inserts a submitted task and, if `open`, opens its first round in the same statement; without
  * `open` it waits `pending` for a slot only if `mayWait`. `skipped` means the idempotency key was
@@ -243,21 +226,8 @@ export async function insertTask(
   mayWait: boolean,
   policy: OpenPolicy & { backstopMs: number },
 ): Promise<Opening> {
-  const b = t.body;
   const rows = await database.query(SUBMIT_SQL, [
-    t.id,
-    b.capability,
-    JSON.stringify(b.input),
-    b.budget ?? null,
-    b.deadline ? new Date(b.deadline).toISOString() : null,
-    t.bidWindowMs,
-    b.maxAttempts,
-    b.priority,
-    JSON.stringify({ cost: 1, time: 1, reputation: 1, ...b.weights }),
-    b.callbackUrl ?? null,
-    t.callbackKey,
-    t.idempotencyKey,
-    t.requestHash,
+    JSON.stringify(newTaskRecord(t)),
     policy.managerId,
     pgArray(t.parent ? [...policy.uninvitable, t.parent.agentId] : policy.uninvitable),
     policy.leaseSlackMs,
@@ -266,12 +236,6 @@ export async function insertTask(
     open,
     policy.backstopMs,
     policy.maxInvitees,
-    t.traceParent,
-    t.parent?.taskId ?? null,
-    t.parent?.awardId ?? null,
-    t.parent?.agentId ?? null,
-    b.iterations,
-    b.shortlist,
     mayWait,
   ]);
   events.published(rows[0]?.notices);

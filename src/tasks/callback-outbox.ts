@@ -7,11 +7,14 @@ import { tasks } from '../db/schema.ts';
 import { DB_NOW, dbNowPlus } from '../db/sql-fragments.ts';
 import { recordEvent } from '../events/event-log.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
+import { type Backoff, backoffDelay } from '../resilience/backoff.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
-import { reauctionDelay } from '../rounds/backoff.ts';
 import { claimTasks } from './claim-tasks.ts';
 import type { TaskStore } from './task-store.ts';
 import { traceIdOf } from './task-view.ts';
+
+/** Deliveries of an ended task to its callbackUrl: 0.5 s, doubling to a minute between tries. */
+const CALLBACK_BACKOFF: Backoff = { baseMs: 500, capMs: 60_000 };
 
 /** Names one ending of a task, for a callback receiver to deduplicate deliveries. */
 export const DELIVERY_HEADER = 'x-cnp-delivery';
@@ -113,7 +116,7 @@ export class CallbackOutbox {
         .update(tasks)
         .set({
           callbackAttempts: attempts,
-          callbackDueAt: done ? null : dbNowPlus(reauctionDelay(attempts, 500, 60_000)),
+          callbackDueAt: done ? null : dbNowPlus(backoffDelay(attempts, CALLBACK_BACKOFF)),
         })
         // Guarded: only the delivery this manager claimed.
         .where(

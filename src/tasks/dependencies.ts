@@ -5,7 +5,8 @@ import { tasks } from '../db/schema.ts';
 import { dbNowPlus } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
-import type { NewTask } from '../rounds/open-round.ts';
+import { NEW_TASK_COLUMNS, type NewTask, newTaskRecord, newTaskValues } from './new-task.ts';
+import { taskColumns, toTaskRow } from './task-rows.ts';
 import { transitionTask } from './task-store.ts';
 import type { TaskRow } from './task-view.ts';
 
@@ -51,33 +52,17 @@ export async function checkDependencies(
  * its `task.submitted` event, in one transaction. Null: its idempotency key was taken first.
  */
 export async function insertWaitingTask(db: Db, t: NewTask): Promise<TaskRow | null> {
-  const b = t.body;
   return db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(tasks)
-      .values({
-        id: t.id,
-        capability: b.capability,
-        input: b.input,
-        budget: b.budget ?? null,
-        deadline: b.deadline ? new Date(b.deadline) : null,
-        bidWindowMs: t.bidWindowMs,
-        maxAttempts: b.maxAttempts,
-        priority: b.priority,
-        weights: { cost: 1, time: 1, reputation: 1, ...b.weights },
-        callbackUrl: b.callbackUrl ?? null,
-        callbackKey: t.callbackKey,
-        idempotencyKey: t.idempotencyKey,
-        requestHash: t.requestHash,
-        traceParent: t.traceParent,
-        state: 'waiting',
-        dependsOn: b.dependsOn ?? [],
-        iterations: b.iterations,
-        shortlist: b.shortlist,
-      })
-      .onConflictDoNothing()
-      .returning();
-    if (!row) return null;
+    const [raw] = await queryRows<Record<string, unknown>>(
+      tx,
+      sql`insert into tasks (${sql.raw(NEW_TASK_COLUMNS)}, state)
+        select ${sql.raw(newTaskValues('r'))}, 'waiting'
+        from jsonb_populate_record(null::tasks, ${JSON.stringify(newTaskRecord(t))}::jsonb) r
+        on conflict do nothing
+        returning ${sql.raw(taskColumns('tasks'))}`,
+    );
+    if (!raw) return null;
+    const row = toTaskRow(raw);
     await recordEvent(tx, {
       taskId: row.id,
       type: 'task.submitted',
