@@ -1,6 +1,7 @@
 import type { Database } from '../db/client.ts';
-import { eventCtes, fromStates, TERMINAL_SET, toState } from '../db/sql-fragments.ts';
+import { eventCtes, fromStates, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import { ENDED_SET_SQL } from '../tasks/ended-set.ts';
 import { awardColumnsPrefixed, awardOf, taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
 import { awardGuard, awardTarget } from './award-state.ts';
@@ -22,7 +23,7 @@ import { awardGuard, awardTarget } from './award-state.ts';
 const COMPLETE_SQL = `
 with cur as (select * from awards where id = $1 for update),
 t as (
-  update tasks set state = ${toState('complete')}, output = $4::jsonb, updated_at = now(), ${TERMINAL_SET},
+  update tasks set state = ${toState('complete')}, output = $4::jsonb, updated_at = now(), ${ENDED_SET_SQL},
     attempts = attempts + case when (select status from cur) = 'offered' then 1 else 0 end
   where id = $2 and state in (${fromStates('complete')}) and award_id = $1
     and exists (select 1 from cur where task_id = $2 and status in (${awardGuard('complete')})

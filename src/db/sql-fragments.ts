@@ -23,10 +23,6 @@ export const fromStates = (action: TaskAction): string => literals(statesAllowin
 /** `'awarded'`: the state `action` writes, from the pure state machine, as a SQL literal. */
 export const toState = (action: TaskAction): string => literals([stateAfter(action)]);
 
-/** The `set` items every transition to a terminal state carries: its end, and its callback outbox. */
-export const TERMINAL_SET = `completed_at = now(), callback_attempts = 0,
-  callback_due_at = case when callback_url is null then null else now() end`;
-
 /**
  * Two CTEs: `name` appends events (rows of `select`, which yields task_id, agent_id, type, data)
  * and `name_n` gathers their notices (json array column `notices`) for the EventPublisher, which

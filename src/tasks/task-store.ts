@@ -4,7 +4,9 @@ import type { Database, Db, Executor } from '../db/client.ts';
 import { awards, bids, events, tasks } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
+import { isEnded } from '../protocol/states.ts';
 import type { Task, TaskState } from '../protocol/task.ts';
+import { endedSet } from './ended-set.ts';
 import { nextState, statesAllowing, type TaskAction } from './state-machine.ts';
 import { awardColumnsPrefixed, awardOf, taskColumns, toTaskRow } from './task-rows.ts';
 import { type AwardRow, type TaskRow, toTaskView } from './task-view.ts';
@@ -46,13 +48,7 @@ export async function transitionTask(tx: Executor, t: Transition): Promise<TaskR
       state: to,
       updatedAt: now,
       // A task that ends owes its client a callback: queued in the same transaction (outbox).
-      ...(to === 'completed' || to === 'failed' || to === 'cancelled'
-        ? {
-            completedAt: now,
-            callbackDueAt: sql`case when ${tasks.callbackUrl} is null then null else now() end`,
-            callbackAttempts: 0,
-          }
-        : { callbackDueAt: null }),
+      ...(isEnded(to) ? endedSet : { callbackDueAt: null }),
     })
     .where(and(eq(tasks.id, t.taskId), inArray(tasks.state, from), t.guard))
     .returning();
