@@ -1,8 +1,8 @@
-import type { and } from 'drizzle-orm';
+import { type and, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type { Tx } from '../db/client.ts';
-import { awards } from '../db/schema.ts';
-import { addAgentStats } from '../registry/agent-stats.ts';
+import { queryRows } from '../db/client.ts';
+import { toState } from '../db/sql-fragments.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
 import { type AwardTiming, offerDueTimes } from './award-timing.ts';
@@ -16,16 +16,24 @@ export type NextBid = { id: string; agentId: string; cost: number; etaMs: number
  * has become `awarded`, and the winner's award is counted.
  */
 export const offerAwardCtes = (param: string, t: string) => `w as (
-  select * from jsonb_to_record(${param}::jsonb)
-    as x(award_id uuid, agent_id uuid, bid_id uuid, cost float8, eta_ms int, due_at timestamptz, work_due text)
+  select * from jsonb_to_record(${param}::jsonb) as ${OFFER_RECORD}
   where ${param} is not null
-), aw as (
+), ${insertOfferCtes(t)}`;
+
+/** The offer's record (the JSON of `offerParam`) as `jsonb_to_record` reads it. */
+const OFFER_RECORD =
+  'x(award_id uuid, agent_id uuid, bid_id uuid, cost float8, eta_ms int, due_at timestamptz, work_due text)';
+
+/** The award row of offer CTE `w`, inserted once task CTE `t` has been awarded, and its agent's award counted. */
+const insertOfferCtes = (t: string) => `aw as (
   insert into awards (id, task_id, agent_id, round, bid_id, kind, cost, eta_ms, awarded_at, due_at)
   select w.award_id, ${t}.id, w.agent_id, ${t}.round, w.bid_id, 'bid', w.cost, w.eta_ms, now(), w.due_at
-  from w, ${t} where ${t}.state = 'awarded'
+  from w, ${t} where ${t}.state = ${AWARDED}
 ), aw_st as (
-  insert into agent_stat_deltas (agent_id, awards) select w.agent_id, 1 from w, ${t} where ${t}.state = 'awarded'
+  insert into agent_stat_deltas (agent_id, awards) select w.agent_id, 1 from w, ${t} where ${t}.state = ${AWARDED}
 )`;
+
+const AWARDED = toState('award');
 
 /** The JSON parameter of `offerAwardCtes` for awarding `bid` now. */
 export function offerParam(bid: NextBid, deadline: Date | null, timing: AwardTiming) {
@@ -55,9 +63,7 @@ export async function offerAward(
   timing: AwardTiming,
   eventType: 'award.moved' | 'task.awarded',
 ) {
-  const awardId = uuidv7();
-  const now = timing.now();
-  const { workDue, rowDue } = offerDueTimes(now, bid.etaMs, task.deadline?.getTime() ?? null, timing);
+  const { awardId, workDue, json } = offerParam(bid, task.deadline, timing);
   const row = await transitionTask(tx, {
     taskId: task.id,
     action: 'award',
@@ -70,18 +76,13 @@ export async function offerAward(
     },
   });
   if (!row) return null;
-  await tx.insert(awards).values({
-    id: awardId,
-    taskId: task.id,
-    agentId: bid.agentId,
-    round: task.round,
-    bidId: bid.id,
-    kind: 'bid',
-    cost: bid.cost,
-    etaMs: bid.etaMs,
-    awardedAt: new Date(now),
-    dueAt: rowDue,
-  });
-  await addAgentStats(tx, [{ agentId: bid.agentId, awards: 1 }]);
+  // The same award row and count as a round's close writes.
+  await queryRows(
+    tx,
+    sql`with w as (select * from jsonb_to_record(${json}::jsonb) as ${sql.raw(OFFER_RECORD)}),
+      t as (select id, round, state from tasks where id = ${row.id}),
+      ${sql.raw(insertOfferCtes('t'))}
+    select 1`,
+  );
   return { awardId, workDue };
 }
