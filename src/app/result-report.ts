@@ -65,6 +65,14 @@ async function settle(
       'stale_award',
       `award ${report.awardId} is no longer the current award of task ${taskId} (${status}); the result was not kept`,
     );
+  /** The award, if it is this task's and the reporting agent's (else 409, or 403 for another's). */
+  const reporters = <A extends { taskId: string; agentId: string }>(award: A | null | undefined): A => {
+    if (!award || award.taskId !== taskId)
+      throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
+    if (award.agentId !== agentId)
+      throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+    return award;
+  };
   if (report.type === 'inform-result') {
     // The agreement this manager holds for the award, if any, is recorded by the same statement.
     const held = d.agreements.take(report.awardId);
@@ -83,18 +91,11 @@ async function settle(
       held?.settle(done?.done === true);
     }
     if (done.done) return d.completed(done.task, done.award);
-    const award = done.award;
-    if (!award || award.taskId !== taskId)
-      throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
-    if (award.agentId !== agentId)
-      throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+    const award = reporters(done.award);
     if (award.status === 'completed') return d.store.readView(taskId);
     throw stale(award.status);
   }
-  const award = await d.store.getAward(report.awardId);
-  if (!award || award.taskId !== taskId)
-    throw new AppError(409, 'stale_award', `award ${report.awardId} is not an award of task ${taskId}`);
-  if (award.agentId !== agentId) throw new AppError(403, 'forbidden', 'this award belongs to another agent');
+  const award = reporters(await d.store.getAward(report.awardId));
   if (award.status === 'failed' && award.reason === report.reason) return d.store.readView(taskId);
   if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
   // An agreement still held is written first: the trail shows the agent agreed, then failed.
