@@ -37,10 +37,14 @@ describe('circuit breaker per agent', () => {
     // Open: the next rounds do not call it at all.
     for (let i = 0; i < 3; i++) expect((await run(m, 'cb.cap')).state).toBe('completed');
     expect(flaky.count('/cfp')).toBe(5);
-    // After halfOpenAfter, one probe: it succeeds and the circuit closes.
+    // After halfOpenAfter, one probe: it succeeds and the circuit closes. Rounds until then call
+    // only the steady agent; the first after it calls the flaky one once.
     healthy = true;
-    await sleep(1600);
-    expect((await run(m, 'cb.cap')).state).toBe('completed');
+    await eventually(
+      async () => (await run(m, 'cb.cap')).state === 'completed' && flaky.count('/cfp') > 5,
+      15_000,
+      'the half-open probe',
+    );
     expect(flaky.count('/cfp')).toBe(6);
     await eventually(async () => (await m.call('GET', `/v1/agents/${flaky.id}`)).body.circuit === 'closed');
     const types = (await m.call('GET', `/v1/events?agent=${flaky.id}`)).body.items.map(

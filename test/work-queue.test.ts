@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager } from './support/harness.ts';
 
 let m: TestManager;
 let fleet: Fleet;
@@ -135,16 +135,25 @@ describe('fallback work queue', () => {
   });
 
   it('wakes a waiting claimer as soon as a task is queued, without polling', async () => {
-    fleet = new Fleet(m.url);
-    const agent = await silentBidder('waiter', 'q.wait');
-    const started = Date.now();
-    const waiting = claim(agent.token, { capabilities: ['q.wait'], waitMs: 20_000 });
-    await sleep(300);
-    const t = await m.call('POST', '/v1/tasks', { capability: 'q.wait', input: 1, bidWindowMs: 200 });
-    const res = await waiting;
-    expect(res.body.tasks.map((c: { task: { id: string } }) => c.task.id)).toEqual([t.body.id]);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    await m.call('POST', `/v1/tasks/${t.body.id}/cancel`);
+    // One long-poll per client on this manager: a second claim refused with 429 shows that the
+    // manager holds the first, so the task below is queued while the claimer waits.
+    const one = await startManager({ MAX_LONG_POLLS_PER_CLIENT: '1' });
+    try {
+      const reg = await one.call('POST', '/v1/agents', { name: 'waiter', capabilities: [{ name: 'q.wait' }] });
+      const auth = { authorization: `Bearer ${reg.body.token}` };
+      const claimOn = (waitMs: number) =>
+        one.call('POST', '/v1/queue/claim', { capabilities: ['q.wait'], waitMs }, auth);
+      const waiting = claimOn(20_000);
+      await eventually(async () => (await claimOn(1)).status === 429, 10_000, 'the first claim to be held');
+      const started = Date.now();
+      // No agent can bid on it: queued at once, which must wake the held claim.
+      const t = await one.call('POST', '/v1/tasks', { capability: 'q.wait', input: 1 });
+      const res = await waiting;
+      expect(res.body.tasks.map((c: { task: { id: string } }) => c.task.id)).toEqual([t.body.id]);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await one.stop();
+    }
   });
 
   it('requeues a task whose lease expired, and answers a late result with 409 stale_award', async () => {
