@@ -9,6 +9,7 @@ const agentHome = mkdtempSync(join(tmpdir(), 'cnet-agents-'));
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/leak-check.ts'],
     include: ['src/**/*.test.ts', 'agents/**/*.test.ts', 'test/**/*.test.ts', 'dashboard/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -4,7 +4,7 @@ import { ClientFactory } from '@a2a-js/sdk/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startA2AAgent } from './support/a2a-agents.ts';
 import { Fleet, fixedBidder } from './support/agents.ts';
-import { startManager, type TestManager } from './support/harness.ts';
+import { startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 const specCard = (v: string) =>
   JSON.parse(readFileSync(new URL(`./fixtures/a2a-sample-card-v${v}.json`, import.meta.url), 'utf8'));
@@ -98,7 +98,7 @@ describe('A2A both ways', () => {
       capability: 'route-optimizer-traffic',
       input: { from: 'A', to: 'B' },
     });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body;
+    const done = await waitEnd(m, t.body.id, 10000);
     expect(done).toMatchObject({ state: 'completed', output: { route: ['A', 'B'] } });
   });
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { client, eventually, startManager, type TestManager } from './support/harness.ts';
+import { client, eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus } from './support/prometheus-text.ts';
 
 /**
@@ -250,7 +250,7 @@ describe('safe under abuse', () => {
         input: { i },
         bidWindowMs: 300,
       });
-      const ended = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=15000`)).body;
+      const ended = await waitEnd(m, task.id, 15000);
       expect(ended.error.code).toBe('rounds_exhausted');
       const bids = (await m.call('GET', `/v1/tasks/${task.id}/bids`)).body.items;
       expect(bids.every((b: { type: string }) => b.type === 'refuse')).toBe(true);
@@ -419,7 +419,7 @@ describe('safe under abuse', () => {
     const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'late.cap', input: { n: 2 } });
     expect(task.state).toBe('queued');
     await fleet.start({ ...fixedBidder('late-comer', 1, 50), capabilities: ['late.cap'] });
-    const done = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=10000`)).body;
+    const done = await waitEnd(m, task.id, 10000);
     expect(done.state).toBe('completed');
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 /** What one task may cost the agents and the manager, however many agents or submissions come. */
 describe('bounded work per task and per manager', () => {
@@ -48,7 +48,7 @@ describe('bounded work per task and per manager', () => {
       input: {},
       bidWindowMs: 100,
     });
-    const done = (await m.call('GET', `/v1/tasks/${task.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, task.id, 15000);
     expect(done.state).toBe('failed');
     expect(done.error.code).toBe('rounds_exhausted');
     await sleep(300);

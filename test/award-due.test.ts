@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, json } from './support/agents.ts';
-import { sleep, startManager, type TestManager } from './support/harness.ts';
+import { sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 describe('when an award is due', () => {
   let m: TestManager;
@@ -35,7 +35,7 @@ describe('when an award is due', () => {
       );
     });
     const t = await m.call('POST', '/v1/tasks', { capability: 'due.work', input: {}, bidWindowMs: 500 });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: 'on time', attempts: 1 });
     expect(((await reported) as { status: number }).status).toBe(200);
     const agreed = (await m.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items.find(

@@ -5,7 +5,7 @@ import { type Browser, chromium, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { ROOT, runTs } from './support/processes.ts';
 import { createTestDatabase } from './support/test-database.ts';
 
@@ -295,7 +295,7 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
 
     // A subcontracted task links its child, and the child its parent.
     const parent = await submit({ capability: 'math.double-via', input: { n: 5 } });
-    const done = (await m.call('GET', `/v1/tasks/${parent}?waitMs=15000`)).body;
+    const done = await waitEnd(m, parent, 15000);
     expect(done.state).toBe('completed');
     const child = done.children[0] as string;
     await page.goto(`${m.url}/#/tasks/${parent}`);

@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_CHANNEL } from '../src/events/event-log.ts';
 import { Fleet, fixedBidder } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { onPostgres } from './support/test-database.ts';
 
 const PROBE_TASK = '01a00000-0000-7000-8000-00000000abcd';
@@ -119,6 +119,6 @@ describe.skipIf(!onPostgres())('a database that drops every connection mid-run',
     );
     // Still a working market afterwards.
     const after = await m.call('POST', '/v1/tasks', { capability: 'outage.work', input: { n: -1 } });
-    expect((await m.call('GET', `/v1/tasks/${after.body.id}?waitMs=10000`)).body.state).toBe('completed');
+    expect((await waitEnd(m, after.body.id, 10000)).state).toBe('completed');
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, json, type RawAgent } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 /**
@@ -61,7 +61,7 @@ describe('agreements held for the result', () => {
       void report(agent, taskId, { awardId, type: 'inform-result', output: 'done' });
     });
     const t = await m.call('POST', '/v1/tasks', { capability: 'held.at-once', input: {}, bidWindowMs: 3000 });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: 'done', attempts: 1 });
     expect(await awardStatus(t.body.id)).toBe('completed');
     const events = await trail(t.body.id);
@@ -92,7 +92,7 @@ describe('agreements held for the result', () => {
       attempts: 1,
     });
     reportNow?.();
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: 'late', attempts: 1 });
     const events = await trail(t.body.id);
     expect(afterAward(events).map((e) => e.type)).toEqual(['award.agreed', 'task.completed']);
@@ -110,7 +110,7 @@ describe('agreements held for the result', () => {
       bidWindowMs: 3000,
       maxAttempts: 1,
     });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'failed', attempts: 1 });
     const types = (await trail(t.body.id)).map((e) => e.type);
     expect(types.indexOf('award.agreed')).toBeGreaterThan(types.indexOf('task.awarded'));
@@ -137,7 +137,7 @@ describe('agreements held for the result', () => {
     // The agreement is still written, by the hold, and the holder's result completes the task.
     await eventually(async () => (await awardStatus(t.body.id)) === 'agreed', 15_000, 'the agreement');
     await holderReport!();
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: 'mine', attempts: 1 });
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 /**
  * What agents and clients send may hold NUL bytes, lone surrogates, huge numbers and deep
@@ -17,8 +17,7 @@ afterAll(() => m.stop());
 afterEach(() => fleet?.stopAll());
 
 const cap = () => `hostile.c${++seq}`;
-const waitEnd = async (id: string) =>
-  (await m.call('GET', `/v1/tasks/${id}?waitMs=15000`)).body as { state: string; output: unknown };
+const ended = (id: string) => waitEnd(m, id, 15000) as Promise<{ state: string; output: unknown }>;
 const tasksOf = async (capability: string) =>
   (await m.call('GET', `/v1/tasks?capability=${capability}`)).body.items as unknown[];
 const fieldsOf = (body: { error: { details?: { field: string }[] } }) =>
@@ -49,7 +48,7 @@ describe('an agent that answers with bytes PostgreSQL refuses', () => {
       const goodName = `good-${seq}`;
       await fleet.start({ ...fixedBidder(goodName, 5, 100), capabilities: [c] });
       const t = await m.call('POST', '/v1/tasks', { capability: c, input: { n: 2 }, bidWindowMs: 1000 });
-      const done = await waitEnd(t.body.id);
+      const done = await ended(t.body.id);
       expect(done).toMatchObject({
         state: 'completed',
         output: { doubled: 4, by: goodName },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../agents/catalog.ts';
 import { Fleet, json, type RawRequest } from './support/agents.ts';
-import { client, eventually, startManager, type TestManager } from './support/harness.ts';
+import { client, eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { freePort, startManagerProcess } from './support/processes.ts';
 import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
@@ -60,7 +60,7 @@ describe('iterated rounds', () => {
       weights: { cost: 1, time: 0, reputation: 0 },
     });
     expect(t.body).toMatchObject({ iterations: 3, shortlist: 2 });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done.state).toBe('completed');
     expect(done.award).toMatchObject({ agentId: haggler.id, cost: 3 }); // 6, then 5 - 1, then 4 - 1
     // Iteration 2 went to the two best only, with the leading offer and no name.
@@ -93,7 +93,7 @@ describe('iterated rounds', () => {
       bidder((cfp) => (cfp.iteration ? null : 3)),
     );
     const t = await m.call('POST', '/v1/tasks', { capability: 'it.stop', input: {}, iterations: 5 });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done.state).toBe('completed');
     // The refusal in iteration 2 left its first proposal (3) standing: it still wins.
     expect(done.award.cost).toBe(3);
@@ -116,7 +116,7 @@ describe('iterated rounds', () => {
       iterations: 2,
       weights: { cost: 1, time: 0, reputation: 0 },
     });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: { result: 4 }, award: { cost: 3.5 } });
   });
 });

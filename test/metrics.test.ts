@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 describe('/metrics after real rounds', () => {
@@ -40,7 +40,7 @@ describe('/metrics after real rounds', () => {
         input: { n: i },
         bidWindowMs: 300,
       });
-      expect((await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body.state).toBe('completed');
+      expect((await waitEnd(m, t.body.id, 10000)).state).toBe('completed');
     }
     // A round nobody bids in: no eligible agent at all queues the task.
     await m.call('POST', '/v1/tasks', { capability: 'metrics.unserved', input: {} });

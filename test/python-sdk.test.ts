@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, startManager } from './support/harness.ts';
+import { eventually, startManager, waitEnd } from './support/harness.ts';
 import { ROOT } from './support/processes.ts';
 import { onPostgres } from './support/test-database.ts';
 
@@ -123,7 +123,7 @@ describe('Python SDK', () => {
         await eventually(() => /registered as/.test(log), 30_000, `the agent to register (${log})`);
         const t = await m.call('POST', '/v1/tasks', { capability, input: { text: 'hello' } });
         expect(t.status).toBe(202);
-        const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=30000`)).body;
+        const done = await waitEnd(m, t.body.id, 30000);
         expect(done.state, JSON.stringify(done)).toBe('completed');
         expect(JSON.stringify(done.output)).toContain('HELLO');
         // Installed, not borrowed from the repository.

@@ -4,7 +4,7 @@ import { and, eq, like } from 'drizzle-orm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bids } from '../src/db/schema.ts';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 let fleet: Fleet | undefined;
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
 
 const run = async (m: TestManager, capability: string, extra: Record<string, unknown> = {}) => {
   const t = await m.call('POST', '/v1/tasks', { capability, input: { n: 1 }, bidWindowMs: 1000, ...extra });
-  return (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+  return await waitEnd(m, t.body.id, 20000);
 };
 
 describe('circuit breaker per agent', () => {
@@ -202,9 +202,7 @@ describe('bulkhead per agent', () => {
             .body.id,
       ),
     );
-    const ends = await Promise.all(
-      ids.map(async (id) => (await m.call('GET', `/v1/tasks/${id}?waitMs=30000`)).body.state),
-    );
+    const ends = await Promise.all(ids.map(async (id) => (await waitEnd(m, id, 30000)).state));
     expect(ends).toEqual(Array(30).fill('completed'));
     // Each round waited at most its window for the tarpit; the tarpit never held more requests
     // than the bulkhead allows, nor more sockets than the per-agent pool.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus } from './support/prometheus-text.ts';
 
 /** TASK_RETENTION_MS: what ended long enough ago is deleted; what is still needed stays. */
@@ -46,7 +46,7 @@ describe('retention of ended tasks', () => {
     return r.body.id as string;
   };
   const ended = async (id: string) => {
-    const t = (await m.call('GET', `/v1/tasks/${id}?waitMs=20000`)).body;
+    const t = await waitEnd(m, id, 20000);
     expect(['completed', 'failed', 'cancelled']).toContain(t.state);
     return t;
   };
@@ -135,7 +135,7 @@ describe('retention of ended tasks', () => {
     await ended(dependency);
     const waiting = await submit({ capability: 'keep.fast', input: {}, dependsOn: [dependency, slow] });
     await m.manager.database.query('delete from tasks where id = $1', [dependency]);
-    const failed = (await m.call('GET', `/v1/tasks/${waiting}?waitMs=20000`)).body;
+    const failed = await waitEnd(m, waiting, 20000);
     expect(failed.state).toBe('failed');
     expect(failed.error).toMatchObject({ code: 'dependency_failed' });
     expect(failed.error.message).toContain(`${dependency} no longer exists`);

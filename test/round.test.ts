@@ -4,7 +4,7 @@ import { agentStatDeltas, agents, awards, bids, tasks } from '../src/db/schema.t
 import { rollUpAgentStats } from '../src/registry/agent-stats.ts';
 import { deferred } from '../src/sdk/index.ts';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 const FAST = {
   DUE_GRACE_FACTOR: '1',
@@ -36,7 +36,7 @@ const submit = async (body: Record<string, unknown>) => {
   expect(res.status).toBe(202);
   return res.body.id as string;
 };
-const waitEnd = async (id: string) => (await m.call('GET', `/v1/tasks/${id}?waitMs=20000`)).body;
+const ended = (id: string) => waitEnd(m, id, 20000);
 const eventTypes = async (id: string) =>
   (await m.call('GET', `/v1/tasks/${id}/events`)).body.items.map((e: { type: string }) => e.type) as string[];
 
@@ -46,10 +46,10 @@ describe('ranking', () => {
     const cap = freshCap();
     const cheapSlow = await fleet.start({ ...fixedBidder('cheap-slow', 1, 2000), capabilities: [cap] });
     const fastDear = await fleet.start({ ...fixedBidder('fast-dear', 8, 100), capabilities: [cap] });
-    const byCost = await waitEnd(
+    const byCost = await ended(
       await submit({ capability: cap, weights: { cost: 10, time: 1, reputation: 0 } }),
     );
-    const byTime = await waitEnd(
+    const byTime = await ended(
       await submit({ capability: cap, weights: { cost: 1, time: 10, reputation: 0 } }),
     );
     expect(byCost.award.agentId).toBe(cheapSlow.id);
@@ -68,12 +68,12 @@ describe('ranking', () => {
     });
     const winners = new Set<string>();
     for (let i = 0; i < 3; i++)
-      winners.add((await waitEnd(await submit({ capability: cap, budget: 10 }))).award.agentId);
+      winners.add((await ended(await submit({ capability: cap, budget: 10 }))).award.agentId);
     // Same cost, eta and reputation at first; afterwards the winner's record wins: always one agent.
     expect(winners.size).toBe(1);
     expect([a.id, b.id]).toContain([...winners][0]);
     const id = await submit({ capability: cap, budget: 10 });
-    await waitEnd(id);
+    await ended(id);
     const bids = (await m.call('GET', `/v1/tasks/${id}/bids`)).body.items;
     expect(bids.find((x: { agentId: string }) => x.agentId === dear.id).outcome).toBe('over_budget');
   });
@@ -90,7 +90,7 @@ describe('closing the round', () => {
       bid: () => ({ type: 'refuse', reason: 'busy' }),
     });
     const started = Date.now();
-    const done = await waitEnd(await submit({ capability: cap, bidWindowMs: 30_000 }));
+    const done = await ended(await submit({ capability: cap, bidWindowMs: 30_000 }));
     expect(done.state).toBe('completed');
     expect(Date.now() - started).toBeLessThan(10_000);
   });
@@ -102,7 +102,7 @@ describe('closing the round', () => {
     const hang = await fleet.raw('hangs', cap, () => {}); // never answers
     const started = Date.now();
     const id = await submit({ capability: cap, bidWindowMs: 800 });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(Date.now() - started).toBeGreaterThanOrEqual(750);
     expect(done.award.agentId).toBe(ok.id);
     const bids = (await m.call('GET', `/v1/tasks/${id}/bids`)).body.items;
@@ -117,7 +117,7 @@ describe('closing the round', () => {
       capabilities: [cap],
       bid: () => deferred(async () => ({ type: 'propose', cost: 1, etaMs: 100 })),
     });
-    const done = await waitEnd(await submit({ capability: cap, bidWindowMs: 5000 }));
+    const done = await ended(await submit({ capability: cap, bidWindowMs: 5000 }));
     expect(done.award.agentId).toBe(later.id);
 
     const late = await fleet.raw('late-bidder', cap, (_req, res) => json(res, { type: 'deferred' }));
@@ -194,7 +194,7 @@ describe('awards', () => {
     );
     const second = await fleet.start({ ...fixedBidder('second-best', 5, 100), capabilities: [cap] });
     const id = await submit({ capability: cap });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('completed');
     expect(done.award.agentId).toBe(second.id);
     // The second agent agrees and reports, or (work done within the award call) answers the
@@ -234,7 +234,7 @@ describe('awards', () => {
     const cap = freshCap();
     await fleet.start({ ...fixedBidder('inline', 1, 100), capabilities: [cap], inlineResultMs: 1000 });
     const id = await submit({ capability: cap, input: { n: 5 } });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.output).toEqual({ doubled: 10, by: 'inline' });
     expect(await eventTypes(id)).toEqual([
       'task.submitted',
@@ -262,7 +262,7 @@ describe('results', () => {
     );
     const worker = await fleet.start({ ...fixedBidder('reliable', 9, 100), capabilities: [cap] });
     const id = await submit({ capability: cap, input: { n: 4 } });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('completed');
     expect(done.award.agentId).toBe(worker.id);
     expect(done.attempts).toBe(2);
@@ -317,7 +317,7 @@ describe('results', () => {
     });
     const good = await fleet.start({ ...fixedBidder('works', 5, 100), capabilities: [cap] });
     const id = await submit({ capability: cap, input: { n: 1 } });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('completed');
     expect(done.award.agentId).toBe(good.id);
     const bids = (await m.call('GET', `/v1/tasks/${id}/bids`)).body.items;
@@ -341,7 +341,7 @@ describe('results', () => {
       },
     });
     const id = await submit({ capability: cap, input: { n: 3 }, maxAttempts: 3 });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('completed');
     expect(done.award.agentId).toBe(only.id);
     expect(done.attempts).toBe(2);
@@ -360,7 +360,7 @@ describe('results', () => {
       });
     }
     const id = await submit({ capability: cap, maxAttempts: 2 });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('failed');
     expect(done.error.code).toBe('attempts_exhausted');
     expect(done.attempts).toBe(2);
@@ -433,7 +433,7 @@ describe('cancel and deadline', () => {
       execute: (_i, { signal }) => new Promise((r) => signal.addEventListener('abort', () => r('x'))),
     });
     const id = await submit({ capability: cap, deadline: new Date(Date.now() + 1500).toISOString() });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('failed');
     expect(done.error.code).toBe('deadline_exceeded');
   });
@@ -458,7 +458,7 @@ describe('misbehaving agents', () => {
     const bad = await fleet.raw(`bad-${capN}`, cap, handler);
     const good = await fleet.start({ ...fixedBidder(`good-${capN}`, 50, 5000), capabilities: [cap] });
     const id = await submit({ capability: cap, bidWindowMs: 700 });
-    const done = await waitEnd(id);
+    const done = await ended(id);
     expect(done.state).toBe('completed');
     expect(done.award.agentId).toBe(good.id);
     const bids = (await m.call('GET', `/v1/tasks/${id}/bids`)).body.items;
@@ -490,7 +490,7 @@ describe('load', () => {
     const ids = await Promise.all(
       Array.from({ length: 200 }, (_, n) => submit({ capability: cap, input: { n }, bidWindowMs: 2000 })),
     );
-    const ends = await Promise.all(ids.map((id) => waitEnd(id)));
+    const ends = await Promise.all(ids.map((id) => ended(id)));
     expect(ends.filter((t) => t.state !== 'completed')).toEqual([]);
     const db = m.manager.database.db;
     for (const [i, id] of ids.entries()) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../src/sdk/index.ts';
 import { fixedBidder } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { freePort, runTs } from './support/processes.ts';
 
 describe('agent SDK lifecycle', () => {
@@ -50,7 +50,7 @@ describe('agent SDK lifecycle', () => {
       expect((await m.call('POST', `/v1/agents/${a.id}/heartbeat`, {}, old)).status).toBe(403);
       // A round after the rotation: the cfp and award verify under the new token, the result is accepted.
       const t = await m.call('POST', '/v1/tasks', { capability: 'rotate.test', input: { n: 4 } });
-      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+      const done = await waitEnd(m, t.body.id, 15000);
       expect(done).toMatchObject({ state: 'completed', output: { doubled: 8, by: 'rotating' } });
     } finally {
       await a.stop();
@@ -79,7 +79,7 @@ describe('agent SDK lifecycle', () => {
       expect((await m.call('GET', `/v1/agents/${a.id}`)).body.endpoint).toBeNull();
       const t = await m.call('POST', '/v1/tasks', { capability: 'pull.only', input: { n: 5 } });
       expect(t.body.state).toBe('queued');
-      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+      const done = await waitEnd(m, t.body.id, 15000);
       expect(done).toMatchObject({ state: 'completed', output: { doubled: 10, by: 'puller' } });
       expect(done.award.agentId).toBe(a.id);
     } finally {
@@ -116,9 +116,7 @@ describe('agent SDK lifecycle', () => {
             .body.id,
       ),
     );
-    const ends = await Promise.all(
-      ids.map(async (id) => (await m.call('GET', `/v1/tasks/${id}?waitMs=20000`)).body.state),
-    );
+    const ends = await Promise.all(ids.map(async (id) => (await waitEnd(m, id, 20000)).state));
     expect(ends).toEqual(Array(6).fill('completed'));
     expect(peak).toBe(2);
     await a.stop();
@@ -152,9 +150,7 @@ describe('agent SDK lifecycle', () => {
               .id,
         ),
       );
-      const ends = await Promise.all(
-        ids.map(async (id) => (await m.call('GET', `/v1/tasks/${id}?waitMs=30000`)).body.state),
-      );
+      const ends = await Promise.all(ids.map(async (id) => (await waitEnd(m, id, 30000)).state));
       expect(ends).toEqual(Array(3).fill('completed'));
       expect(started).toHaveLength(3);
       // Held until its report got through, each job would have waited DELAY_MS for the one before.

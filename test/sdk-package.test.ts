@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { ROOT } from './support/processes.ts';
 import { onPostgres } from './support/test-database.ts';
 
@@ -117,7 +117,7 @@ describe.skipIf(onPostgres())('the SDK as an installable package', () => {
     try {
       await eventually(() => out.includes('ready '), 20_000, `the agent to register (output: ${out})`);
       const t = await m.call('POST', '/v1/tasks', { capability: 'packed.echo', input: { text: 'hello' } });
-      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+      const done = await waitEnd(m, t.body.id, 15000);
       expect(done).toMatchObject({ state: 'completed', output: { echoed: 'hello', by: 'a packed agent' } });
     } finally {
       child.kill('SIGTERM');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../agents/catalog.ts';
 import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
 import { type ProxyFault, startFlakyProxy } from './support/flaky-proxy.ts';
-import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 /** Agents that hold an award submitting parts of the work through the same market. */
 describe('subcontracting', () => {
@@ -31,7 +31,7 @@ describe('subcontracting', () => {
     });
     const sub = await fleet.start({ ...fixedBidder('subcontractor', 3, 50), capabilities: ['sub.part'] });
     const t = await m.call('POST', '/v1/tasks', { capability: 'sub.whole', input: { n: 20 } });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=15000`)).body;
+    const done = await waitEnd(m, t.body.id, 15000);
     expect(done).toMatchObject({ state: 'completed', output: { total: 41, partBy: 'subcontractor' } });
     expect(done.children).toHaveLength(1);
     const child = (await m.call('GET', `/v1/tasks/${done.children[0]}`)).body;
@@ -87,7 +87,7 @@ describe('subcontracting', () => {
         },
       });
       const t = await m.call('POST', '/v1/tasks', { capability: 'flaky.whole', input: { n: 4 } });
-      const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+      const done = await waitEnd(m, t.body.id, 20000);
       expect(done).toMatchObject({ state: 'completed', output: { total: 9 } });
       // Submitted twice, with one key: one subtask.
       const tries = proxy.seen.filter((r) => r.method === 'POST' && r.body.includes('"parent"'));
@@ -167,7 +167,7 @@ describe('subcontracting', () => {
     const text =
       'Contract nets let a manager announce a task. Agents propose a cost and a time. The manager awards the best proposal. Failed agents lose the task to the next bidder.';
     const t = await m.call('POST', '/v1/tasks', { capability: 'text.report', input: { text, keywords: 3 } });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    const done = await waitEnd(m, t.body.id, 20000);
     expect(done.state, JSON.stringify(done.error)).toBe('completed');
     expect(done.output.summary).toEqual(expect.any(String));
     expect(done.output.keywords).toHaveLength(3);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../src/observability/trace-context.ts';
 import { Fleet, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -66,7 +66,7 @@ describe('traces', () => {
       { traceparent: CLIENT },
     );
     expect(t.body.traceId).toBe(TRACE_ID);
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body;
+    const done = await waitEnd(m, t.body.id, 10000);
     expect(done).toMatchObject({ state: 'completed', traceId: TRACE_ID });
     const calls = agent.requests.filter((r) => r.path === '/cfp' || r.path === '/award');
     expect(calls.map((r) => r.path)).toEqual(['/cfp', '/award']);
@@ -110,7 +110,7 @@ describe('traces', () => {
         { capability: 'trace.export', input: {} },
         { traceparent: CLIENT },
       );
-      expect((await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=10000`)).body.state).toBe('completed');
+      expect((await waitEnd(m, t.body.id, 10000)).state).toBe('completed');
       const mine = await eventually(() => {
         const s = otlp.spans.filter((x) => x.traceId === TRACE_ID);
         return ['cnp.round', 'cnp.agent.cfp', 'cnp.award', 'cnp.agent.award', 'db.query'].every((n) =>

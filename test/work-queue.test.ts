@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 let m: TestManager;
 let fleet: Fleet;
@@ -139,7 +139,10 @@ describe('fallback work queue', () => {
     // manager holds the first, so the task below is queued while the claimer waits.
     const one = await startManager({ MAX_LONG_POLLS_PER_CLIENT: '1' });
     try {
-      const reg = await one.call('POST', '/v1/agents', { name: 'waiter', capabilities: [{ name: 'q.wait' }] });
+      const reg = await one.call('POST', '/v1/agents', {
+        name: 'waiter',
+        capabilities: [{ name: 'q.wait' }],
+      });
       const auth = { authorization: `Bearer ${reg.body.token}` };
       const claimOn = (waitMs: number) =>
         one.call('POST', '/v1/queue/claim', { capabilities: ['q.wait'], waitMs }, auth);
@@ -225,7 +228,7 @@ describe('fallback work queue', () => {
     const retried = await m.call('POST', `/v1/tasks/${t.body.id}/retry`);
     expect(retried.status).toBe(200);
     expect(retried.body.attempts).toBe(0);
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    const done = await waitEnd(m, t.body.id, 20000);
     expect(done.state).toBe('completed');
   });
 
@@ -235,7 +238,7 @@ describe('fallback work queue', () => {
       input: 1,
       deadline: new Date(Date.now() + 800).toISOString(),
     });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    const done = await waitEnd(m, t.body.id, 20000);
     expect(done).toMatchObject({ state: 'failed', error: { code: 'deadline_exceeded' } });
   });
 
@@ -245,7 +248,7 @@ describe('fallback work queue', () => {
     await queued(t.body.id);
     expect(await reasonOf(t.body.id)).toBe('no_eligible_agents');
     await fleet.start({ ...fixedBidder('latecomer', 1, 100), capabilities: ['q.later'] });
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    const done = await waitEnd(m, t.body.id, 20000);
     expect(done).toMatchObject({ state: 'completed', output: { doubled: 4 } });
   });
 
@@ -262,7 +265,7 @@ describe('fallback work queue', () => {
       },
       { pull: { leaseMs: 5000, waitMs: 2000 } },
     );
-    const done = (await m.call('GET', `/v1/tasks/${t.body.id}?waitMs=20000`)).body;
+    const done = await waitEnd(m, t.body.id, 20000);
     expect(done).toMatchObject({ state: 'completed', output: { doubled: 10 } });
     const events = (await m.call('GET', `/v1/tasks/${t.body.id}/events`)).body.items.map(
       (e: { type: string }) => e.type,

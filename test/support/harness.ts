@@ -1,5 +1,6 @@
 import { loadConfig } from '../../src/config.ts';
 import { createManager, type Manager } from '../../src/manager.ts';
+import { isEnded } from '../../src/protocol/states.ts';
 import { createTestDatabase } from './test-database.ts';
 
 export type Reply<T = any> = { status: number; body: T; headers: Headers };
@@ -86,4 +87,21 @@ export async function eventually<T>(
     await sleep(25);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}
+
+/**
+ * The task once it has ended: long-polls (`GET /v1/tasks/{id}?waitMs=`) until it has, so a slow
+ * machine only waits longer, and after `ms` answers it as it stands (or the error body).
+ */
+export async function waitEnd(
+  target: { call: ReturnType<typeof client> },
+  id: string,
+  ms = 30_000,
+): Promise<any> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const waitMs = Math.max(1, Math.min(30_000, until - Date.now()));
+    const r = await target.call('GET', `/v1/tasks/${id}?waitMs=${waitMs}`);
+    if (r.status !== 200 || isEnded(r.body.state) || Date.now() >= until) return r.body;
+  }
 }

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll } from 'vitest';
+
+/**
+ * Fails a test file that leaves a server listening (a manager, an agent, a proxy it started and
+ * did not stop): a leak slows every later file in the worker and hides a missing stop. Counted
+ * per file, against what listened when the file began, with 5 s for closes under way. Client
+ * sockets are not counted: keep-alive connections close on their own timer, seconds later.
+ */
+const KINDS = ['TCPServerWrap', 'PipeServerWrap'];
+
+const openNow = () => {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo())
+    if (KINDS.includes(r)) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return counts;
+};
+
+let before = new Map<string, number>();
+beforeAll(() => {
+  before = openNow();
+});
+
+afterAll(async () => {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const now = openNow();
+    const leaked = KINDS.filter((k) => (now.get(k) ?? 0) > (before.get(k) ?? 0)).map(
+      (k) => `${(now.get(k) ?? 0) - (before.get(k) ?? 0)} ${k}`,
+    );
+    if (!leaked.length) return;
+    if (Date.now() > until)
+      throw new Error(`this file left open: ${leaked.join(', ')} (stop what it started)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
