@@ -1,4 +1,3 @@
-import { claimQueued } from '../awards/claim-award.ts';
 import type { Database } from '../db/client.ts';
 import type { DbClock } from '../db/db-clock.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -8,6 +7,7 @@ import { type MarketMetrics, noMetrics } from '../observability/market-metrics.t
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
+import { claimQueued } from './claim-queued.ts';
 
 /**
  * The pull side of the fallback work queue. A claim is an award: it has an awardId, counts an

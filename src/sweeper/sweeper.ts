@@ -13,10 +13,10 @@ import { AUCTIONABLE_TASK_STATES, LIVE_AWARD_STATUSES, OPEN_TASK_STATES } from '
 import { backOffUnservable, claimDueAuctions, offeredCapabilities } from '../queue/due-auctions.ts';
 import { rollUpAgentStats } from '../registry/agent-stats.ts';
 import type { CallbackOutbox } from '../tasks/callback-outbox.ts';
-import { claimTasks } from '../tasks/claim-tasks.ts';
 import { WAITING_READY_SQL } from '../tasks/dependencies.ts';
 import { pruneEnded } from '../tasks/retention.ts';
 import { ORPHANS_READY_SQL, orphanedSubtasks } from '../tasks/subtask-cascade.ts';
+import { takeBatch } from '../tasks/take-batch.ts';
 import { transitionTask } from '../tasks/task-store.ts';
 import { type TaskRow, traceIdOf } from '../tasks/task-view.ts';
 import { ClockSkewWatch } from './clock-skew.ts';
@@ -271,7 +271,7 @@ export class Sweeper {
 
   /** Rounds whose owner's lease ran out (it died mid-round): this manager runs them again. */
   private async takeOverRounds() {
-    const claimed = await claimTasks(this.db, {
+    const claimed = await takeBatch(this.db, {
       where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, DB_NOW)),
       set: {
         roundOwner: this.d.managerId,

@@ -9,7 +9,7 @@ import { recordEvent } from '../events/event-log.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
 import { type Backoff, backoffDelay } from '../resilience/backoff.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
-import { claimTasks } from './claim-tasks.ts';
+import { takeBatch } from './take-batch.ts';
 import type { TaskStore } from './task-store.ts';
 import { traceIdOf } from './task-view.ts';
 
@@ -75,7 +75,7 @@ export class CallbackOutbox {
   }
 
   async deliverDue(batch = 20): Promise<void> {
-    const due = await claimTasks(this.db, {
+    const due = await takeBatch(this.db, {
       where: and(isNotNull(tasks.callbackDueAt), lte(tasks.callbackDueAt, DB_NOW)),
       set: { callbackDueAt: dbNowPlus(this.opts.claimMs) },
       orderBy: [asc(tasks.callbackDueAt)],

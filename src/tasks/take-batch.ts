@@ -8,7 +8,7 @@ import { tasks } from '../db/schema.ts';
  * locked with FOR UPDATE SKIP LOCKED and updated with `set` (which should push them out of
  * `where`), so managers sweeping the same database never take the same row.
  */
-export function claimTasks(
+export function takeBatch(
   db: Db,
   opts: { where: SQL | undefined; set: PgUpdateSetSource<typeof tasks>; orderBy?: SQL[]; limit: number },
 ) {
