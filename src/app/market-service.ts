@@ -1,13 +1,19 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { type AwardEnd, cancelLiveAward, endAward, lockLiveAwardOf } from '../awards/end-award.ts';
+import {
+  type AwardEnd,
+  cancelLiveAward,
+  endAward,
+  lockLateAward,
+  lockLiveAwardOf,
+} from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
 import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
-import { isUniqueViolation } from '../db/errors.ts';
+import { isLockNotAvailable, isUniqueViolation } from '../db/errors.ts';
 import { tasks as tasksTable } from '../db/schema.ts';
 import { DB_NOW } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
@@ -334,17 +340,30 @@ export class MarketService {
 
   /** Cancels a task that has not ended (409 if it has); its holder is sent `cancel`. */
   async cancel(taskId: string, why?: { code: string; message: string }): Promise<Task> {
-    const result = await this.db.transaction(async (tx) => {
-      await lockLiveAwardOf(tx, taskId);
-      const row = await transitionTask(tx, {
-        taskId,
-        action: 'cancel',
-        ...(why ? { set: { error: why } } : {}),
-        event: { type: 'task.cancelled', ...(why ? { data: { reason: why.code } } : {}) },
+    const attempt = () =>
+      this.db.transaction(async (tx) => {
+        const locked = await lockLiveAwardOf(tx, taskId);
+        const row = await transitionTask(tx, {
+          taskId,
+          action: 'cancel',
+          ...(why ? { set: { error: why } } : {}),
+          event: { type: 'task.cancelled', ...(why ? { data: { reason: why.code } } : {}) },
+        });
+        if (!row) return null;
+        await lockLateAward(tx, row.awardId, locked);
+        return { row, holder: await cancelLiveAward(tx, row.awardId, 'task cancelled') };
       });
-      if (!row) return null;
-      return { row, holder: await cancelLiveAward(tx, row.awardId, 'task cancelled') };
-    });
+    let result: Awaited<ReturnType<typeof attempt>>;
+    for (let tries = 1; ; tries++) {
+      try {
+        result = await attempt();
+        break;
+      } catch (err) {
+        // The award it took meanwhile is being negotiated: once that is done, cancel again.
+        if (!isLockNotAvailable(err) || tries >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 5 * tries));
+      }
+    }
     if (!result) {
       const current = await this.d.store.getRow(taskId);
       throw new AppError(

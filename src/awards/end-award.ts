@@ -117,12 +117,27 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
  * Locks the task's live award, if any, before the task itself: the order agree and complete
  * take their locks in, so a cancel racing an agreement waits for it instead of deadlocking.
  */
-export async function lockLiveAwardOf(tx: Tx, taskId: string): Promise<void> {
-  await tx
+export async function lockLiveAwardOf(tx: Tx, taskId: string): Promise<string[]> {
+  const locked = await tx
     .select({ id: awards.id })
     .from(awards)
     .where(and(eq(awards.taskId, taskId), inArray(awards.status, awardStatusesAllowing('cancel'))))
     .for('update');
+  return locked.map((a) => a.id);
+}
+
+/**
+ * Locks an award the task took after `lockLiveAwardOf` ran (a round closed meanwhile) without
+ * waiting: this transaction holds the task, so waiting for the award could deadlock with the
+ * award's own negotiation, which locks it first. 55P03 (lock not available): try it all again.
+ */
+export async function lockLateAward(tx: Tx, awardId: string | null, locked: string[]): Promise<void> {
+  if (!awardId || locked.includes(awardId)) return;
+  await tx
+    .select({ id: awards.id })
+    .from(awards)
+    .where(eq(awards.id, awardId))
+    .for('update', { noWait: true });
 }
 
 /**

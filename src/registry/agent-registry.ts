@@ -399,7 +399,8 @@ export class AgentRegistry {
         .select({ status: agents.status, name: agents.name })
         .from(agents)
         .where(eq(agents.id, id))
-        .for('update');
+        // Not FOR UPDATE: that would also hold back the KEY SHARE locks of rows that reference it.
+        .for('no key update');
       if (!row) throw notFound('agent', id);
       const wasInactive = row.status === 'inactive';
       const now = new Date();

@@ -15,7 +15,11 @@ const SEEN_SQL = `
 with old as (
   select id, status from agents
   where id = any($1::uuid[]) and status in ('active', 'draining', 'inactive')
-  for update
+  -- In id order, and no stronger than the update needs: FOR UPDATE would also block the KEY SHARE
+  -- locks that every bid, award and counter row referencing an agent takes (a submission
+  -- inviting these agents deadlocked with this flush under load).
+  order by id
+  for no key update
 ), seen as (
   update agents a set last_seen_at = now(),
     status = case when old.status = 'inactive' then 'active'::agent_status else old.status end,
