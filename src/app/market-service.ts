@@ -23,6 +23,7 @@ import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { submittedTraceparent } from '../observability/trace-context.ts';
 import type { DeferredBid, ResultReport } from '../protocol/messages.ts';
 import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
+import { isEnded } from '../protocol/states.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
 import { waitingTasksOf } from '../queue/client-backlog.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
@@ -34,7 +35,6 @@ import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
 import { insertTask } from '../rounds/open-round.ts';
 import type { RoundRunner } from '../rounds/round-runner.ts';
 import { releaseWaiting } from '../tasks/dependencies.ts';
-import { isTerminal } from '../tasks/state-machine.ts';
 import { type TaskStore, transitionTask } from '../tasks/task-store.ts';
 import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { EndedViews } from './ended-views.ts';
@@ -87,7 +87,7 @@ export class MarketService {
     d.hub.onAny((n) => {
       if (!n.taskId) return;
       if (n.type === 'task.retried') this.ended.forget(n.taskId);
-      if (n.state && isTerminal(n.state as never)) this.submittedHere.ended(n.taskId);
+      if (n.state && isEnded(n.state as never)) this.submittedHere.ended(n.taskId);
     });
   }
 
@@ -239,7 +239,7 @@ export class MarketService {
       }
       return { view: await this.d.store.viewOf(existing), created: false };
     }
-    if (!isTerminal(opening.task.state)) this.submittedHere.add(opening.task.id);
+    if (!isEnded(opening.task.state)) this.submittedHere.add(opening.task.id);
     if (opening.kind === 'opened') this.d.runner.continueOpened(opening);
     else if (opening.kind === 'pending')
       this.d.runner.startRound(opening.task.id, {
@@ -275,12 +275,12 @@ export class MarketService {
       const ended = this.d.hub.waitForTask(
         id,
         waitMs,
-        (n) => !!n.state && isTerminal(n.state as never),
+        (n) => !!n.state && isEnded(n.state as never),
         stop.signal,
       );
       if (!this.submittedHere.has(id)) {
         const view = await this.d.store.readView(id);
-        if (isTerminal(view.state)) return view;
+        if (isEnded(view.state)) return view;
       }
       const notice = await ended;
       if (!notice) return this.d.store.readView(id);

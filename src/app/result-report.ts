@@ -1,5 +1,4 @@
 import { agreeAward } from '../awards/agree-award.ts';
-import { LIVE_AWARD } from '../awards/award-state.ts';
 import { completeAward } from '../awards/complete-award.ts';
 import type { AwardEnd, endAward } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
@@ -8,6 +7,7 @@ import type { Database } from '../db/client.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { ResultReport } from '../protocol/messages.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { Task } from '../protocol/task.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import type { TaskRow, toTaskView } from '../tasks/task-view.ts';
@@ -97,7 +97,7 @@ async function settle(
   }
   const award = reporters(await d.store.getAward(report.awardId));
   if (award.status === 'failed' && award.reason === report.reason) return d.store.readView(taskId);
-  if (!LIVE_AWARD.includes(award.status as never)) throw stale(award.status);
+  if (!LIVE_AWARD_STATUSES.includes(award.status as never)) throw stale(award.status);
   // An agreement still held is written first: the trail shows the agent agreed, then failed.
   const held = d.agreements.take(award.id);
   if (held) {

@@ -1,8 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
-import { LIVE_AWARD } from '../awards/award-state.ts';
 import { type Db, queryRows } from '../db/client.ts';
 import { awards } from '../db/schema.ts';
 import { AppError } from '../errors/app-error.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { TaskSubmission } from '../protocol/task.ts';
 
 /** A subtask's parent, as the submission records it. */
@@ -35,7 +35,7 @@ export async function subtaskOf(
     ]);
   if (award.agentId !== agentId)
     throw new AppError(403, 'forbidden', 'only the holder of the parent award may submit its subtasks');
-  if (!(LIVE_AWARD as readonly string[]).includes(award.status))
+  if (!(LIVE_AWARD_STATUSES as readonly string[]).includes(award.status))
     throw new AppError(
       409,
       'parent_award_ended',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { awardStatusesAllowing, LIVE_AWARD, nextAwardStatus, statusAfter } from './award-state.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
+import { awardStatusesAllowing, nextAwardStatus, statusAfter } from './award-state.ts';
 
 describe('the award state machine', () => {
   it('lets only an offered award be agreed or refused', () => {
@@ -9,7 +10,7 @@ describe('the award state machine', () => {
 
   it('lets a live award (offered or agreed) complete, fail, expire or be cancelled', () => {
     for (const action of ['complete', 'fail', 'expire', 'cancel'] as const)
-      expect(awardStatusesAllowing(action)).toEqual([...LIVE_AWARD]);
+      expect(awardStatusesAllowing(action)).toEqual([...LIVE_AWARD_STATUSES]);
   });
 
   it('counts an inform-result answered to the offer itself as completion', () => {

@@ -1,5 +1,5 @@
 import { literals } from '../db/sql-lists.ts';
-import { AWARD_STATUSES, type AwardStatus, LIVE_AWARD_STATUSES } from '../protocol/states.ts';
+import { AWARD_STATUSES, type AwardStatus } from '../protocol/states.ts';
 
 /** An award's life: offered to the winner, agreed (or claimed from the queue), then one end. */
 export type { AwardStatus };
@@ -12,9 +12,6 @@ export type AwardAction =
   | 'fail' // the holder reported failure, or the award call failed after its retries
   | 'expire' // no result by dueAt, or a claim lease ran out
   | 'cancel'; // the task was cancelled, passed its deadline, or the holder deregistered
-
-/** The statuses in which an award is the task's live award (at most one per task, by index). */
-export const LIVE_AWARD = LIVE_AWARD_STATUSES;
 
 /** The next status, or null if `action` is not allowed from `status`. Pure. */
 export function nextAwardStatus(status: AwardStatus, action: AwardAction): AwardStatus | null {

@@ -1,8 +1,8 @@
 import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { Cfp, CfpReply } from '../protocol/messages.ts';
+import { isEnded } from '../protocol/states.ts';
 import { AgentHttpError, InvalidAgentReplyError } from '../resilience/agent-errors.ts';
-import { isTerminal } from '../tasks/state-machine.ts';
 import type { CfpAnswer, Invitee } from './round-types.ts';
 
 export type CfpSender = (invitee: Invitee, cfp: Cfp, replyBy: number) => Promise<CfpReply>;
@@ -46,7 +46,7 @@ export function collectBids(
       if (n.type === 'bid.received' && n.agentId) {
         bidArrived.add(n.agentId);
         if (awaitingBid.delete(n.agentId)) maybeFinish();
-      } else if (n.state && isTerminal(n.state as never)) {
+      } else if (n.state && isEnded(n.state as never)) {
         finish();
       }
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal, nextState, stateAfter, statesAllowing, TASK_ACTIONS } from './state-machine.ts';
+import { isEnded } from '../protocol/states.ts';
+import { nextState, stateAfter, statesAllowing, TASK_ACTIONS } from './state-machine.ts';
 
 describe('task state machine', () => {
   it('follows the happy path pending -> bidding -> awarded -> completed', () => {
@@ -52,8 +53,8 @@ describe('task state machine', () => {
       expect(nextState('completed', action)).toBeNull();
       expect(nextState('cancelled', action)).toBeNull();
     }
-    expect(isTerminal('completed') && isTerminal('failed') && isTerminal('cancelled')).toBe(true);
-    expect(isTerminal('queued')).toBe(false);
+    expect(isEnded('completed') && isEnded('failed') && isEnded('cancelled')).toBe(true);
+    expect(isEnded('queued')).toBe(false);
   });
 
   it('does not claim a task that is being auctioned', () => {

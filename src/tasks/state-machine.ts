@@ -1,4 +1,4 @@
-import { isEnded, TASK_STATES } from '../protocol/states.ts';
+import { TASK_STATES } from '../protocol/states.ts';
 import type { TaskState } from '../protocol/task.ts';
 
 /** Everything that can happen to a task. Each maps to exactly one audit event type. */
@@ -25,9 +25,6 @@ export const TASK_ACTIONS: readonly TaskAction[] = [
   'cancel',
   'retry',
 ];
-
-/** Whether a task has ended (its state list lives in src/protocol/states.ts). */
-export const isTerminal = (s: TaskState): boolean => isEnded(s);
 
 /**
  * The whole lifecycle as one pure function: the next state, or null if the action is not

@@ -4,10 +4,9 @@ import { streamSSE } from 'hono/streaming';
 import { a2aState, submissionFromMessage, toA2ATask } from '../../a2a/a2a-task.ts';
 import { A2A_PATH } from '../../a2a/manager-card.ts';
 import { AppError } from '../../errors/app-error.ts';
-import { TASK_STATES } from '../../protocol/states.ts';
+import { isEnded, TASK_STATES } from '../../protocol/states.ts';
 import type { Task, TaskState } from '../../protocol/task.ts';
 import { TaskSubmission } from '../../protocol/task.ts';
-import { isTerminal } from '../../tasks/state-machine.ts';
 import { type ClientScope, clientScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { callerGone } from '../node-request.ts';
@@ -129,7 +128,7 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
           try {
             const task = await submit(c, scope, params);
             const view =
-              blocking && !isTerminal(task.state)
+              blocking && !isEnded(task.state)
                 ? await deps.market.getTask(task.id, BLOCKING_WAIT_MS, callerGone(c))
                 : task;
             return c.json({ jsonrpc: '2.0', id, result: { task: toA2ATask(view) } });
@@ -165,7 +164,7 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
           return c.json({ jsonrpc: '2.0', id, result: await listTasks(scope, params) });
         case 'SubscribeToTask': {
           const task = await read(scope, params);
-          if (isTerminal(task.state))
+          if (isEnded(task.state))
             throw new RpcError(
               RPC.unsupportedOperation,
               `task ${task.id} has ended (${a2aState(task.state)}); read it with GetTask`,
@@ -331,7 +330,7 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
         await send({ task: toA2ATask(first) });
         // The first look needs no wake-up: the task may have moved before this stream listened.
         let look = true;
-        while (!closed && !isTerminal(last.state)) {
+        while (!closed && !isEnded(last.state)) {
           if (!look) await waker.wait(KEEP_ALIVE_MS);
           look = false;
           const now = await deps.market.getTask(first.id, 0);

@@ -4,8 +4,8 @@ import { AppError } from '../../errors/app-error.ts';
 import { KeyedLock } from '../../limits/keyed-lock.ts';
 import { CapabilityName, page } from '../../protocol/common.ts';
 import { BidRecord } from '../../protocol/messages.ts';
+import { isEnded } from '../../protocol/states.ts';
 import { SubmittedTask, Task, TaskEvent, TaskState, TaskSubmission } from '../../protocol/task.ts';
-import { isTerminal } from '../../tasks/state-machine.ts';
 import { agentPrincipal, clientKeys, clientScope, requireAgentId, taskScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
@@ -223,7 +223,7 @@ export function registerTaskRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
       onEnd: release,
       subscribe: (wake) => deps.hub.onTask(id, wake),
       fetch: async (after) => withTrace(await deps.tasks.events(id, after, 500)),
-      isDone: async () => isTerminal((await deps.tasks.getRow(id)).state),
+      isDone: async () => isEnded((await deps.tasks.getRow(id)).state),
     }) as never;
   });
 
