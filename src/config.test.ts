@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, databaseTarget, loadConfig } from './config.ts';
+import { ConfigError, databaseTarget, loadConfig, SETTING_NAMES } from './config.ts';
+import { TUNING } from './tuning.ts';
 
 describe('configuration', () => {
   it('defaults to PGlite on loopback port 8080', () => {
@@ -49,8 +51,20 @@ describe('configuration', () => {
     expect(() => loadConfig({ TASK_RETENTION_MS: '500' })).toThrow(/0 \(keep for ever\) or milliseconds/);
   });
 
-  it('checks settings against each other', () => {
-    expect(() => loadConfig({ RETRY_BASE_MS: '500', RETRY_MAX_MS: '100' })).toThrow(/RETRY_MAX_MS/);
+  it('has at most 40 settings, each documented, and documents every constant', () => {
+    const doc = readFileSync(new URL('../docs/CONFIGURATION.md', import.meta.url), 'utf8');
+    expect(SETTING_NAMES.length).toBeLessThanOrEqual(40);
+    for (const name of [...SETTING_NAMES, ...Object.keys(TUNING)]) expect(doc).toContain(`\`${name}\``);
+  });
+
+  it('names the setting at fault and its range', () => {
+    expect(() => loadConfig({ REAUCTION_CAP_MS: '5' })).toThrow(/Invalid REAUCTION_CAP_MS="5"/);
+  });
+
+  it("reads the machinery's constants from no environment: they are not settings", () => {
+    const cfg = loadConfig({ AGREEMENT_HOLD_MS: '5', SWEEP_INTERVAL_MS: '1' });
+    expect(cfg.AGREEMENT_HOLD_MS).toBe(TUNING.AGREEMENT_HOLD_MS);
+    expect(cfg.SWEEP_INTERVAL_MS).toBe(TUNING.SWEEP_INTERVAL_MS);
   });
 
   it('refuses to listen beyond loopback without API_KEYS and REGISTRATION_KEY, unless told to run open', () => {

@@ -77,8 +77,8 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
     ? (await import('./observability/otel-tracing.ts')).createOtelTracing({
         endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-        serviceName: config.OTEL_SERVICE_NAME,
-        scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+        serviceName: 'contract-net-manager',
+        scheduleDelayMs: config.SPAN_EXPORT_DELAY_MS,
         managerId: id,
       })
     : noTracing;
@@ -165,7 +165,6 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     book,
     tokenOf: (a, kid) => registry.tokenOf(a, kid),
     resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
-    onCompleted: (task, award) => market?.rememberEnded(task, award),
     metrics,
     tracing,
     clock,
@@ -205,7 +204,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     apiKeys: clientKeys(config),
     managerSecret: secret,
     timeoutMs: config.NOTIFY_TIMEOUT_MS,
-    claimMs: config.ROUND_LEASE_SLACK_MS,
+    claimMs: config.CALLBACK_CLAIM_MS,
     guard: callbackGuard,
   });
   const sweeper = new Sweeper({

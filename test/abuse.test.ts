@@ -225,7 +225,7 @@ describe('safe under abuse', () => {
     const late = await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big });
     expect(late.status).toBe(422);
     expect(late.body.error.details[0].field).toBe('dependsOn');
-    expect(late.body.error.details[0].message).toMatch(/DEPENDENCY_OUTPUT_MAX_BYTES/);
+    expect(late.body.error.details[0].message).toMatch(/more than the 100000 a task may carry/);
     expect((await m.call('GET', '/v1/tasks')).body.items.length).toBe(before);
     // Two of them fit.
     const fits = (await submit({ capability: 'text.pad', input: { n: 1 }, dependsOn: big.slice(0, 2) })).body

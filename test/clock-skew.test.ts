@@ -28,8 +28,7 @@ describe.skipIf(!onPostgres())('a manager whose clock runs two minutes behind th
     const env: Record<string, string> = {
       ...db.env,
       PORT: String(await freePort()),
-      ROUND_LEASE_SLACK_MS: '1000',
-      REAUCTION_BASE_MS: '100',
+      ROUND_LEASE_MS: '1000',
       REAUCTION_CAP_MS: '500',
     };
     let manager = await startManagerProcess(env);

@@ -20,13 +20,11 @@ describe('a manager killed with SIGKILL during rounds', () => {
     const env: Record<string, string> = {
       ...db.env,
       PORT: String(await freePort()),
-      ROUND_LEASE_SLACK_MS: '1000',
+      ROUND_LEASE_MS: '1000',
       // Results held up by the restart still arrive before dueAt: the work ends 1 s after the kill,
       // due 3 s x 2 + 6 s after the agreement (a restarted PGlite manager on a loaded 2-core
       // machine took several seconds to take each of 60 results: 3 s was not always enough).
-      DUE_GRACE_FACTOR: '2',
       DUE_GRACE_MS: '6000',
-      REAUCTION_BASE_MS: '100',
       REAUCTION_CAP_MS: '500',
     };
     if (!onPostgres()) {

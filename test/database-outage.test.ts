@@ -16,7 +16,7 @@ describe.skipIf(!onPostgres())('a database that drops every connection mid-run',
   let fleet: Fleet;
   let admin: postgres.Sql;
   beforeAll(async () => {
-    m = await startManager({ ROUND_LEASE_SLACK_MS: '1000' });
+    m = await startManager({ ROUND_LEASE_MS: '1000' });
     admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
     fleet = new Fleet(m.url);
     for (const name of ['outage-a', 'outage-b'])

@@ -132,7 +132,7 @@ describe('a manager killed mid-iteration', () => {
     const env: Record<string, string> = {
       ...db.env,
       PORT: String(await freePort()),
-      ROUND_LEASE_SLACK_MS: '1000',
+      ROUND_LEASE_MS: '1000',
     };
     if (!onPostgres()) {
       const dir = mkdtempSync(join(tmpdir(), 'cnp-iter-'));

@@ -17,8 +17,8 @@ describe.skipIf(!onPostgres())('two manager processes on one PostgreSQL', () => 
       PG_POOL_MAX: '8',
       DUE_GRACE_MS: '10000',
     };
-    const a = await startManagerProcess({ ...env, MANAGER_ID: 'manager-a' });
-    const b = await startManagerProcess({ ...env, MANAGER_ID: 'manager-b' });
+    const a = await startManagerProcess(env);
+    const b = await startManagerProcess(env);
     const fleet = new Fleet(a.url);
     try {
       for (let i = 0; i < 5; i++) {
@@ -86,7 +86,8 @@ describe.skipIf(!onPostgres())('two manager processes on one PostgreSQL', () => 
         for (const t of perTask) expect(t.output).toEqual(expectedOutputs.get(t.id));
         // Both managers ran rounds (the owner of a task's last round stays on it).
         const owners = await sql`select distinct round_owner from tasks`;
-        expect(owners.map((o) => o.round_owner).sort()).toEqual(['manager-a', 'manager-b']);
+        // Two managers, each with a name of its own (host-pid-random).
+        expect(owners.map((o) => o.round_owner).filter(Boolean)).toHaveLength(2);
       } finally {
         clearInterval(debug);
         await sql.end();

@@ -160,7 +160,6 @@ describe('bulkhead per agent', () => {
     m = await startManager({
       BULKHEAD_LIMIT: '2',
       BULKHEAD_QUEUE: '2',
-      AGENT_CONNECTIONS: '4',
       BREAKER_THRESHOLD: '1000',
     });
     fleet = new Fleet(m.url);
@@ -214,7 +213,9 @@ describe('bulkhead per agent', () => {
     // (about 4, more if a round had to run again); the rest were refused by the full bulkhead
     // without touching the network. Without a bulkhead all 30 would arrive.
     expect(requests).toBeLessThan(15);
-    expect(peakSockets).toBeLessThanOrEqual(4);
+    // One socket per call the bulkhead lets through; a timed-out call's socket may close after
+    // the next one opens, as with requests above.
+    expect(peakSockets).toBeLessThanOrEqual(2 * 2);
     for (const s of open) s.destroy();
     await new Promise((r) => tarpit.close(r));
   });

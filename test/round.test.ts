@@ -532,7 +532,7 @@ describe('rounds that keep losing their manager', () => {
   let mm: TestManager;
   let agents: Fleet;
   beforeAll(async () => {
-    mm = await startManager({ MAX_ROUND_TAKEOVERS: '2', ROUND_LEASE_SLACK_MS: '100' });
+    mm = await startManager({ MAX_ROUND_TAKEOVERS: '2', ROUND_LEASE_MS: '100' });
   });
   afterAll(async () => {
     await agents?.stopAll();

@@ -101,7 +101,7 @@ describe('traces', () => {
   it('exports spans of rounds, agent calls and database statements over OTLP when configured', async () => {
     const otlp = await collector();
     try {
-      m = await startManager({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50' });
+      m = await startManager({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, SPAN_EXPORT_DELAY_MS: '50' });
       fleet = new Fleet(m.url);
       const agent = await agreeing(fleet, 'exported-agent', 'trace.export');
       const t = await m.call(

@@ -83,16 +83,13 @@ async function startManager(m: ManagerSlot): Promise<void> {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     MANAGER_SECRET: 'chaos-secret-chaos-secret-chaos-secret-0123',
-    SWEEP_INTERVAL_MS: '100',
-    REAUCTION_BASE_MS: '200',
     REAUCTION_CAP_MS: '2000',
     BREAKER_HALF_OPEN_MS: '2000',
-    DUE_GRACE_FACTOR: '2',
     RESTART_GRACE_MS: '3000',
     ...(process.env.CHAOS_MANAGER_ENV
       ? Object.fromEntries(process.env.CHAOS_MANAGER_ENV.split(',').map((kv) => kv.split('=')))
       : {}),
-    ROUND_LEASE_SLACK_MS: '2000',
+    ROUND_LEASE_MS: '2000',
     // Two client keys: the honest clients' and, beside them, an abusive one's.
     API_KEYS: `${CLIENT_KEY},${ABUSER_KEY}`,
     ...db.managerEnv,

@@ -143,11 +143,9 @@ async function main() {
     PORT: String(port),
     PGLITE_DATA_DIR: join(runDir, 'pglite'),
     LOG_LEVEL: 'warn',
-    REAUCTION_BASE_MS: '200',
     REAUCTION_CAP_MS: '2000',
     BREAKER_HALF_OPEN_MS: '2000',
     DUE_GRACE_MS: '2000',
-    SWEEP_INTERVAL_MS: '100',
   });
   await until('the manager', 30_000, async () => (await fetch(`${url}/readyz`)).ok);
 

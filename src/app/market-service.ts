@@ -79,15 +79,16 @@ export class MarketService {
   private readonly reports: ResultReportDeps;
 
   constructor(private readonly d: MarketServiceDeps) {
-    this.reports = {
-      ...d,
-      completed: (row, award) => this.rememberEnded(row, award),
-      endAward: (awardId, end) => this.endAward(awardId, end),
-    };
+    this.reports = { ...d, endAward: (awardId, end) => this.endAward(awardId, end) };
     d.hub.onAny((n) => {
       if (!n.taskId) return;
       if (n.type === 'task.retried') this.ended.forget(n.taskId);
       if (n.state && isEnded(n.state as never)) this.submittedHere.ended(n.taskId);
+      // A completion written here carries its view: waiting clients get it without another read.
+      if (n.view) {
+        this.ended.remember(n.view);
+        if (n.view.state === 'completed') d.metrics.completed(Date.now() - Date.parse(n.view.createdAt));
+      }
     });
   }
 
@@ -125,7 +126,7 @@ export class MarketService {
   async releaseWaiting(only?: string): Promise<TaskRow[]> {
     const released = await releaseWaiting(this.db, {
       only,
-      backstopMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      backstopMs: this.d.config.ROUND_LEASE_MS,
       maxOutputBytes: this.d.config.DEPENDENCY_OUTPUT_MAX_BYTES,
     });
     for (const t of released)
@@ -141,14 +142,6 @@ export class MarketService {
   /** The secret a task's callbacks are signed with when API keys are off. */
   callbackSecretOf(taskId: string): string {
     return this.d.callbackSecretOf(taskId);
-  }
-
-  /** A task completed or ended here: waiting clients get its view without another read. */
-  rememberEnded(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task {
-    if (row.state === 'completed') this.d.metrics.completed(Date.now() - row.createdAt.getTime());
-    const view = toTaskView(row, award);
-    this.ended.remember(view);
-    return view;
   }
 
   /**
@@ -256,7 +249,7 @@ export class MarketService {
     return {
       ...policy,
       uninvitable: unfit.length ? [...policy.uninvitable, ...unfit] : policy.uninvitable,
-      backstopMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      backstopMs: this.d.config.ROUND_LEASE_MS,
     };
   }
 
@@ -283,10 +276,7 @@ export class MarketService {
         if (isEnded(view.state)) return view;
       }
       const notice = await ended;
-      if (!notice) return this.d.store.readView(id);
-      // An end this manager wrote is published before its writer remembers the view; let it.
-      const view = this.ended.get(id) ?? (await nextTurn(() => this.ended.get(id)));
-      return view ?? this.d.store.readView(id);
+      return notice?.view ?? this.d.store.readView(id);
     } finally {
       stop.abort(POLL_OVER);
       signal?.removeEventListener('abort', onClose);
@@ -373,7 +363,7 @@ export class MarketService {
       );
     }
     if (result.holder) void sendCancel(this.d.client, this.d.book, this.d.logger, result.holder);
-    return this.rememberEnded(result.row, null);
+    return toTaskView(result.row, null);
   }
 
   /** Puts a failed task back with fresh attempts (409 unless failed). */
@@ -448,8 +438,3 @@ export class MarketService {
 }
 
 export type { Tx };
-
-/** `read()` after the current turn of the event loop, when pending continuations have run. */
-function nextTurn<T>(read: () => T): Promise<T> {
-  return new Promise((resolve) => setImmediate(() => resolve(read())));
-}

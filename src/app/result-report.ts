@@ -10,7 +10,6 @@ import type { ResultReport } from '../protocol/messages.ts';
 import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { Task } from '../protocol/task.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import type { TaskRow, toTaskView } from '../tasks/task-view.ts';
 
 /** What settling a holder's report needs from the application layer. */
 export type ResultReportDeps = {
@@ -19,7 +18,6 @@ export type ResultReportDeps = {
   events: EventSink;
   store: TaskStore;
   /** A completion this manager wrote: waiting clients get its view without another read. */
-  completed(row: TaskRow, award: Parameters<typeof toTaskView>[1]): Task;
   /** Ends an award in its own transaction and starts what follows it (a new round). */
   endAward(awardId: string, end: AwardEnd): Promise<Awaited<ReturnType<typeof endAward>>>;
   schemas: SchemaIndex;
@@ -90,7 +88,7 @@ async function settle(
     } finally {
       held?.settle(done?.done === true);
     }
-    if (done.done) return d.completed(done.task, done.award);
+    if (done.done) return done.view;
     const award = reporters(done.award);
     if (award.status === 'completed') return d.store.readView(taskId);
     throw stale(award.status);

@@ -1,9 +1,10 @@
 import type { Database } from '../db/client.ts';
 import { eventCtes, fromStates, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
+import type { Task } from '../protocol/task.ts';
 import { ENDED_SET_SQL } from '../tasks/ended-set.ts';
 import { awardColumnsPrefixed, awardOf, taskColumns, toTaskRow } from '../tasks/task-rows.ts';
-import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
+import { type AwardRow, type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { awardGuard, awardTarget } from './award-state.ts';
 
 /**
@@ -55,7 +56,7 @@ from cur c left join t on true`;
 
 /** What a completion did: the completed task and award, or the award as it stood (or null: unknown). */
 export type Completion =
-  | { done: true; task: TaskRow; award: AwardRow }
+  | { done: true; task: TaskRow; award: AwardRow; view: Task }
   | { done: false; award: AwardRow | null };
 
 /**
@@ -79,14 +80,20 @@ export async function completeAward(
     agreedDueAt?.toISOString() ?? null,
   ]);
   const raw = rows[0];
-  events.published(raw?.notices);
-  if (!raw) return { done: false, award: null };
-  const before = awardOf(raw);
-  if (raw.id === null || raw.id === undefined || !before) return { done: false, award: before };
+  const before = raw && awardOf(raw);
+  if (!raw || raw.id === null || raw.id === undefined || !before) {
+    events.published(raw?.notices);
+    return { done: false, award: before ?? null };
+  }
   const task = toTaskRow(raw);
-  return {
-    done: true,
-    task,
-    award: { ...before, status: 'completed', output: task.output, finishedAt: task.completedAt },
+  const award: AwardRow = {
+    ...before,
+    status: 'completed',
+    output: task.output,
+    finishedAt: task.completedAt,
   };
+  // The completed view rides with the task's notice: waiting clients answer from it.
+  const view = toTaskView(task, award);
+  events.published(raw.notices, view);
+  return { done: true, task, award, view };
 }

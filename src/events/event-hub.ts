@@ -18,14 +18,13 @@ export class EventHub {
 
   async start(database: Database): Promise<void> {
     this.unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
-      let parsed: EventNotice | Partial<NoticeBatch>;
+      let parsed: Partial<NoticeBatch>;
       try {
-        parsed = JSON.parse(payload) as EventNotice | Partial<NoticeBatch>;
+        parsed = JSON.parse(payload) as Partial<NoticeBatch>;
       } catch {
         return;
       }
-      if (!('notices' in parsed)) return this.deliver(parsed as EventNotice);
-      if (parsed.origin === this.origin || !Array.isArray(parsed.notices)) return;
+      if (!parsed || parsed.origin === this.origin || !Array.isArray(parsed.notices)) return;
       this.emitter.emit('peer');
       for (const n of parsed.notices) this.deliver(n);
     });

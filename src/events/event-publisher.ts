@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
+import type { Database, Db } from '../db/client.ts';
+import type { Task } from '../protocol/task.ts';
 import type { EventHub } from './event-hub.ts';
-import { EVENTS_CHANNEL, type EventNotice } from './event-log.ts';
+import { EVENTS_CHANNEL, type EventNotice, openNotices } from './event-log.ts';
 
 /** Where the hot statements hand the events they wrote, once they have committed. */
 export interface EventSink {
-  published(notices: unknown): void;
+  /** `view`: the task a notice ended, as its writer has it (it rides with that notice, locally). */
+  published(notices: unknown, view?: Task): void;
 }
 
 /** What one batched notification carries: whose it is, and its events. */
@@ -17,9 +19,10 @@ const MAX_PAYLOAD = 7000;
 const NOTIFY_SQL = `select pg_notify($1, p) from unnest($2::text[]) p`;
 
 /**
- * Publishes the events of the hot statements: to this manager's listeners at once (the statement
- * has committed), and to the other managers in one NOTIFY per `batchMs`, shared by every round
- * that committed meanwhile. A NOTIFY inside each statement would cost every listening manager a
+ * The one way events are published: those of the hot statements (their `notices` column) and
+ * those `recordEvent` wrote in a transaction, once it has committed: to this manager's listeners
+ * at once, and to the other managers in one NOTIFY per `batchMs`, shared by every round that
+ * committed meanwhile. A NOTIFY inside each statement would cost every listening manager a
  * transaction per statement to read it; batched, a burst of rounds costs one. If this manager
  * dies between a commit and the flush, the others miss those notices, not the events: streams
  * catch up from the table on their next wake-up and long-polls read the task when they time out.
@@ -45,6 +48,18 @@ export class EventPublisher implements EventSink {
       this.lastPeerNotice = Date.now();
       this.peers = true;
     });
+    // Every transaction gathers the notices of the events it records; they go out once it commits.
+    const db = database.db as { transaction: Db['transaction'] };
+    const transaction = db.transaction.bind(db);
+    db.transaction = (async (fn, config) => {
+      let notices: EventNotice[] = [];
+      const result = await transaction((tx) => {
+        notices = openNotices(tx);
+        return fn(tx);
+      }, config);
+      this.published(notices);
+      return result;
+    }) as Db['transaction'];
   }
 
   /**
@@ -63,9 +78,13 @@ export class EventPublisher implements EventSink {
     await this.database.query(NOTIFY_SQL, [EVENTS_CHANNEL, pgTextArray(payloadsOf(this.origin, []))]);
   }
 
-  published(notices: unknown): void {
+  published(notices: unknown, view?: Task): void {
     const list = noticesOf(notices);
     if (!list.length) return;
+    if (view) {
+      const ending = list.find((n) => n.taskId === view.id && n.state === view.state);
+      if (ending) ending.view = view;
+    }
     for (const n of list) this.hub.deliver(n);
     this.pending.push(...list);
     this.timer ??= setTimeout(() => {
@@ -101,7 +120,8 @@ export function payloadsOf(origin: string, notices: EventNotice[]): string[] {
   let size = 0;
   const head = JSON.stringify({ origin, notices: [] }).length;
   for (const n of notices) {
-    const text = JSON.stringify(n);
+    const { view: _local, ...wire } = n;
+    const text = JSON.stringify(wire);
     if (chunk.length && head + size + text.length + 1 > MAX_PAYLOAD) {
       payloads.push(`{"origin":${JSON.stringify(origin)},"notices":[${chunk.join(',')}]}`);
       chunk = [];

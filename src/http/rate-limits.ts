@@ -40,18 +40,12 @@ export function applyRateLimits(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
         handler: tooMany('address'),
       }),
     );
-  const perKey = cfg.RATE_LIMIT_PER_KEY;
-  const perAgent = cfg.RATE_LIMIT_PER_AGENT;
-  if (perKey > 0 || perAgent > 0)
+  if (cfg.RATE_LIMIT_PER_KEY > 0)
     app.use(
       '/v1/*',
       rateLimiter<AppEnv>({
         windowMs,
-        // A limit of 0 turns that kind off: its budget is then never reached.
-        limit: (c) => {
-          const limit = keys.has(bearerOf(c)!) ? perKey : perAgent;
-          return limit > 0 ? limit : Number.MAX_SAFE_INTEGER;
-        },
+        limit: cfg.RATE_LIMIT_PER_KEY,
         standardHeaders: 'draft-7',
         skip: (c) => bearerOf(c) === undefined,
         keyGenerator: (c) => credentialKey(bearerOf(c)!),

@@ -18,7 +18,7 @@ export type OtelOptions = {
   /** The collector's base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<url>/v1/traces`. */
   endpoint: string;
   serviceName: string;
-  /** How long spans gather before one export (OTEL_BSP_SCHEDULE_DELAY). */
+  /** How long spans gather before one export (SPAN_EXPORT_DELAY_MS in src/tuning.ts). */
   scheduleDelayMs: number;
   managerId: string;
 };

@@ -11,7 +11,6 @@ import {
   handleWhen,
   type RetryPolicy,
   retry,
-  SamplingBreaker,
   TimeoutStrategy,
   timeout,
 } from 'cockatiel';
@@ -89,15 +88,10 @@ export class AgentClient {
       | 'RETRY_BASE_MS'
       | 'RETRY_MAX_MS'
       | 'NOTIFY_TIMEOUT_MS'
-      | 'BREAKER_KIND'
       | 'BREAKER_THRESHOLD'
-      | 'BREAKER_SAMPLING_RATE'
-      | 'BREAKER_SAMPLING_WINDOW_MS'
-      | 'BREAKER_SAMPLING_MIN_RPS'
       | 'BREAKER_HALF_OPEN_MS'
       | 'BULKHEAD_LIMIT'
       | 'BULKHEAD_QUEUE'
-      | 'AGENT_CONNECTIONS'
       | 'MIN_CFP_MS'
       | 'CFP_FAIR_WINDOW_MS'
     >,
@@ -109,7 +103,8 @@ export class AgentClient {
     private readonly tracing: Tracing = noTracing,
   ) {
     this.dispatcher = guard.dispatcher({
-      connections: cfg.AGENT_CONNECTIONS,
+      // One socket per call the bulkhead lets through: the rest wait there, not in undici's queue.
+      connections: cfg.BULKHEAD_LIMIT,
       keepAliveTimeout: 10_000,
       keepAliveMaxTimeout: 60_000,
       connect: { timeout: 5_000 },
@@ -234,14 +229,7 @@ export class AgentClient {
       ),
       {
         halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
-        breaker:
-          this.cfg.BREAKER_KIND === 'sampling'
-            ? new SamplingBreaker({
-                threshold: this.cfg.BREAKER_SAMPLING_RATE,
-                duration: this.cfg.BREAKER_SAMPLING_WINDOW_MS,
-                minimumRps: this.cfg.BREAKER_SAMPLING_MIN_RPS,
-              })
-            : new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
+        breaker: new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
       },
     );
     const awardRetry = retry(

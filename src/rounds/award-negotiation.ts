@@ -12,7 +12,7 @@ import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
 import type { AcceptProposal, AwardReply, RejectReason } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
-import type { AwardRow, TaskRow } from '../tasks/task-view.ts';
+import type { TaskRow } from '../tasks/task-view.ts';
 import { toTaskSpec } from '../tasks/task-view.ts';
 import type { Invitee } from './round-types.ts';
 import type { RankedBid } from './scoring.ts';
@@ -29,8 +29,6 @@ export type NegotiationDeps = {
   address(i: Invitee): AgentAddress;
   book: AddressBook;
   resultUrl(taskId: string): string;
-  /** A task completed by an inline inform-result: its view may be handed to waiting clients. */
-  onCompleted(task: TaskRow, award: AwardRow): void;
   metrics: MarketMetrics;
   schemas: SchemaIndex;
 };
@@ -114,10 +112,7 @@ export async function negotiateAward(
     }
     if (reply.type === 'inform-result') {
       const done = await completeAward(d.database, d.events, task.id, awardId, null, reply.output);
-      if (done.done) {
-        d.onCompleted(done.task, done.award);
-        rejectFrom(i);
-      }
+      if (done.done) rejectFrom(i);
       return;
     }
     const reason = reply.type === 'refuse' ? `refused: ${reply.reason ?? 'no reason'}` : reply.reason;

@@ -2,7 +2,6 @@ import type { Database } from '../db/client.ts';
 import { eligibleAgentsCte, eventCtes, fromStates, toState } from '../db/sql-fragments.ts';
 import type { EventSink } from '../events/event-publisher.ts';
 import type { StandingOffer } from '../protocol/agent.ts';
-import type { TaskSubmission } from '../protocol/task.ts';
 import { reputation } from '../registry/reputation.ts';
 import { backoffSql } from '../resilience/backoff.ts';
 import { NEW_TASK_COLUMNS, type NewTask, newTaskRecord, newTaskValues } from '../tasks/new-task.ts';

@@ -14,7 +14,7 @@ import { parseTraceparent, type TraceContext } from '../observability/trace-cont
 import type { Tracing } from '../observability/tracing.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
-import { type AwardRow, type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
+import { type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
 import { Admission, ANONYMOUS, type SlotStatus } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
 import { closeRound, readPostedBids } from './close-round.ts';
@@ -37,7 +37,6 @@ export type RoundRunnerDeps = {
   book: AddressBook;
   tokenOf(agentId: string, kid: string | null): string;
   resultUrl(taskId: string): string;
-  onCompleted(task: TaskRow, award: AwardRow): void;
   metrics: MarketMetrics;
   tracing: Tracing;
   /** The database's clock as this process sees it: rounds' replyBy are written by it. */
@@ -81,7 +80,7 @@ export class RoundRunner {
     return {
       managerId: this.d.managerId,
       uninvitable: this.d.client.uninvitable(),
-      leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      leaseSlackMs: this.d.config.ROUND_LEASE_MS,
       requeueBaseMs: this.requeue.baseMs,
       requeueCapMs: this.requeue.capMs,
       maxInvitees: this.d.config.MAX_INVITEES,
@@ -175,7 +174,6 @@ export class RoundRunner {
         address: (i) => this.address(i, trace),
         book: this.d.book,
         resultUrl: this.d.resultUrl,
-        onCompleted: this.d.onCompleted,
         metrics: this.d.metrics,
         schemas: this.d.schemas,
       },
@@ -262,7 +260,7 @@ export class RoundRunner {
               client: this.d.client,
               hub: this.d.hub,
               managerId: this.d.managerId,
-              leaseSlackMs: this.d.config.ROUND_LEASE_SLACK_MS,
+              leaseSlackMs: this.d.config.ROUND_LEASE_MS,
               address: (i) => this.address(i, trace),
               send,
               clock: this.d.clock,

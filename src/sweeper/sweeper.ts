@@ -275,7 +275,7 @@ export class Sweeper {
       where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, DB_NOW)),
       set: {
         roundOwner: this.d.managerId,
-        roundLeaseUntil: dbNowPlus(this.d.config.ROUND_LEASE_SLACK_MS),
+        roundLeaseUntil: dbNowPlus(this.d.config.ROUND_LEASE_MS),
         takeovers: sql`${tasks.takeovers} + 1`,
       },
       limit: BATCH,
@@ -333,7 +333,7 @@ export class Sweeper {
     // first due task before anyone's second.
     const claimed = await claimDueAuctions(this.db, {
       limit: room,
-      leaseMs: this.d.config.ROUND_LEASE_SLACK_MS,
+      leaseMs: this.d.config.ROUND_LEASE_MS,
     });
     const queued = claimed.filter((t) => t.state === 'queued');
     const offered = await offeredCapabilities(this.db, [...new Set(queued.map((t) => t.capability))]);

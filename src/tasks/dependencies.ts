@@ -14,7 +14,7 @@ import type { TaskRow } from './task-view.ts';
 const OUTPUT_BYTES = sql<number>`coalesce(octet_length(${tasks.output}::text), 0)`;
 
 const tooLarge = (bytes: number, maxBytes: number) =>
-  `the outputs of its dependencies take ${bytes} bytes, more than a task may carry to agents (DEPENDENCY_OUTPUT_MAX_BYTES = ${maxBytes})`;
+  `the outputs of its dependencies take ${bytes} bytes, more than the ${maxBytes} a task may carry to agents`;
 
 /**
  * Every id in `dependsOn` names an existing task the submitter may see (its own, or any with

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import type { Database, Db, Executor } from '../db/client.ts';
+import type { Database, Db, Executor, Tx } from '../db/client.ts';
 import { awards, bids, events, tasks } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
@@ -37,7 +37,7 @@ export type Transition = {
  * machine, plus one audit event, in the caller's transaction. Null when the guard did not hold
  * (another manager, round or request got there first).
  */
-export async function transitionTask(tx: Executor, t: Transition): Promise<TaskRow | null> {
+export async function transitionTask(tx: Tx, t: Transition): Promise<TaskRow | null> {
   const from = statesAllowing(t.action);
   const to = nextState(from[0]!, t.action)!;
   const now = new Date();

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config.ts';
 import { createManager, type Manager } from '../../src/manager.ts';
 import { isEnded } from '../../src/protocol/states.ts';
+import { TUNING, type Tuning } from '../../src/tuning.ts';
 import { createTestDatabase } from './test-database.ts';
 
 export type Reply<T = any> = { status: number; body: T; headers: Headers };
@@ -39,7 +40,11 @@ export type TestManager = {
   stop(): Promise<void>;
 };
 
-/** Starts a real manager on a loopback port with its own database; `stop` also drops that database. */
+/**
+ * Starts a real manager on a loopback port with its own database; `stop` also drops that
+ * database. `env` holds settings, and may name constants of src/tuning.ts too (a short hold, a
+ * tiny queue): those are passed to the manager in code, as no environment sets them.
+ */
 export async function startManager(
   env: Record<string, string> = {},
   db?: Awaited<ReturnType<typeof createTestDatabase>>,
@@ -52,7 +57,12 @@ export async function startManager(
     ...database.env,
     ...env,
   };
-  const manager = await createManager(loadConfig(fullEnv));
+  const tuning = Object.fromEntries(
+    Object.entries(fullEnv)
+      .filter(([k]) => k in TUNING)
+      .map(([k, v]) => [k, typeof TUNING[k as keyof Tuning] === 'number' ? Number(v) : v]),
+  );
+  const manager = await createManager({ ...loadConfig(fullEnv), ...tuning });
   const url = await manager.listen();
   return {
     url,

@@ -76,7 +76,7 @@ export async function freePort(): Promise<number> {
 
 /** A manager as its own process (`src/server.ts`), as users run it. */
 export async function startManagerProcess(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
-  const proc = runTs('src/server.ts', [], { LOG_LEVEL: 'info', SWEEP_INTERVAL_MS: '100', ...env });
+  const proc = runTs('src/server.ts', [], { LOG_LEVEL: 'info', ...env });
   const url = await waitForListening(proc);
   return { url, proc };
 }
