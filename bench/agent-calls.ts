@@ -87,13 +87,8 @@ const config = loadConfig({
 });
 const logger = pino({ level: 'warn' });
 // The manager's own metrics (the database is read only when /metrics is scraped, never here).
-const metrics = createMetrics(
-  null as never,
-  () => [],
-  () => ({ limit: 0, running: 0, waiting: 0 }),
-  () => ({ gapAgeMs: () => 0, gapsPassed: { checked: 0, limit: 0 } }),
-);
-const client = new AgentClient(config, logger, () => {}, new OutboundGuard(), metrics);
+const metrics = createMetrics(null as never);
+const client = new AgentClient(config, logger, { guard: new OutboundGuard(), metrics });
 const token = 'x'.repeat(43);
 results.push(
   await measure('AgentClient.cfp', (n, e) =>

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { A2AContractor } from './a2a/a2a-contractor.ts';
 import { MarketService } from './app/market-service.ts';
+import { awardExpiry } from './awards/award-expiry.ts';
 import { HeldAgreements } from './awards/held-agreements.ts';
-import { sendCancel } from './awards/notify-holder.ts';
+import { holderNotice } from './awards/notify-holder.ts';
 import { CapabilityCatalogue } from './capabilities/catalogue.ts';
 import { SchemaIndex } from './capabilities/schema-index.ts';
 import { type Config, databaseTarget } from './config.ts';
-import { type Database, openDatabase, type Tx } from './db/client.ts';
+import { type Database, openDatabase } from './db/client.ts';
 import { DbClock, measureDbClock } from './db/db-clock.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { type EventFeed, eventFeedOn } from './events/event-feed.ts';
@@ -20,21 +18,29 @@ import { recordEvent } from './events/event-log.ts';
 import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
 import { clientKeys } from './http/auth.ts';
+import { ManagerAddress } from './http/manager-address.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './observability/prometheus.ts';
 import { traceDatabase } from './observability/traced-database.ts';
-import { noTracing } from './observability/tracing.ts';
+import { noTracing, type Tracing } from './observability/tracing.ts';
 import { cleanText } from './protocol/common.ts';
 import { WorkQueue } from './queue/work-queue.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
+import { agentStatsFold } from './registry/agent-stats.ts';
 import { loadManagerSecret } from './registry/agent-token.ts';
 import { Liveness } from './registry/liveness.ts';
 import { AgentClient } from './resilience/agent-client.ts';
 import { OutboundGuard } from './resilience/outbound-guard.ts';
 import { allowList, isLoopbackHost } from './resilience/outbound-policy.ts';
+import { reauction } from './rounds/reauction.ts';
 import { RoundRunner } from './rounds/round-runner.ts';
+import { roundTakeover } from './rounds/round-takeover.ts';
 import { Sweeper } from './sweeper/sweeper.ts';
 import { CallbackOutbox, callbackSecretOf } from './tasks/callback-outbox.ts';
+import { deadlineEnforcement } from './tasks/deadlines.ts';
+import { waitingRelease } from './tasks/dependencies.ts';
+import { retention } from './tasks/retention.ts';
+import { orphanCascade } from './tasks/subtask-cascade.ts';
 import { TaskStore } from './tasks/task-store.ts';
 
 export type Manager = {
@@ -51,10 +57,14 @@ export type Manager = {
   sweeper: Sweeper;
   feed: EventFeed;
   hub: EventHub;
-  /** Starts listening on HOST:PORT; resolves to the bound URL. */
-  listen(): Promise<string>;
-  /** Graceful stop: no new connections, in-flight requests and rounds finish, then the database closes. */
-  stop(): Promise<void>;
+  /** Where it is reached; the server tells it the port it bound. */
+  address: ManagerAddress;
+  /** Starts the background work (sweeper, liveness, A2A watches); the server calls it once listening. */
+  start(): void;
+  /** Stops the background work, so nothing new starts while requests drain. */
+  quiesce(): Promise<void>;
+  /** After the server closed: running rounds finish, notices go out, the database closes. */
+  close(): Promise<void>;
 };
 
 const CIRCUIT_EVENTS = {
@@ -63,18 +73,24 @@ const CIRCUIT_EVENTS = {
   closed: 'agent.circuit_closed',
 };
 
-/** Wires a manager from configuration: database (migrated), services, sweeper, HTTP app. */
+/**
+ * Builds a manager from configuration, each part after the parts it uses: the database
+ * (migrated), events, agents, rounds, the market, the sweeper's jobs, the HTTP app. Nothing
+ * listens yet: server.ts does, and calls `start`.
+ */
 export async function createManager(config: Config, opts: { logger?: Logger } = {}): Promise<Manager> {
   const id = config.MANAGER_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const logger = (opts.logger ?? createLogger(config.LOG_LEVEL)).child({ manager: id });
+  const address = new ManagerAddress(config);
+
+  // The database, its clock (rounds set timers on times it wrote), tracing of its statements.
   const target = databaseTarget(config);
   const applicationName = `contract-net/${id}`.slice(0, 63);
   const database = await openDatabase(target, { applicationName });
   await migrateDatabase(database, target);
-  // Rounds set timers on times the database wrote: read its clock once before the first round.
   const clock = new DbClock();
   await measureDbClock(database, clock);
-  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+  const tracing: Tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
     ? (await import('./observability/otel-tracing.ts')).createOtelTracing({
         endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
         serviceName: 'contract-net-manager',
@@ -85,19 +101,16 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   traceDatabase(database, tracing);
   const db = database.db;
   const secret = await loadManagerSecret(db, config.MANAGER_SECRET);
+
+  // Events: every committed event reaches this manager's listeners, and the others by NOTIFY.
   const hub = new EventHub(id);
   const feed = eventFeedOn(hub, db);
   await hub.start(database);
   const events = new EventPublisher(database, hub, id, config.NOTIFY_BATCH_MS, logger);
   await events.hello();
-  // The rounds' slots are read at scrape time, once the runner below exists.
-  const metrics = createMetrics(
-    db,
-    () => client.circuits(),
-    () => rounds.slotStatus(),
-    () => feed,
-    () => ({ ended_views: market?.ended.bytes ?? 0 }),
-  );
+  const metrics = createMetrics(db);
+
+  // Agents: where calls may go, who is alive, the registry, the client with its policies.
   const guard = new OutboundGuard({
     allowLoopback:
       config.OUTBOUND_LOOPBACK === 'allow' ||
@@ -111,23 +124,20 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     allow: allowList(config.OUTBOUND_ALLOW),
   });
   const schemas = new SchemaIndex(db);
-  const liveness = new Liveness(database, config.AGENT_TTL_MS, logger, () => registry.forgetOffers());
-  const registry: AgentRegistry = new AgentRegistry(db, {
+  const liveness = new Liveness(database, config.AGENT_TTL_MS, logger, events);
+  const registry = new AgentRegistry(db, {
     onChange: () => schemas.invalidate(),
     onHeard: (agentId) => liveness.heard(agentId),
+    hub,
     agentTtlMs: config.AGENT_TTL_MS,
-    retire: (agentId: string): Promise<void> =>
-      service.deregister(agentId, (tx: Tx) => registry.deregister(tx, agentId, 'name_taken_over')),
     secret,
     registrationKey: config.REGISTRATION_KEY,
     allowedHosts: config.AGENT_HOSTS,
     guard,
     maxAgents: config.MAX_AGENTS,
   });
-  const client = new AgentClient(
-    config,
-    logger,
-    (agentId, state, lastFailure) => {
+  const client = new AgentClient(config, logger, {
+    onCircuit: (agentId, state, lastFailure) => {
       metrics.circuitTransition(state);
       void db
         .transaction((tx) =>
@@ -142,16 +152,16 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
         )
         .catch((err) => logger.warn({ err }, 'could not record circuit event'));
     },
+    onHeard: (agentId) => liveness.heard(agentId),
     guard,
     metrics,
     tracing,
-  );
-  client.onHeard = (agentId) => liveness.heard(agentId);
-  const tasks = new TaskStore(database, db);
-  let boundPort: number | undefined;
-  const publicUrl = () => config.PUBLIC_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}`;
+  });
   const book = { addressOf: (agentId: string) => registry.addressOf(agentId) };
-  let market: MarketService | undefined;
+  const notice = holderNotice(client, book, logger);
+
+  // The market: rounds, the work queue, the use cases over them.
+  const tasks = new TaskStore(database, db);
   const agreements = new HeldAgreements(config.AGREEMENT_HOLD_MS);
   const rounds = new RoundRunner({
     agreements,
@@ -164,13 +174,13 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     managerId: id,
     book,
     tokenOf: (a, kid) => registry.tokenOf(a, kid),
-    resultUrl: (taskId) => `${publicUrl()}/v1/tasks/${taskId}/result`,
+    resultUrl: (taskId) => `${address.publicUrl()}/v1/tasks/${taskId}/result`,
     metrics,
     tracing,
     clock,
     schemas,
   });
-  market = new MarketService({
+  const market = new MarketService({
     agreements,
     database,
     events,
@@ -187,7 +197,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     metrics,
     schemas,
   });
-  const service = market;
+  // A2A agents are contractors too: the client speaks A2A to them through this.
   const contractor = new A2AContractor({
     database,
     client,
@@ -195,11 +205,19 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     managerId: id,
     callTimeoutMs: config.AWARD_TIMEOUT_MS,
     cardOf: (agentId) => registry.cardOf(agentId),
-    report: (agentId, taskId, report) => service.reportResult(agentId, taskId, report),
+    report: (agentId, taskId, report) => market.reportResult(agentId, taskId, report),
     agentTtlMs: config.AGENT_TTL_MS,
     heard: (agentId) => liveness.heard(agentId),
   });
   client.speakA2A(contractor);
+  metrics.observe({
+    circuits: () => client.circuits(),
+    slots: () => rounds.slotStatus(),
+    feed,
+    memory: () => ({ ended_views: market.ended.bytes }),
+  });
+
+  // The sweeper: each module's overdue work, in order.
   const callbacks = new CallbackOutbox(db, tasks, logger, {
     apiKeys: clientKeys(config),
     managerSecret: secret,
@@ -207,32 +225,48 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     claimMs: config.CALLBACK_CLAIM_MS,
     guard: callbackGuard,
   });
+  const startRound = rounds.startRound.bind(rounds);
   const sweeper = new Sweeper({
-    callbacks,
     database,
-    config,
-    logger,
+    intervalMs: config.SWEEP_INTERVAL_MS,
     metrics,
-    managerId: id,
+    logger,
     applicationName,
     clock,
-    port: {
-      startRound: (taskId, from) => rounds.startRound(taskId, from),
-      roundBacklog: () => rounds.backlog(),
-      releaseWaiting: () => service.releaseWaiting(),
-      cancelSubtask: (taskId) =>
-        service
-          .cancel(taskId, {
-            code: 'parent_ended',
-            message: 'the award this subtask was submitted under ended',
-          })
-          .catch(() => null),
-      afterAwardEnded: (ended) => service.afterEnd(ended),
-      sendCancel: (award) => void sendCancel(client, book, logger, award),
-      peersPresent: (present) => events.peersPresent(present),
-      forgetTasks: (taskIds) => service.forgetTasks(taskIds),
-    },
+    peersPresent: (present) => events.peersPresent(present),
+    jobs: [
+      awardExpiry({
+        database,
+        clock,
+        restartGraceMs: config.RESTART_GRACE_MS,
+        metrics,
+        requeued: (ended) => rounds.afterAwardEnded(ended),
+        notice,
+      }),
+      deadlineEnforcement({ database, notice }),
+      roundTakeover({
+        database,
+        managerId: id,
+        logger,
+        leaseMs: config.ROUND_LEASE_MS,
+        maxTakeovers: config.MAX_ROUND_TAKEOVERS,
+        startRound,
+      }),
+      reauction({ database, config, backlog: () => rounds.backlog(), startRound }),
+      callbacks.job(),
+      waitingRelease(() => market.releaseWaiting()),
+      orphanCascade({ database, cancel: (taskId, why) => market.cancel(taskId, why) }),
+      agentStatsFold(db),
+      retention({
+        database,
+        retentionMs: config.TASK_RETENTION_MS,
+        metrics,
+        logger,
+        forget: (taskIds) => market.forgetTasks(taskIds),
+      }),
+    ],
   });
+
   const app = createApp({
     config,
     logger,
@@ -241,20 +275,31 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     tasks,
     hub,
     feed,
-    market: service,
+    market,
     circuitOf: (agentId) => client.circuitOf(agentId),
     a2aProbe: (card) => contractor.probe(card),
-    selfUrl: () => {
-      const host = ['0.0.0.0', '::', ''].includes(config.HOST) ? '127.0.0.1' : config.HOST;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort ?? config.PORT}`;
-    },
+    selfUrl: () => address.selfUrl(),
     catalogue: new CapabilityCatalogue(database, (agentId) => client.circuitOf(agentId), config.AGENT_TTL_MS),
     metrics,
-    publicUrl,
+    publicUrl: () => address.publicUrl(),
   });
 
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
+  /** Each step that waits on the database gets SHUTDOWN_TIMEOUT_MS: one it never answers must not hold the stop. */
+  const within = async (step: string, work: Promise<unknown>) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), config.SHUTDOWN_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([work.then(() => 'done' as const), late]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (outcome === 'late')
+      logger.warn(
+        { step, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+        'shutdown: a step did not finish in time; going on',
+      );
+  };
+
   return {
     id,
     config,
@@ -263,59 +308,24 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     logger,
     registry,
     tasks,
-    market: service,
+    market,
     rounds,
     client,
     sweeper,
     feed,
     hub,
-    listen() {
-      return new Promise((resolve) => {
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-          boundPort = info.port;
-          const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-          sweeper.start();
-          liveness.start();
-          contractor.start();
-          resolve(`http://${host}:${info.port}`);
-        }) as Server;
-        server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_MS;
-        server.on('connection', (s) => {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-        });
-      });
+    address,
+    start() {
+      sweeper.start();
+      liveness.start();
+      contractor.start();
     },
-    async stop() {
-      // Each step that waits on the database gets SHUTDOWN_TIMEOUT_MS: a call the database never
-      // answers (it went away mid-statement) must not hold the stop for ever.
-      const within = async (step: string, work: Promise<unknown>) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), config.SHUTDOWN_TIMEOUT_MS);
-        });
-        const outcome = await Promise.race([work.then(() => 'done' as const), late]).finally(() =>
-          clearTimeout(timer),
-        );
-        if (outcome === 'late')
-          logger.warn(
-            { step, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
-            'shutdown: a step did not finish in time; going on',
-          );
-      };
+    async quiesce() {
       await within('sweeper', sweeper.stop());
       contractor.stop();
       await within('liveness', liveness.stop());
-      if (server) {
-        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeIdleConnections();
-        // Long-polls and event streams would hold the close forever; end them after the grace period.
-        const timer = setTimeout(() => {
-          for (const s of sockets) s.destroy();
-        }, config.SHUTDOWN_TIMEOUT_MS);
-        await closed;
-        clearTimeout(timer);
-      }
+    },
+    async close() {
       agreements.releaseAll();
       await within('rounds', rounds.drain());
       await within('event notices', events.stop());

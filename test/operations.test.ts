@@ -86,8 +86,7 @@ describe('operations', () => {
     const res = await m.call('GET', '/readyz');
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('not_ready');
-    await m.manager.stop().catch(() => {});
-    await m.db.drop();
+    await m.stop().catch(() => {});
   });
 
   it('keeps its data across a restart on the same database', async () => {

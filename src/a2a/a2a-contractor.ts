@@ -10,7 +10,6 @@ import {
 import { JsonRpcTaskNotFoundError, RestTaskNotFoundError, TaskNotFoundError } from '@a2a-js/sdk/errors';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
-import { quoted } from '../db/sql-lists.ts';
 import {
   type AcceptProposal,
   AwardReply,
@@ -19,18 +18,17 @@ import {
   type CfpReply,
   ResultReport,
 } from '../protocol/messages.ts';
-import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import type { A2ASpeaker, AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { awardMessage, isTask, outcomeOf, outputOfMessage, type RemoteOutcome } from './a2a-parts.ts';
+import * as watchLeases from './watch-leases.ts';
+import { WATCH_LEASE_MS, type Watch } from './watch-leases.ts';
 
 /** The most an A2A agent's answer may take (a task with its artifacts, or a stream's events). */
 const MAX_A2A_REPLY_BYTES = 4 * 1024 * 1024;
 /** GetTask polling: from this, doubling, to the cap. */
 const POLL_FIRST_MS = 100;
 const POLL_CAP_MS = 5000;
-/** How long a manager's watch of a remote task lasts unrenewed: past it, another manager takes it. */
-const WATCH_LEASE_MS = 15_000;
 
 export type A2AContractorDeps = {
   database: Database;
@@ -49,26 +47,6 @@ export type A2AContractorDeps = {
   heard(agentId: string): void;
 };
 
-const LIVE = quoted(LIVE_AWARD_STATUSES);
-
-const SET_REMOTE_SQL = `update awards set remote_task_id = $2, watch_owner = $3,
-  watch_lease_until = now() + $4::int * interval '1 millisecond'
-  where id = $1 and status in ${LIVE}`;
-
-const RENEW_SQL = `update awards set watch_lease_until = now() + $3::int * interval '1 millisecond'
-  where id = $1 and watch_owner = $2 and status in ${LIVE} returning id`;
-
-/** Remote tasks no live manager follows (their watcher's manager stopped): this one takes them. */
-const ORPHANS_SQL = `
-with o as (
-  select id from awards
-  where remote_task_id is not null and status in ${LIVE} and watch_lease_until < now()
-  order by watch_lease_until limit 50 for update skip locked
-)
-update awards a set watch_owner = $1, watch_lease_until = now() + $2::int * interval '1 millisecond'
-from o where a.id = o.id
-returning a.id, a.task_id, a.agent_id, a.remote_task_id`;
-
 /** A2A agents silent for half the TTL (active ones, and inactive ones that may be back). */
 const SILENT_SQL = `select id, a2a_card from agents
   where protocol = 'a2a' and status in ('active', 'inactive') and a2a_card is not null
@@ -80,8 +58,6 @@ const isNotFound = (err: unknown) =>
   err instanceof TaskNotFoundError ||
   err instanceof JsonRpcTaskNotFoundError ||
   err instanceof RestTaskNotFoundError;
-
-type Watch = { awardId: string; taskId: string; agentId: string; remoteTaskId: string };
 
 /**
  * Agents registered by their A2A Agent Card work in the market as contractors: the manager bids
@@ -232,7 +208,7 @@ export class A2AContractor implements A2ASpeaker {
     const outcome = outcomeOf(reply);
     if (outcome.kind === 'completed') return informResult(outcome.output);
     if (outcome.kind === 'failed') return { type: 'refuse', reason: outcome.reason };
-    await this.d.database.query(SET_REMOTE_SQL, [msg.awardId, reply.id, this.d.managerId, WATCH_LEASE_MS]);
+    await watchLeases.hold(this.d.database, msg.awardId, reply.id, this.d.managerId);
     this.follow({
       awardId: msg.awardId,
       taskId: msg.conversationId,
@@ -258,15 +234,12 @@ export class A2AContractor implements A2ASpeaker {
   }
 
   private async adoptOrphans(): Promise<void> {
-    const rows = await this.d.database.query<{
-      id: string;
-      task_id: string;
-      agent_id: string;
-      remote_task_id: string;
-    }>(ORPHANS_SQL, [this.d.managerId, WATCH_LEASE_MS]);
-    for (const r of rows) {
-      this.d.logger.info({ awardId: r.id, taskId: r.task_id }, 'following an A2A task another manager left');
-      this.follow({ awardId: r.id, taskId: r.task_id, agentId: r.agent_id, remoteTaskId: r.remote_task_id });
+    for (const w of await watchLeases.adoptOrphans(this.d.database, this.d.managerId)) {
+      this.d.logger.info(
+        { awardId: w.awardId, taskId: w.taskId },
+        'following an A2A task another manager left',
+      );
+      this.follow(w);
     }
   }
 
@@ -290,7 +263,7 @@ export class A2AContractor implements A2ASpeaker {
     let lastRenew = Date.now();
     while (!stopped.aborted) {
       if (Date.now() - lastRenew >= WATCH_LEASE_MS / 3) {
-        const held = await this.d.database.query(RENEW_SQL, [w.awardId, this.d.managerId, WATCH_LEASE_MS]);
+        const held = await watchLeases.renew(this.d.database, w.awardId, this.d.managerId);
         if (!held.length) return; // the award ended (cancelled, expired) or another manager has it
         lastRenew = Date.now();
       }

@@ -1,21 +1,12 @@
-import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import {
-  type AwardEnd,
-  cancelLiveAward,
-  endAward,
-  lockLateAward,
-  lockLiveAwardOf,
-} from '../awards/end-award.ts';
+import { type AwardEnd, endAward } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
-import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
+import type { AddressBook } from '../awards/notify-holder.ts';
 import type { SchemaIndex } from '../capabilities/schema-index.ts';
 import type { Config } from '../config.ts';
 import type { Database, Tx } from '../db/client.ts';
-import { isLockNotAvailable, isUniqueViolation } from '../db/errors.ts';
-import { tasks as tasksTable } from '../db/schema.ts';
-import { DB_NOW } from '../db/sql-fragments.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { EventSink } from '../events/event-publisher.ts';
@@ -26,6 +17,7 @@ import type { ClaimedTask, ClaimRequest } from '../protocol/queue.ts';
 import { isEnded } from '../protocol/states.ts';
 import type { Task, TaskSubmission } from '../protocol/task.ts';
 import { waitingTasksOf } from '../queue/client-backlog.ts';
+import { auctionNow } from '../queue/due-auctions.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import type { AgentRow } from '../registry/agent-view.ts';
 import type { AgentClient } from '../resilience/agent-client.ts';
@@ -35,13 +27,14 @@ import { LateBidError, submitDeferredBid } from '../rounds/deferred-bids.ts';
 import { insertTask } from '../rounds/open-round.ts';
 import type { RoundRunner } from '../rounds/round-runner.ts';
 import { releaseWaiting } from '../tasks/dependencies.ts';
-import { type TaskStore, transitionTask } from '../tasks/task-store.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
 import { type TaskRow, toTaskView } from '../tasks/task-view.ts';
 import { EndedViews } from './ended-views.ts';
 import { type ResultReportDeps, reportResult } from './result-report.ts';
 import { busy, checkCallbackUrl, requestHashOf } from './submission-checks.ts';
 import { SubmittedHere } from './submitted-here.ts';
 import type { SubtaskParent } from './subtasks.ts';
+import { cancelTask, deregisterAgent, retryTask } from './task-control.ts';
 import { storeWaitingTask } from './waiting-tasks.ts';
 
 export type MarketServiceDeps = {
@@ -294,18 +287,8 @@ export class MarketService {
    */
   async endAward(awardId: string, end: AwardEnd) {
     const ended = await this.db.transaction((tx) => endAward(tx, awardId, end));
-    this.afterEnd(ended);
+    this.d.runner.afterAwardEnded(ended);
     return ended;
-  }
-
-  /** What follows an award's end once it has committed: a new round for a requeued task. */
-  afterEnd(ended: Awaited<ReturnType<typeof endAward>>): void {
-    if (ended?.next === 'requeued')
-      this.d.runner.startRound(ended.task.id, {
-        state: 'queued',
-        round: ended.task.round,
-        owner: ended.task.callbackKey,
-      });
   }
 
   /** A deferred bid before replyBy; a late one is kept as `late` and its agent is sent a reject. */
@@ -329,102 +312,28 @@ export class MarketService {
   }
 
   /** Cancels a task that has not ended (409 if it has); its holder is sent `cancel`. */
-  async cancel(taskId: string, why?: { code: string; message: string }): Promise<Task> {
-    const attempt = () =>
-      this.db.transaction(async (tx) => {
-        const locked = await lockLiveAwardOf(tx, taskId);
-        const row = await transitionTask(tx, {
-          taskId,
-          action: 'cancel',
-          ...(why ? { set: { error: why } } : {}),
-          event: { type: 'task.cancelled', ...(why ? { data: { reason: why.code } } : {}) },
-        });
-        if (!row) return null;
-        await lockLateAward(tx, row.awardId, locked);
-        return { row, holder: await cancelLiveAward(tx, row.awardId, 'task cancelled') };
-      });
-    let result: Awaited<ReturnType<typeof attempt>>;
-    for (let tries = 1; ; tries++) {
-      try {
-        result = await attempt();
-        break;
-      } catch (err) {
-        // The award it took meanwhile is being negotiated: once that is done, cancel again.
-        if (!isLockNotAvailable(err) || tries >= 20) throw err;
-        await new Promise((r) => setTimeout(r, 5 * tries));
-      }
-    }
-    if (!result) {
-      const current = await this.d.store.getRow(taskId);
-      throw new AppError(
-        409,
-        'task_ended',
-        `task ${taskId} has already ended (${current.state}); nothing to cancel`,
-      );
-    }
-    if (result.holder) void sendCancel(this.d.client, this.d.book, this.d.logger, result.holder);
-    return toTaskView(result.row, null);
+  cancel(taskId: string, why?: { code: string; message: string }): Promise<Task> {
+    return cancelTask(this.d, taskId, why);
   }
 
   /** Puts a failed task back with fresh attempts (409 unless failed). */
   async retry(taskId: string): Promise<Task> {
-    const row = await this.db.transaction((tx) =>
-      transitionTask(tx, {
-        taskId,
-        action: 'retry',
-        set: {
-          attempts: 0,
-          error: null,
-          completedAt: null,
-          excludedAgents: [],
-          requeues: 0,
-          awardId: null,
-          output: null,
-        },
-        event: { type: 'task.retried' },
-      }),
-    );
-    if (!row) {
-      const current = await this.d.store.getRow(taskId);
-      throw new AppError(
-        409,
-        'task_not_failed',
-        `only a failed task can be retried; task ${taskId} is ${current.state}`,
-      );
-    }
+    const view = await retryTask(this.d, taskId);
     this.ended.forget(taskId);
-    this.d.runner.startRound(taskId, { state: 'pending', round: row.round, owner: row.callbackKey });
-    return toTaskView(row, null);
+    return view;
   }
 
   /**
    * Deregisters an agent and, in the same transaction, ends its live awards without blame; their
    * tasks go back to bidding once it has committed.
    */
-  async deregister(agentId: string, deregisterIn: (tx: Tx) => Promise<string[]>): Promise<void> {
-    const ended = await this.db.transaction(async (tx) => {
-      const results = [];
-      for (const awardId of await deregisterIn(tx))
-        results.push(
-          await endAward(tx, awardId, {
-            action: 'cancel',
-            reason: 'agent deregistered',
-            blame: false,
-            countsAttempt: false,
-          }),
-        );
-      return results;
-    });
-    this.d.client.forget(agentId);
-    for (const e of ended) this.afterEnd(e);
+  deregister(agentId: string, deregisterIn: (tx: Tx) => Promise<string[]>): Promise<void> {
+    return deregisterAgent(this.d, agentId, deregisterIn);
   }
 
   /** Tasks queued with no eligible agent that this agent could serve: auction them now. */
-  async wakeQueued(capabilities: string[]): Promise<void> {
-    await this.db
-      .update(tasksTable)
-      .set({ nextAuctionAt: DB_NOW })
-      .where(and(eq(tasksTable.state, 'queued'), inArray(tasksTable.capability, capabilities)));
+  wakeQueued(capabilities: string[]): Promise<void> {
+    return auctionNow(this.db, capabilities);
   }
 
   /** Pulls queued tasks for an agent (a long-poll with `waitMs`). */

@@ -31,3 +31,10 @@ export function sendCancel(
       (err: unknown) => logger.debug({ err, awardId: award.id }, 'could not send cancel'),
     );
 }
+
+/** `sendCancel` bound to its client, book and log: what the sweep jobs are given. */
+export type HolderNotice = { cancel(award: { id: string; agentId: string; taskId: string }): void };
+
+export function holderNotice(client: AgentClient, book: AddressBook, logger: Logger): HolderNotice {
+  return { cancel: (award) => void sendCancel(client, book, logger, award) };
+}

@@ -13,6 +13,8 @@ export type EventInput = {
   /** Carried in the notification so live listeners can filter without a query. */
   capability?: string;
   state?: string;
+  /** The view of the task this event ends (local only: see EventNotice). */
+  view?: Task;
 };
 
 /** What a manager hears about an event; small, because NOTIFY payloads are capped at 8000 bytes. */
@@ -62,6 +64,7 @@ export async function recordEvent(tx: Tx, e: EventInput): Promise<number> {
     type: e.type,
     ...(e.capability ? { capability: e.capability } : {}),
     ...(e.state ? { state: e.state } : {}),
+    ...(e.view ? { view: e.view } : {}),
   };
   notices.push(notice);
   return row!.id;

@@ -148,6 +148,7 @@ function noticesOf(value: unknown): EventNotice[] {
     };
     if (typeof n.capability === 'string') notice.capability = n.capability;
     if (typeof n.state === 'string') notice.state = n.state;
+    if (n.view) notice.view = n.view as Task;
     return notice;
   });
 }

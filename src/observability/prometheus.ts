@@ -22,7 +22,17 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1,
 /** Seconds buckets from a few ms (a round on loopback) to minutes (work, a stuck award). */
 const LATENCY = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+/** The parts whose state the gauges show at scrape time. */
+export type MetricSources = {
+  circuits(): Iterable<[string, CircuitState]>;
+  slots(): SlotStatus;
+  feed: Pick<EventFeed, 'gapAgeMs' | 'gapsPassed'>;
+  memory(): Record<string, number>;
+};
+
 export type PrometheusMetrics = MarketMetrics & {
+  /** Shows the state of these parts at each scrape (called once they exist). */
+  observe(sources: MetricSources): void;
   circuitTransition(state: CircuitState): void;
   /** HTTP requests by route pattern (never the raw path: ids would explode the series). */
   httpRequest(method: string, route: string, status: number, durationMs: number): void;
@@ -36,13 +46,9 @@ export type PrometheusMetrics = MarketMetrics & {
  * several. Gauges that read the database touch only live tasks through partial or leading
  * indexes (queued by capability, non-terminal by state), never a scan of the whole table.
  */
-export function createMetrics(
-  db: Db,
-  circuits: () => Iterable<[string, CircuitState]>,
-  slots: () => SlotStatus,
-  feed: () => Pick<EventFeed, 'gapAgeMs' | 'gapsPassed'>,
-  memory: () => Record<string, number> = () => ({}),
-): PrometheusMetrics {
+export function createMetrics(db: Db): PrometheusMetrics {
+  /** What the scrape-time gauges read, once the parts that hold it exist (`observe`). */
+  let sources: MetricSources | undefined;
   const registers = [new Registry()];
   const [registry] = registers as [Registry];
   collectDefaultMetrics({ register: registry });
@@ -107,7 +113,7 @@ export function createMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [agent, state] of circuits()) this.set({ agent }, CIRCUIT_VALUE[state]);
+      for (const [agent, state] of sources?.circuits() ?? []) this.set({ agent }, CIRCUIT_VALUE[state]);
     },
   });
   new Gauge({
@@ -116,7 +122,8 @@ export function createMetrics(
     labelNames: ['kind'],
     registers,
     collect() {
-      const now = slots();
+      if (!sources) return;
+      const now = sources.slots();
       this.set({ kind: 'limit' }, now.limit);
       this.set({ kind: 'running' }, now.running);
       this.set({ kind: 'waiting' }, now.waiting);
@@ -129,7 +136,8 @@ export function createMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [structure, bytes] of Object.entries(memory())) this.set({ structure }, bytes);
+      for (const [structure, bytes] of Object.entries(sources?.memory() ?? {}))
+        this.set({ structure }, bytes);
     },
   });
   new Gauge({
@@ -137,7 +145,7 @@ export function createMetrics(
     help: "How long this manager's event streams have waited at a missing event id (0: none)",
     registers,
     collect() {
-      this.set(feed().gapAgeMs() / 1000);
+      this.set((sources?.feed.gapAgeMs() ?? 0) / 1000);
     },
   });
   new Counter({
@@ -147,7 +155,7 @@ export function createMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [how, n] of Object.entries(feed().gapsPassed)) this.inc({ how }, n);
+      for (const [how, n] of Object.entries(sources?.feed.gapsPassed ?? {})) this.inc({ how }, n);
     },
   });
   new Gauge({
@@ -185,6 +193,9 @@ export function createMetrics(
 
   const s = (ms: number) => Math.max(0, ms) / 1000;
   return {
+    observe(s) {
+      sources = s;
+    },
     roundClosed(outcome, durationMs, answers) {
       rounds.inc({ outcome });
       roundSeconds.observe({ outcome }, s(durationMs));

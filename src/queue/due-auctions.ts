@@ -1,8 +1,20 @@
-import { sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client.ts';
+import { tasks } from '../db/schema.ts';
+import { DB_NOW } from '../db/sql-fragments.ts';
+import { quoted } from '../db/sql-lists.ts';
+import { AUCTIONABLE_TASK_STATES } from '../protocol/states.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
 import { taskColumns, toTaskRow } from '../tasks/task-rows.ts';
 import type { TaskRow } from '../tasks/task-view.ts';
+
+/** Queued tasks of these capabilities (an agent for them just arrived) are auctioned at the next sweep. */
+export async function auctionNow(db: Db, capabilities: string[]): Promise<void> {
+  await db
+    .update(tasks)
+    .set({ nextAuctionAt: DB_NOW })
+    .where(and(eq(tasks.state, 'queued'), inArray(tasks.capability, capabilities)));
+}
 
 /**
  * Claims queued and pending tasks due for another auction, up to `limit`, fair between clients:
@@ -20,7 +32,7 @@ export async function claimDueAuctions(db: Db, opts: { limit: number; leaseMs: n
           select id from (
             select id, priority, created_at,
               row_number() over (partition by callback_key order by priority desc, created_at) as turn
-            from tasks where state in ('queued', 'pending') and next_auction_at <= now()
+            from tasks where state in ${sql.raw(quoted(AUCTIONABLE_TASK_STATES))} and next_auction_at <= now()
           ) due where turn <= ${opts.limit}
           order by turn, priority desc, created_at limit ${opts.limit}
         ) for update skip locked

@@ -1,11 +1,11 @@
 import { and, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { mergeCapabilities } from '../a2a/manager-card.ts';
-import { compileSchema } from '../capabilities/json-schema.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { agents, awards } from '../db/schema.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
+import type { EventHub } from '../events/event-hub.ts';
 import { recordEvent } from '../events/event-log.ts';
 import type { AgentRegistration, Capability, StandingOffer } from '../protocol/agent.ts';
 import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
@@ -15,7 +15,14 @@ import { sameSecret } from '../security/same-secret.ts';
 import { selectAgentsWithStats } from './agent-stats.ts';
 import { deriveAgentToken, hashToken, newTokenKid, revokedHash } from './agent-token.ts';
 import type { AgentRow } from './agent-view.ts';
-import { NAME_RELEASE_TTLS } from './liveness.ts';
+import {
+  checkEndpoint,
+  checkRegistrationKey,
+  checkRoom,
+  checkSchemas,
+  nameTaken,
+  releasable,
+} from './registration-checks.ts';
 
 export type RegistryOptions = {
   secret: string;
@@ -31,8 +38,8 @@ export type RegistryOptions = {
   onHeard?: (agentId: string) => void;
   /** AGENT_TTL_MS: an inactive agent silent for NAME_RELEASE_TTLS of it gives up its name. */
   agentTtlMs?: number;
-  /** Deregisters an agent whose name a new registration takes (its live awards end too). */
-  retire?: (agentId: string) => Promise<void>;
+  /** Agents' going inactive and coming back are heard here: lists of what is on offer go stale. */
+  hub?: EventHub;
 };
 
 /** How the manager will speak to a new registration, and what it bids for an A2A agent. */
@@ -58,33 +65,16 @@ const MAX_LISTED_CAPABILITIES = 500;
 /** How long another manager may go on accepting a token this one revoked or rotated away. */
 const TOKEN_CACHE_MS = 5000;
 
-const nameTaken = (name: string) =>
-  new AppError(
-    409,
-    'name_taken',
-    `an agent named "${name}" is already registered; send its token as "Authorization: Bearer <token>" to update it, or pick another name`,
-  );
-
-/** 422 naming each capability schema that does not compile (json-schema.ts says why). */
-function checkSchemas(capabilities: readonly Capability[]): void {
-  const details: { field: string; message: string }[] = [];
-  for (const [i, c] of capabilities.entries())
-    for (const key of ['inputSchema', 'outputSchema'] as const) {
-      const schema = c[key];
-      if (!schema) continue;
-      const compiled = compileSchema(schema);
-      if (!compiled.ok) details.push({ field: `capabilities.${i}.${key}`, message: compiled.message });
-    }
-  if (details.length)
-    throw new AppError(422, 'invalid_request', 'a capability schema cannot be used', details);
-}
-
 /** Agents and their capability profiles: registration, lookup, heartbeats and deregistration. */
 export class AgentRegistry {
   constructor(
     private readonly db: Db,
     private readonly opts: RegistryOptions,
-  ) {}
+  ) {
+    opts.hub?.onAny((n) => {
+      if (n.type === 'agent.inactive' || n.type === 'agent.active') this.forgetOffers();
+    });
+  }
 
   /**
    * The token every manager sharing the secret derives for an agent's current key id: the key of
@@ -111,9 +101,11 @@ export class AgentRegistry {
     body: AgentRegistration,
     credentials: { bearer?: string; registrationKey?: string },
     speaking: Speaking = { protocol: 'cnp' },
+    /** Deregisters an agent whose name this registration takes (its live awards end too). */
+    retire?: (agentId: string) => Promise<void>,
   ): Promise<Registration> {
     checkSchemas(body.capabilities);
-    if (body.endpoint) await this.checkEndpoint(body.endpoint);
+    if (body.endpoint) await checkEndpoint(body.endpoint, this.opts.allowedHosts, this.opts.guard);
     try {
       let reg: Awaited<ReturnType<AgentRegistry['upsert']>>;
       try {
@@ -121,7 +113,7 @@ export class AgentRegistry {
       } catch (err) {
         if (!(err instanceof ReleasableName)) throw err;
         // Its holder has been gone for long: it is deregistered, and this registration is new.
-        await this.opts.retire?.(err.agentId);
+        await retire?.(err.agentId);
         reg = await this.upsert(body, credentials, speaking);
       }
       this.cards.delete(reg.agent.id);
@@ -161,8 +153,8 @@ export class AgentRegistry {
         .for('update');
       if (existing) {
         if (!credentials.bearer || !sameSecret(hashToken(credentials.bearer), existing.tokenHash)) {
-          if (!this.releasable(existing)) throw nameTaken(body.name);
-          this.checkRegistrationKey(credentials);
+          if (!releasable(existing, this.opts.agentTtlMs)) throw nameTaken(body.name);
+          checkRegistrationKey(credentials, this.opts.registrationKey);
           throw new ReleasableName(existing.id);
         }
         const [agent] = await tx
@@ -173,8 +165,8 @@ export class AgentRegistry {
         await recordEvent(tx, { agentId: existing.id, type: 'agent.updated', data: { name: body.name } });
         return { agent: agent!, created: false };
       }
-      this.checkRegistrationKey(credentials);
-      await this.checkRoom(tx);
+      checkRegistrationKey(credentials, this.opts.registrationKey);
+      await checkRoom(tx, this.opts.maxAgents);
       const id = uuidv7();
       const kid = newTokenKid();
       const token = this.tokenOf(id, kid);
@@ -185,63 +177,6 @@ export class AgentRegistry {
       await recordEvent(tx, { agentId: id, type: 'agent.registered', data: { name: body.name } });
       return { agent: agent!, token, created: true };
     });
-  }
-
-  /** An inactive agent silent for NAME_RELEASE_TTLS × AGENT_TTL_MS: its name may be taken. */
-  private releasable(row: AgentRow): boolean {
-    const ttl = this.opts.agentTtlMs;
-    return (
-      ttl !== undefined &&
-      row.status === 'inactive' &&
-      Date.now() - row.lastSeenAt.getTime() >= NAME_RELEASE_TTLS * ttl
-    );
-  }
-
-  /** A new agent only while fewer than MAX_AGENTS are registered and not deregistered. */
-  private async checkRoom(tx: Tx) {
-    const max = this.opts.maxAgents;
-    if (max === undefined) return;
-    const [row] = await tx
-      .select({ n: sql<number>`count(*)` })
-      .from(sql`(select 1 from ${agents} where ${agents.status} <> 'deregistered' limit ${max}) x`);
-    if (Number(row?.n ?? 0) >= max)
-      throw new AppError(
-        429,
-        'too_many_agents',
-        `${max} agents are registered already, the most this manager takes (MAX_AGENTS); deregister one first`,
-        undefined,
-        { retryAfterS: 60 },
-      );
-  }
-
-  private checkRegistrationKey(c: { bearer?: string; registrationKey?: string }) {
-    const key = this.opts.registrationKey;
-    if (!key) return;
-    const given = c.registrationKey ?? c.bearer;
-    if (!given) {
-      throw new AppError(
-        401,
-        'unauthorized',
-        'registration needs the registration key: send "Authorization: Bearer <key>"',
-      );
-    }
-    if (!sameSecret(given, key)) throw new AppError(403, 'forbidden', 'the registration key is wrong');
-  }
-
-  private async checkEndpoint(endpoint: string) {
-    const hosts = this.opts.allowedHosts;
-    const host = new URL(endpoint).hostname.toLowerCase();
-    if (hosts?.length && !hosts.includes(host)) {
-      throw new AppError(422, 'invalid_request', 'endpoint host is not allowed', [
-        { field: 'endpoint', message: `host must be one of: ${hosts.join(', ')}` },
-      ]);
-    }
-    const refused = await this.opts.guard?.check(endpoint);
-    if (refused) {
-      throw new AppError(422, 'invalid_request', 'the manager will not call this endpoint', [
-        { field: 'endpoint', message: refused },
-      ]);
-    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { agentStatDeltas, agents } from '../db/schema.ts';
+import type { SweepJob } from '../sweeper/sweep-job.ts';
 
 export const STAT_FIELDS = [
   'cfps',
@@ -27,6 +28,20 @@ export async function addAgentStats(tx: Executor, deltas: StatDelta[]): Promise<
 
 /** Advisory lock key of the roll-up, so managers sharing a database take turns. */
 const ROLL_UP_LOCK = 0x636e7073; // 'cnps'
+
+/** Keeps the ledger short (at most once a second), so reads that add its pending rows stay cheap. */
+export function agentStatsFold(db: Db): SweepJob {
+  let lastFold = 0;
+  return {
+    name: 'ledger',
+    probe: 'exists (select 1 from agent_stat_deltas)',
+    ready: (now) => now - lastFold >= 1000,
+    async run() {
+      lastFold = Date.now();
+      while ((await rollUpAgentStats(db, 5000)) === 5000) {}
+    },
+  };
+}
 
 /**
  * Folds up to `limit` ledger rows into the agents' counters in one transaction. One manager at a

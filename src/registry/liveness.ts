@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
+import { eventCtes } from '../db/sql-fragments.ts';
+import type { EventSink } from '../events/event-publisher.ts';
 
 /** After this many AGENT_TTL_MS of silence an inactive agent's name may be taken by a new registration. */
 export const NAME_RELEASE_TTLS = 10;
@@ -26,21 +28,25 @@ with old as (
     updated_at = case when old.status = 'inactive' then now() else a.updated_at end
   from old where a.id = old.id
   returning a.id, a.name, old.status as was
-)
-insert into events (agent_id, type, data)
-select id, 'agent.active', jsonb_build_object('name', name) from seen where was = 'inactive'`;
+), ${eventCtes('ev', "select null::uuid, id, 'agent.active', jsonb_build_object('name', name) from seen where was = 'inactive'", 'null')}
+select (select notices from ev_n) as notices`;
 
-/** Active agents silent for longer than the TTL become inactive, each with an `agent.inactive` event. */
+/**
+ * Active agents silent for longer than the TTL become inactive, each with an `agent.inactive`
+ * event (the registry hears it: lists of what is on offer go stale).
+ */
 const INACTIVE_SQL = `
 with gone as (
   update agents set status = 'inactive', updated_at = now()
   where status = 'active' and last_seen_at < now() - $1::int * interval '1 millisecond'
   returning id, name, last_seen_at
-)
-insert into events (agent_id, type, data)
-select id, 'agent.inactive', jsonb_build_object('name', name, 'lastSeenAt',
-  to_char(last_seen_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) from gone
-returning agent_id`;
+), ${eventCtes(
+  'ev',
+  `select null::uuid, id, 'agent.inactive', jsonb_build_object('name', name, 'lastSeenAt',
+    to_char(last_seen_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) from gone`,
+  'null',
+)}
+select (select count(*) from gone)::int as gone, (select notices from ev_n) as notices`;
 
 /**
  * Agent liveness: who was heard from is gathered in memory and written once per beat (not a
@@ -56,8 +62,7 @@ export class Liveness {
     private readonly database: Database,
     private readonly ttlMs: number,
     private readonly logger: Logger,
-    /** Agents that went inactive (their registry caches are stale). */
-    private readonly onInactive: (agentIds: string[]) => void = () => {},
+    private readonly events: EventSink,
   ) {}
 
   /** The agent answered a call or made an authenticated request. */
@@ -88,17 +93,16 @@ export class Liveness {
   /** Writes who was heard from, then marks the silent inactive. */
   async tick(): Promise<void> {
     await this.flush();
-    const gone = await this.database.query<{ agent_id: string }>(INACTIVE_SQL, [this.ttlMs]);
-    if (gone.length) {
-      this.logger.info({ agents: gone.length }, 'agents not heard from are inactive');
-      this.onInactive(gone.map((g) => g.agent_id));
-    }
+    const [row] = await this.database.query<{ gone: number; notices: unknown }>(INACTIVE_SQL, [this.ttlMs]);
+    this.events.published(row?.notices);
+    if (row?.gone) this.logger.info({ agents: row.gone }, 'agents not heard from are inactive');
   }
 
   private async flush(): Promise<void> {
     if (!this.heardFrom.size) return;
     const ids = [...this.heardFrom];
     this.heardFrom = new Set();
-    await this.database.query(SEEN_SQL, [`{${ids.join(',')}}`]);
+    const [row] = await this.database.query<{ notices: unknown }>(SEEN_SQL, [`{${ids.join(',')}}`]);
+    this.events.published(row?.notices);
   }
 }

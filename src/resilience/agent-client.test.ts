@@ -40,13 +40,13 @@ describe('AgentClient policies', () => {
       await client.notify({ id: `idle-${i}`, endpoint, token: 'k' }, '/cancel', cancel);
     for (let i = 0; i < 3; i++) await award('broken'); // its circuit opens
     expect(client.circuitOf('broken')).toBe('open');
-    expect(client.trackedAgents).toBe(21);
-    client.pruneIdle(Date.now() + 60_000);
-    expect(client.trackedAgents).toBe(21); // not idle long enough
-    client.pruneIdle(Date.now() + 11 * 60_000);
-    expect(client.trackedAgents).toBe(1);
+    expect(client.policies.trackedAgents).toBe(21);
+    client.policies.pruneIdle(Date.now() + 60_000);
+    expect(client.policies.trackedAgents).toBe(21); // not idle long enough
+    client.policies.pruneIdle(Date.now() + 11 * 60_000);
+    expect(client.policies.trackedAgents).toBe(1);
     expect(client.circuitOf('broken')).toBe('open');
     client.forget('broken');
-    expect(client.trackedAgents).toBe(0);
+    expect(client.policies.trackedAgents).toBe(0);
   });
 });

@@ -1,19 +1,4 @@
-import {
-  BrokenCircuitError,
-  type BulkheadPolicy,
-  BulkheadRejectedError,
-  bulkhead,
-  type CircuitBreakerPolicy,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  ExponentialBackoff,
-  handleWhen,
-  type RetryPolicy,
-  retry,
-  TimeoutStrategy,
-  timeout,
-} from 'cockatiel';
+import { CircuitState, TimeoutStrategy, timeout } from 'cockatiel';
 import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request, fetch as undiciFetch } from 'undici';
 import type { z } from 'zod';
@@ -32,6 +17,7 @@ import {
 } from '../protocol/messages.ts';
 import { signBody } from '../protocol/signature.ts';
 import { AgentHttpError, AgentTimeoutError, CfpWindowError, InvalidAgentReplyError } from './agent-errors.ts';
+import { AgentPolicies, type CircuitListener, type PolicyConfig } from './agent-policies.ts';
 import { callOutcome, readCapped } from './agent-reply.ts';
 import { OutboundGuard, OutboundRefusedError } from './outbound-guard.ts';
 
@@ -54,21 +40,6 @@ export interface A2ASpeaker {
   cancel(agent: AgentAddress, msg: Cancel): Promise<void>;
 }
 
-type AgentPolicies = {
-  breaker: CircuitBreakerPolicy;
-  bulkhead: BulkheadPolicy;
-  awardRetry: RetryPolicy;
-  openedAt: number | null;
-  /** When a call last used them: idle, closed ones are dropped (pruneIdle). */
-  usedAt: number;
-};
-
-/** Policies of an agent not called for this long, with a closed circuit, are forgotten. */
-const POLICY_IDLE_MS = 10 * 60_000;
-
-/** Breaker transitions, reported to the audit trail and metrics by the manager. */
-export type CircuitListener = (agentId: string, state: WireCircuitState, lastFailure?: string) => void;
-
 const MAX_REPLY_BYTES = 1024 * 1024;
 
 /**
@@ -77,32 +48,36 @@ const MAX_REPLY_BYTES = 1024 * 1024;
  * goes through a keep-alive connection pool.
  */
 export class AgentClient {
-  private readonly policies = new Map<string, AgentPolicies>();
+  /** Each agent's breaker, bulkhead and retry policy. */
+  readonly policies: AgentPolicies;
   private readonly dispatcher: Dispatcher;
 
+  private readonly onHeard: (agentId: string) => void;
+  /** Every connection to an agent passes it (after DNS resolution). */
+  private readonly guard: OutboundGuard;
+  private readonly metrics: MarketMetrics;
+  private readonly tracing: Tracing;
+
   constructor(
-    private readonly cfg: Pick<
-      Config,
-      | 'AWARD_TIMEOUT_MS'
-      | 'AWARD_RETRIES'
-      | 'RETRY_BASE_MS'
-      | 'RETRY_MAX_MS'
-      | 'NOTIFY_TIMEOUT_MS'
-      | 'BREAKER_THRESHOLD'
-      | 'BREAKER_HALF_OPEN_MS'
-      | 'BULKHEAD_LIMIT'
-      | 'BULKHEAD_QUEUE'
-      | 'MIN_CFP_MS'
-      | 'CFP_FAIR_WINDOW_MS'
-    >,
+    private readonly cfg: PolicyConfig &
+      Pick<Config, 'AWARD_TIMEOUT_MS' | 'NOTIFY_TIMEOUT_MS' | 'MIN_CFP_MS' | 'CFP_FAIR_WINDOW_MS'>,
     private readonly logger: Logger,
-    private readonly onCircuit: CircuitListener = () => {},
-    /** Every connection to an agent passes it (after DNS resolution). */
-    private readonly guard: OutboundGuard = new OutboundGuard(),
-    private readonly metrics: MarketMetrics = noMetrics,
-    private readonly tracing: Tracing = noTracing,
+    opts: {
+      /** Breaker transitions (the audit trail and metrics). */
+      onCircuit?: CircuitListener;
+      /** An agent answered a call (liveness). */
+      onHeard?: (agentId: string) => void;
+      guard?: OutboundGuard;
+      metrics?: MarketMetrics;
+      tracing?: Tracing;
+    } = {},
   ) {
-    this.dispatcher = guard.dispatcher({
+    this.onHeard = opts.onHeard ?? (() => {});
+    this.guard = opts.guard ?? new OutboundGuard();
+    this.metrics = opts.metrics ?? noMetrics;
+    this.tracing = opts.tracing ?? noTracing;
+    this.policies = new AgentPolicies(cfg, logger, opts.onCircuit ?? (() => {}));
+    this.dispatcher = this.guard.dispatcher({
       // One socket per call the bulkhead lets through: the rest wait there, not in undici's queue.
       connections: cfg.BULKHEAD_LIMIT,
       keepAliveTimeout: 10_000,
@@ -111,10 +86,7 @@ export class AgentClient {
     });
   }
 
-  private lastPrune = Date.now();
   private a2a?: A2ASpeaker;
-  /** An agent answered a call (liveness). */
-  onHeard: (agentId: string) => void = () => {};
 
   /** Calls to agents registered by an A2A card go through `speaker` (set once, at wiring). */
   speakA2A(speaker: A2ASpeaker): void {
@@ -132,7 +104,7 @@ export class AgentClient {
     message: string,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const p = this.policiesOf(agentId);
+    const p = this.policies.of(agentId);
     const started = performance.now();
     const once = () =>
       p.bulkhead.execute(() =>
@@ -192,125 +164,24 @@ export class AgentClient {
     }) as typeof fetch;
   }
 
-  /**
-   * Forgets the policies of agents not called for POLICY_IDLE_MS whose circuit is closed (a
-   * closed breaker with no recent calls holds nothing worth keeping): the map does not grow with
-   * every agent that ever registered. Open and half-open circuits are kept.
-   */
-  pruneIdle(now = Date.now()): void {
-    this.lastPrune = now;
-    for (const [id, p] of this.policies)
-      if (now - p.usedAt >= POLICY_IDLE_MS && p.breaker.state === CircuitState.Closed)
-        this.policies.delete(id);
-  }
-
   /** Drops an agent's policies (it deregistered: a new registration starts afresh). */
   forget(agentId: string): void {
-    this.policies.delete(agentId);
-  }
-
-  /** How many agents this manager keeps policies for. */
-  get trackedAgents(): number {
-    return this.policies.size;
-  }
-
-  private policiesOf(agentId: string): AgentPolicies {
-    const now = Date.now();
-    const p = this.policies.get(agentId);
-    if (p) {
-      p.usedAt = now;
-      return p;
-    }
-    if (now - this.lastPrune >= 60_000) this.pruneIdle(now);
-    // Everything counts against the agent except what the manager's own congestion caused.
-    const breaker = circuitBreaker(
-      handleWhen(
-        (err) => !(err instanceof CfpWindowError) && !(err instanceof AgentHttpError && err.declinedMessage),
-      ),
-      {
-        halfOpenAfter: this.cfg.BREAKER_HALF_OPEN_MS,
-        breaker: new ConsecutiveBreaker(this.cfg.BREAKER_THRESHOLD),
-      },
-    );
-    const awardRetry = retry(
-      // Only transport failures, timeouts and 5xx: never a 4xx, an open circuit or a full bulkhead.
-      handleWhen(
-        (err) =>
-          !(err instanceof BrokenCircuitError) &&
-          !(err instanceof BulkheadRejectedError) &&
-          !(err instanceof InvalidAgentReplyError) &&
-          !(err instanceof AgentHttpError && !err.retryable),
-      ),
-      {
-        maxAttempts: this.cfg.AWARD_RETRIES,
-        backoff: new ExponentialBackoff({
-          initialDelay: this.cfg.RETRY_BASE_MS,
-          maxDelay: this.cfg.RETRY_MAX_MS,
-        }),
-      },
-    );
-    const policies: AgentPolicies = {
-      breaker,
-      bulkhead: bulkhead(this.cfg.BULKHEAD_LIMIT, this.cfg.BULKHEAD_QUEUE),
-      awardRetry,
-      openedAt: null,
-      usedAt: now,
-    };
-    breaker.onBreak((reason) => {
-      policies.openedAt = Date.now();
-      const last = 'error' in reason ? String(reason.error?.message ?? reason.error) : 'isolated';
-      this.logger.warn({ agentId, last }, 'circuit opened');
-      this.onCircuit(agentId, 'open', last);
-    });
-    breaker.onHalfOpen(() => {
-      this.logger.info({ agentId }, 'circuit half-open: probing');
-      this.onCircuit(agentId, 'half-open');
-    });
-    breaker.onReset(() => {
-      policies.openedAt = null;
-      this.logger.info({ agentId }, 'circuit closed');
-      this.onCircuit(agentId, 'closed');
-    });
-    this.policies.set(agentId, policies);
-    return policies;
+    this.policies.forget(agentId);
   }
 
   /** Every agent this manager keeps a breaker for, with its state (the circuit gauge). */
-  *circuits(): Iterable<[string, WireCircuitState]> {
-    for (const id of this.policies.keys()) yield [id, this.circuitOf(id)];
+  circuits(): Iterable<[string, WireCircuitState]> {
+    return this.policies.circuits();
   }
 
   /** This manager's view of an agent's breaker. */
   circuitOf(agentId: string): WireCircuitState {
-    const p = this.policies.get(agentId);
-    if (!p) return 'closed';
-    switch (p.breaker.state) {
-      case CircuitState.Closed:
-        return 'closed';
-      case CircuitState.HalfOpen:
-        return 'half-open';
-      case CircuitState.Open:
-      case CircuitState.Isolated:
-        return 'open';
-    }
-  }
-
-  /**
-   * Whether an agent may be invited: its circuit is not open, or it has been open for
-   * `halfOpenAfter`, in which case this call is the half-open probe.
-   */
-  mayInvite(agentId: string, now = Date.now()): boolean {
-    const p = this.policies.get(agentId);
-    if (!p || p.breaker.state === CircuitState.Closed) return true;
-    if (p.breaker.state === CircuitState.HalfOpen) return false; // a probe is already out
-    return p.openedAt !== null && now - p.openedAt >= this.cfg.BREAKER_HALF_OPEN_MS;
+    return this.policies.circuitOf(agentId);
   }
 
   /** The agents this manager will not invite now: their circuits are open (or probing). */
   uninvitable(now = Date.now()): string[] {
-    const out: string[] = [];
-    for (const id of this.policies.keys()) if (!this.mayInvite(id, now)) out.push(id);
-    return out;
+    return this.policies.uninvitable(now);
   }
 
   /**
@@ -322,7 +193,7 @@ export class AgentClient {
   cfp(agent: AgentAddress, msg: Cfp, replyBy: number): Promise<CfpReply> {
     // An A2A agent cannot bid: the manager bids its standing offer for it, without a call.
     if (agent.a2a && this.a2a) return Promise.resolve(this.a2a.cfp(agent, msg));
-    const p = this.policiesOf(agent.id);
+    const p = this.policies.of(agent.id);
     return p.bulkhead.execute(() => {
       const left = replyBy - Date.now();
       if (left < Math.max(1, this.cfg.MIN_CFP_MS)) throw new CfpWindowError(left, false);
@@ -339,7 +210,7 @@ export class AgentClient {
   /** accept-proposal: retried with backoff on transport errors and 5xx (idempotent by awardId). */
   award(agent: AgentAddress, msg: AcceptProposal): Promise<AwardReply> {
     if (agent.a2a && this.a2a) return this.a2a.award(agent, msg);
-    const p = this.policiesOf(agent.id);
+    const p = this.policies.of(agent.id);
     // The bulkhead outside the breaker: a full bulkhead is this manager's congestion, not a
     // fault of the agent's.
     return p.awardRetry.execute(() =>
@@ -366,7 +237,7 @@ export class AgentClient {
         },
       );
     }
-    const p = this.policiesOf(agent.id);
+    const p = this.policies.of(agent.id);
     try {
       await p.bulkhead.execute(() => this.post(agent, path, msg, this.cfg.NOTIFY_TIMEOUT_MS, null));
       return true;

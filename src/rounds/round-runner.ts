@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AwardTiming } from '../awards/award-timing.ts';
-import type { RequeuePolicy } from '../awards/end-award.ts';
+import type { AwardEndResult, RequeuePolicy } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import type { AddressBook } from '../awards/notify-holder.ts';
 import type { SchemaIndex } from '../capabilities/schema-index.ts';
@@ -125,6 +125,16 @@ export class RoundRunner {
       }),
       { id: taskId },
     );
+  }
+
+  /** After the commit that ended an award: a task it sent back to the queue is auctioned again. */
+  afterAwardEnded(ended: AwardEndResult): void {
+    if (ended?.next === 'requeued')
+      this.startRound(ended.task.id, {
+        state: 'queued',
+        round: ended.task.round,
+        owner: ended.task.callbackKey,
+      });
   }
 
   /** Runs a round that a submission already opened in its own statement. */

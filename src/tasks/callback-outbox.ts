@@ -9,6 +9,7 @@ import { recordEvent } from '../events/event-log.ts';
 import { SIGNATURE_HEADER, signBody } from '../protocol/signature.ts';
 import { type Backoff, backoffDelay } from '../resilience/backoff.ts';
 import type { OutboundGuard } from '../resilience/outbound-guard.ts';
+import type { SweepJob } from '../sweeper/sweep-job.ts';
 import { takeBatch } from './take-batch.ts';
 import type { TaskStore } from './task-store.ts';
 import { traceIdOf } from './task-view.ts';
@@ -72,6 +73,15 @@ export class CallbackOutbox {
         )
       : undefined;
     return key ?? callbackSecretOf(this.opts.managerSecret, taskId);
+  }
+
+  /** The outbox's sweep job: callbacks of ended tasks that are due. */
+  job(): SweepJob {
+    return {
+      name: 'callbacks',
+      probe: 'exists (select 1 from tasks where callback_due_at is not null and callback_due_at <= now())',
+      run: () => this.deliverDue(),
+    };
   }
 
   async deliverDue(batch = 20): Promise<void> {

@@ -5,6 +5,7 @@ import { tasks } from '../db/schema.ts';
 import { dbNowPlus } from '../db/sql-fragments.ts';
 import { AppError } from '../errors/app-error.ts';
 import { recordEvent } from '../events/event-log.ts';
+import type { SweepJob } from '../sweeper/sweep-job.ts';
 import { NEW_TASK_COLUMNS, type NewTask, newTaskRecord, newTaskValues } from './new-task.ts';
 import { taskColumns, toTaskRow } from './task-rows.ts';
 import { transitionTask } from './task-store.ts';
@@ -165,7 +166,15 @@ export async function releaseWaiting(
   });
 }
 
-/** Whether some waiting task is ready to be released or failed (the sweeper's probe). */
-export const WAITING_READY_SQL = `exists (select 1 from tasks t where t.state = 'waiting' and (
+/**
+ * Waiting tasks whose dependencies settled: `release` (the market's releaseWaiting) releases and
+ * auctions them, or fails them.
+ */
+export function waitingRelease(release: () => Promise<unknown>): SweepJob {
+  return { name: 'waiting', probe: WAITING_READY_SQL, run: async () => void (await release()) };
+}
+
+/** Whether some waiting task is ready to be released or failed (the sweep's probe). */
+const WAITING_READY_SQL = `exists (select 1 from tasks t where t.state = 'waiting' and (
     not exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state <> 'completed')
     or exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state in ('failed', 'cancelled'))))`;

@@ -1,6 +1,9 @@
+import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
 import { quoted } from '../db/sql-lists.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { ENDED_TASK_STATES } from '../protocol/states.ts';
+import type { SweepJob } from '../sweeper/sweep-job.ts';
 
 const ENDED = quoted(ENDED_TASK_STATES);
 
@@ -49,6 +52,44 @@ const PRUNE_AGENT_EVENTS_SQL = `delete from events where id in (
   returning id`;
 
 export type PruneResult = { taskIds: string[]; agentEvents: number };
+
+/** Rows per retention statement; a full batch brings the next one a second later, not a minute. */
+const PRUNE_BATCH = 500;
+
+/**
+ * Deletes what ended more than `retentionMs` ago (what is kept whatever its age is said above),
+ * so a long-running market's tables stay bounded; `forget` drops views of them held in memory.
+ */
+export function retention(d: {
+  database: Database;
+  retentionMs: number;
+  metrics: MarketMetrics;
+  logger: Logger;
+  forget(taskIds: readonly string[]): void;
+}): SweepJob {
+  let nextPruneAt = 0;
+  return {
+    name: 'retention',
+    ready: (now) => d.retentionMs > 0 && now >= nextPruneAt,
+    async run() {
+      const now = Date.now();
+      // Once a minute (a tenth of the retention when that is shorter): old rows are not urgent, and
+      // one batch per turn leaves the sweep's other jobs their time while a backlog is worked off.
+      nextPruneAt = now + Math.min(60_000, d.retentionMs / 10);
+      const before = new Date(now - d.retentionMs);
+      const { taskIds, agentEvents } = await pruneEnded(d.database, before, PRUNE_BATCH);
+      if (taskIds.length) d.forget(taskIds);
+      d.metrics.pruned(taskIds.length, agentEvents);
+      if (taskIds.length || agentEvents)
+        d.logger.info(
+          { tasks: taskIds.length, agentEvents, before },
+          'pruned what ended before the retention',
+        );
+      if (taskIds.length === PRUNE_BATCH || agentEvents === PRUNE_BATCH)
+        nextPruneAt = Math.min(nextPruneAt, now + 1000);
+    },
+  };
+}
 
 /** Deletes one batch of what ended before `before`: at most `limit` tasks and `limit` agent events. */
 export async function pruneEnded(database: Database, before: Date, limit: number): Promise<PruneResult> {

@@ -60,6 +60,9 @@ export async function transitionTask(tx: Tx, t: Transition): Promise<TaskRow | n
     data: { state: to, round: row.round, ...t.event.data },
     capability: row.capability,
     state: to,
+    // An ended task's view rides with its notice (one without an award: a completion is written
+    // by complete-award.ts), so long-polls here answer from it without reading the task again.
+    ...(isEnded(to) && to !== 'completed' ? { view: toTaskView(row, null) } : {}),
   });
   return row;
 }

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config.ts';
 import { createManager, type Manager } from '../../src/manager.ts';
 import { isEnded } from '../../src/protocol/states.ts';
+import { listen } from '../../src/server.ts';
 import { TUNING, type Tuning } from '../../src/tuning.ts';
 import { createTestDatabase } from './test-database.ts';
 
@@ -62,8 +63,8 @@ export async function startManager(
       .filter(([k]) => k in TUNING)
       .map(([k, v]) => [k, typeof TUNING[k as keyof Tuning] === 'number' ? Number(v) : v]),
   );
-  const manager = await createManager({ ...loadConfig(fullEnv), ...tuning });
-  const url = await manager.listen();
+  const running = await listen(await createManager({ ...loadConfig(fullEnv), ...tuning }));
+  const { manager, url } = running;
   return {
     url,
     manager,
@@ -71,7 +72,7 @@ export async function startManager(
     db: database,
     call: client(url),
     async stop() {
-      await manager.stop();
+      await running.stop();
       if (!db) await database.drop();
     },
   };

@@ -93,6 +93,8 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       body,
       { bearer: bearerOf(c), registrationKey: c.req.header('x-registration-key') },
       speaking,
+      (agentId) =>
+        deps.market.deregister(agentId, (tx) => deps.registry.deregister(tx, agentId, 'name_taken_over')),
     );
     // A pull-only agent cannot be invited: a new round would find nobody new.
     if (reg.agent.endpoint) await deps.market.wakeQueued(reg.agent.capabilityNames);

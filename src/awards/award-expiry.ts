@@ -1,0 +1,68 @@
+import { and, asc, gte, inArray, lt } from 'drizzle-orm';
+import type { Database } from '../db/client.ts';
+import type { DbClock } from '../db/db-clock.ts';
+import { awards } from '../db/schema.ts';
+import { DB_NOW } from '../db/sql-fragments.ts';
+import { quoted } from '../db/sql-lists.ts';
+import type { MarketMetrics } from '../observability/market-metrics.ts';
+import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
+import { SWEEP_BATCH, type SweepJob } from '../sweeper/sweep-job.ts';
+import { type AwardEndResult, endAward } from './end-award.ts';
+import type { HolderNotice } from './notify-holder.ts';
+
+export type AwardExpiryDeps = {
+  database: Database;
+  clock: DbClock;
+  /** Awards that fell due while this manager was down wait this long after it starts. */
+  restartGraceMs: number;
+  metrics: MarketMetrics;
+  /** After the commit that ended an award: its task, requeued, is auctioned again. */
+  requeued(ended: AwardEndResult): void;
+  notice: HolderNotice;
+};
+
+/**
+ * Awards and claim leases past `dueAt`: the holder is sent `cancel`, the task is requeued or
+ * fails (end-award.ts decides). Awards that fell due before this manager started wait until
+ * `restartGraceMs` after its start: their agents may be holding results, retrying against a
+ * manager that was down, and would otherwise find their work thrown away on arrival.
+ */
+export function awardExpiry(d: AwardExpiryDeps): SweepJob {
+  const startedAt = Date.now();
+  /** When this manager started, by the database's clock (due times are written on it). */
+  const startedAtByDb = () => new Date(startedAt + d.clock.skewMs);
+  const pastDue = () => {
+    const due = lt(awards.dueAt, DB_NOW);
+    return Date.now() >= startedAt + d.restartGraceMs ? due : and(due, gte(awards.dueAt, startedAtByDb()));
+  };
+  return {
+    name: 'awards',
+    probe: `exists (select 1 from awards where status in ${quoted(LIVE_AWARD_STATUSES)} and due_at < now())`,
+    async run() {
+      for (let i = 0; i < SWEEP_BATCH; i++) {
+        const expired = await d.database.db.transaction(async (tx) => {
+          const [due] = await tx
+            .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
+            .from(awards)
+            .where(and(inArray(awards.status, [...LIVE_AWARD_STATUSES]), pastDue()))
+            .orderBy(asc(awards.dueAt))
+            .limit(1)
+            .for('update', { skipLocked: true });
+          if (!due) return null;
+          const ended = await endAward(tx, due.id, {
+            action: 'expire',
+            reason: due.kind === 'claim' ? 'claim lease expired' : 'no result by dueAt',
+            blame: true,
+            countsAttempt: true,
+          });
+          return { due, ended };
+        });
+        if (!expired) return;
+        d.metrics.awardExpired(expired.due.kind === 'claim' ? 'claim' : 'award');
+        // After the commit: the new round must see the queued state.
+        d.requeued(expired.ended);
+        d.notice.cancel(expired.due);
+      }
+    },
+  };
+}
