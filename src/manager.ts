@@ -57,6 +57,8 @@ export type Manager = {
   sweeper: Sweeper;
   feed: EventFeed;
   hub: EventHub;
+  /** Agreements held for their holders' reports. */
+  agreements: HeldAgreements;
   /** Where it is reached; the server tells it the port it bound. */
   address: ManagerAddress;
   /** Starts the background work (sweeper, liveness, A2A watches); the server calls it once listening. */
@@ -314,6 +316,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     sweeper,
     feed,
     hub,
+    agreements,
     address,
     start() {
       sweeper.start();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fleet, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { eventually, startManager, sweeps, type TestManager, waitEnd } from './support/harness.ts';
 
 /** What one task may cost the agents and the manager, however many agents or submissions come. */
 describe('bounded work per task and per manager', () => {
@@ -51,7 +51,8 @@ describe('bounded work per task and per manager', () => {
     const done = await waitEnd(m, task.id, 15000);
     expect(done.state).toBe('failed');
     expect(done.error.code).toBe('rounds_exhausted');
-    await sleep(300);
+    // No third round, however many sweeps look at it.
+    await sweeps(m, 3);
     expect(refuser.count('/cfp')).toBe(2);
     const events = (await m.call('GET', `/v1/tasks/${task.id}/events`)).body.items;
     expect(events.at(-1)).toMatchObject({ type: 'task.failed', data: { code: 'rounds_exhausted' } });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../src/protocol/signature.ts';
 import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
-import { eventually, startManager, type TestManager } from './support/harness.ts';
+import { eventually, startManager, sweeps, type TestManager } from './support/harness.ts';
 
 const SECRET = 'a-manager-secret-of-at-least-32-characters';
 
@@ -63,7 +63,7 @@ describe('task callbacks', () => {
     expect(events.at(-1).data.attempts).toBe(2);
     // Delivered once: no further calls.
     const n = hook.requests.length;
-    await new Promise((r) => setTimeout(r, 700));
+    await sweeps(m, 3);
     expect(hook.requests.length).toBe(n);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, json, type RawAgent } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 /**
@@ -53,6 +53,11 @@ describe('agreements held for the result', () => {
     });
     return agent;
   };
+  /** Agreements recorded with their holder's report: each such hold has ended, and writes nothing more. */
+  const recordedWithReport = async () =>
+    sampleValue(parsePrometheus(await (await fetch(`${m.url}/metrics`)).text()), 'cnp_agreements_total', {
+      recorded: 'with_report',
+    });
   const report = (agent: RawAgent, taskId: string, body: unknown) =>
     m.call('POST', `/v1/tasks/${taskId}/result`, body, { authorization: `Bearer ${agent.token}` });
 
@@ -71,8 +76,9 @@ describe('agreements held for the result', () => {
     expect(agreed!.xid).toBe(completed!.xid);
     expect(agreed!.data).toMatchObject({ awardId: done.award.id, attempts: 1 });
     expect(Date.parse(String(agreed!.data.dueAt))).toBeGreaterThan(Date.parse(done.award.awardedAt));
-    // Nothing is left to write once the hold is over.
-    await sleep(1700);
+    // The hold ended with the report: nothing is left to write.
+    await eventually(async () => (await recordedWithReport()) === 1, 15_000, 'the hold taken by the report');
+    expect(m.manager.agreements.size).toBe(0);
     expect((await trail(t.body.id)).length).toBe(events.length);
   });
 
@@ -115,7 +121,9 @@ describe('agreements held for the result', () => {
     const types = (await trail(t.body.id)).map((e) => e.type);
     expect(types.indexOf('award.agreed')).toBeGreaterThan(types.indexOf('task.awarded'));
     expect(types.indexOf('award.agreed')).toBeLessThan(types.indexOf('task.failed'));
-    await sleep(1700);
+    // The hold ended with the report (no agreement written later, so no cancel follows).
+    await eventually(async () => (await recordedWithReport()) === 2, 15_000, 'the hold taken by the report');
+    expect(m.manager.agreements.size).toBe(0);
     expect(agent.requests.filter((r) => r.path === '/cancel')).toEqual([]);
   });
 

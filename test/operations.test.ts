@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Fleet, json } from './support/agents.ts';
-import { client, eventually, sleep, startManager } from './support/harness.ts';
+import { client, eventually, sleep, startManager, sweeps } from './support/harness.ts';
 import { runTs, waitForListening } from './support/processes.ts';
 import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
@@ -160,7 +160,7 @@ describe('operations', () => {
 
       const second = await startManager(env, db);
       try {
-        await sleep(300); // several sweeps
+        await sweeps(second, 3);
         const res = await second.call(
           'POST',
           `/v1/tasks/${id}/result`,

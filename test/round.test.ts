@@ -125,8 +125,12 @@ describe('closing the round', () => {
     await eventually(
       async () => (await m.call('GET', `/v1/tasks/${id}`)).body.round >= 1 && late.count('/cfp') > 0,
     );
-    await sleep(600);
-    const round = (await m.call('GET', `/v1/tasks/${id}`)).body.round;
+    // Once its first round has closed (awarded to the deferring agent above, or queued), a bid
+    // for it is late.
+    const round = 1;
+    await eventually(async () =>
+      (await eventTypes(id)).some((t) => t === 'task.awarded' || t === 'task.queued'),
+    );
     const res = await m.call(
       'POST',
       `/v1/tasks/${id}/bids`,
@@ -373,9 +377,11 @@ describe('cancel and deadline', () => {
   it('cancels mid-round: nothing is awarded', async () => {
     fleet = new Fleet(m.url);
     const cap = freshCap();
+    let slowAnswered = false;
     const slow = await fleet.raw('slow-bidder', cap, async (_req, res) => {
-      await sleep(1500);
+      await sleep(1500); // a slow agent: its answer comes after the cancel
       json(res, { type: 'propose', cost: 1, etaMs: 100 });
+      slowAnswered = true;
     });
     const quick = await fleet.raw('quick-bidder', cap, (req, res) =>
       json(res, req.path === '/cfp' ? { type: 'propose', cost: 2, etaMs: 100 } : {}),
@@ -394,7 +400,8 @@ describe('cancel and deadline', () => {
         conversationId: id,
         reason: 'cancelled',
       });
-    await sleep(2000);
+    // The slow bidder's answer arrives after the cancel, and the round ends: still no award.
+    await eventually(() => slowAnswered && m.manager.rounds.inFlight === 0, 10_000, 'the round over');
     const t = (await m.call('GET', `/v1/tasks/${id}`)).body;
     expect(t.state).toBe('cancelled');
     expect(slow.count('/award') + quick.count('/award')).toBe(0);

@@ -110,6 +110,11 @@ export class RoundRunner {
     void guarded.finally(() => this.running.delete(guarded));
   }
 
+  /** How many rounds this process is running now (opening, bidding, closing, awarding). */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
   /** Waits for the rounds this process is running (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.running.size) await Promise.allSettled([...this.running]);

@@ -41,6 +41,8 @@ export class Sweeper {
   private ticking?: Promise<void>;
   private readonly skew = new ClockSkewWatch();
   private readonly probeSql: string;
+  /** Sweeps finished so far: a wait for "the backstop has had its chance" counts them. */
+  completed = 0;
 
   constructor(private readonly d: SweeperDeps) {
     const probes = d.jobs.flatMap((job, i) => (job.probe ? [`${job.probe} as j${i}`] : []));
@@ -102,6 +104,7 @@ export class Sweeper {
         this.d.logger.error({ err, step: job.name }, 'sweep step failed');
       }
     }
+    this.completed++;
   }
 
   /** This manager's clock against the database's: a metric always, a warning when they disagree. */

@@ -78,6 +78,15 @@ export async function startManager(
   };
 }
 
+/**
+ * Waits until the manager has finished `n` more sweeps: every backstop (redelivery, expiry,
+ * re-auction) has had that many chances to act. For checks that something does not happen.
+ */
+export async function sweeps(m: { manager: Manager }, n: number, ms = 10_000): Promise<void> {
+  const target = m.manager.sweeper.completed + n;
+  await eventually(() => m.manager.sweeper.completed >= target, ms, `${n} sweeps`);
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `fn` returns a truthy value, or fails after `ms`. */
