@@ -5,7 +5,7 @@ import { type Browser, chromium, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { eventually, startManager, submitTask, type TestManager, waitEnd } from './support/harness.ts';
 import { ROOT, runTs } from './support/processes.ts';
 import { createTestDatabase } from './support/test-database.ts';
 
@@ -131,11 +131,7 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     await m?.stop();
   });
 
-  const submit = async (body: Record<string, unknown>) => {
-    const r = await m.call('POST', '/v1/tasks', body);
-    expect(r.status).toBe(202);
-    return r.body.id as string;
-  };
+  const submit = (body: Record<string, unknown>) => submitTask(m, body);
 
   it('is served at / with its assets, compressed, under a strict CSP; JSON clients still get JSON', async () => {
     const page = await fetch(`${m.url}/`, { headers: { accept: 'text/html' } });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json, RawAgent } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { eventually, sleep, startManager, submitTask, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus } from './support/prometheus-text.ts';
 
 /** TASK_RETENTION_MS: what ended long enough ago is deleted; what is still needed stays. */
@@ -40,11 +40,8 @@ describe('retention of ended tasks', () => {
     await m?.stop();
   });
 
-  const submit = async (body: Record<string, unknown>, headers: Record<string, string> = {}) => {
-    const r = await m.call('POST', '/v1/tasks', body, headers);
-    expect(r.status).toBe(202);
-    return r.body.id as string;
-  };
+  const submit = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    submitTask(m, body, headers);
   const ended = async (id: string) => {
     const t = await waitEnd(m, id, 20000);
     expect(['completed', 'failed', 'cancelled']).toContain(t.state);

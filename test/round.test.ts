@@ -4,7 +4,7 @@ import { agentStatDeltas, agents, awards, bids, tasks } from '../src/db/schema.t
 import { rollUpAgentStats } from '../src/registry/agent-stats.ts';
 import { deferred } from '../src/sdk/index.ts';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, sleep, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { eventually, sleep, startManager, submitTask, type TestManager, waitEnd } from './support/harness.ts';
 
 const FAST = {
   DUE_GRACE_FACTOR: '1',
@@ -31,11 +31,8 @@ afterEach(async () => {
   await fleet?.stopAll();
 });
 
-const submit = async (body: Record<string, unknown>) => {
-  const res = await m.call('POST', '/v1/tasks', { input: { n: 1 }, bidWindowMs: 1000, ...body });
-  expect(res.status).toBe(202);
-  return res.body.id as string;
-};
+const submit = (body: Record<string, unknown>) =>
+  submitTask(m, { input: { n: 1 }, bidWindowMs: 1000, ...body });
 const ended = (id: string) => waitEnd(m, id, 20000);
 const eventTypes = async (id: string) =>
   (await m.call('GET', `/v1/tasks/${id}/events`)).body.items.map((e: { type: string }) => e.type) as string[];

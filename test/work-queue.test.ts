@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
-import { eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { claimQueued, eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 
 let m: TestManager;
 let fleet: Fleet;
@@ -21,8 +21,7 @@ const reasonOf = async (id: string) =>
 /** An agent that is invited but never bids: bidding times out and the task is queued. */
 const silentBidder = (name: string, cap: string) =>
   fleet.raw(name, cap, (req, res) => (req.path === '/cfp' ? json(res, { type: 'deferred' }) : json(res, {})));
-const claim = (token: string, body: Record<string, unknown>) =>
-  m.call('POST', '/v1/queue/claim', body, { authorization: `Bearer ${token}` });
+const claim = (token: string, body: Record<string, unknown>) => claimQueued(m, token, body);
 
 describe('fallback work queue', () => {
   it('never sends a cfp to a pull-only agent (registered without endpoint); it claims instead', async () => {

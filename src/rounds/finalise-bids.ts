@@ -13,16 +13,9 @@ export type PostedBid = {
 };
 
 /** A bid as the round closed it: what the agent answered and the outcome it gets. */
-export type FinalBid = {
-  id: string;
+export type FinalBid = Omit<PostedBid, 'type'> & {
   agentId: string;
   type: 'propose' | 'refuse' | 'no_reply' | 'invalid';
-  cost: number | null;
-  etaMs: number | null;
-  confidence: number | null;
-  validUntil: number | null;
-  reason: string | null;
-  receivedAt: number;
   outcome: string;
   /** The iteration its standing answer came from. */
   iteration: number;

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Database } from '../db/client.ts';
 import { DbClock } from '../db/db-clock.ts';
 import { noMetrics } from '../observability/market-metrics.ts';
@@ -83,9 +83,14 @@ describe('the sweeper', () => {
       [],
       pino({ level: 'error' }, { write: (line: string) => errors.push(line) }),
     );
-    sweeper.start(100);
-    await new Promise((r) => setTimeout(r, 400));
-    await sweeper.stop();
+    vi.useFakeTimers();
+    try {
+      sweeper.start(100);
+      await vi.advanceTimersByTimeAsync(400);
+    } finally {
+      vi.useRealTimers();
+    }
+    void sweeper.stop();
     expect(probes.length).toBeGreaterThan(5);
     // Nothing started until the first had run for the stuck limit.
     expect(probes[1]! - probes[0]!).toBeGreaterThanOrEqual(95);

@@ -78,6 +78,26 @@ export async function startManager(
   };
 }
 
+/** Submits a task and expects it accepted (202); resolves to its id. */
+export async function submitTask(
+  m: { call: ReturnType<typeof client> },
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const r = await m.call('POST', '/v1/tasks', body, headers);
+  if (r.status !== 202) throw new Error(`submission answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body.id as string;
+}
+
+/** An agent's claim on the work queue with its token (the raw reply). */
+export function claimQueued(
+  m: { call: ReturnType<typeof client> },
+  token: string,
+  body: Record<string, unknown>,
+) {
+  return m.call('POST', '/v1/queue/claim', body, { authorization: `Bearer ${token}` });
+}
+
 /**
  * Waits until the manager has finished `n` more sweeps: every backstop (redelivery, expiry,
  * re-auction) has had that many chances to act. For checks that something does not happen.
