@@ -49,7 +49,14 @@ export type MarketServiceDeps = {
   book: AddressBook;
   hub: EventHub;
   logger: Logger;
-  config: Config;
+  config: Pick<
+    Config,
+    | 'DEFAULT_BID_WINDOW_MS'
+    | 'DEPENDENCY_OUTPUT_MAX_BYTES'
+    | 'MAX_WAITING_TASKS_PER_CLIENT'
+    | 'ROUND_LEASE_MS'
+    | 'ROUND_QUEUE_MAX'
+  >;
   /** Where callbacks may go (stricter than agent calls: no loopback unless OUTBOUND_LOOPBACK=allow). */
   callbackGuard: OutboundGuard;
   /** The key a task's callbacks are signed with when API keys are off (returned at submission). */

@@ -2,6 +2,30 @@ import type { Logger } from 'pino';
 import type { MarketService } from '../app/market-service.ts';
 import type { CapabilityCatalogue } from '../capabilities/catalogue.ts';
 import type { Config } from '../config.ts';
+
+export type HttpConfig = Pick<
+  Config,
+  | 'API_KEYS'
+  | 'ADMIN_KEYS'
+  | 'REGISTRATION_KEY'
+  | 'A2A_DEFAULT_CAPABILITY'
+  | 'AGENT_TTL_MS'
+  | 'ALLOWED_HOSTS'
+  | 'BODY_LIMIT_BYTES'
+  | 'EVENT_REPLAY_MAX'
+  | 'HOST'
+  | 'PORT'
+  | 'PUBLIC_URL'
+  | 'MAX_LONG_POLLS_PER_CLIENT'
+  | 'MAX_STREAMS_PER_CLIENT'
+  | 'MAX_SUBTASKS_PER_AWARD'
+  | 'MAX_SUBTASK_DEPTH'
+  | 'RATE_LIMIT_BYTES_PER_KEY'
+  | 'RATE_LIMIT_PER_ADDRESS'
+  | 'RATE_LIMIT_PER_KEY'
+  | 'RATE_LIMIT_WINDOW_MS'
+>;
+
 import type { Database } from '../db/client.ts';
 import type { EventFeed } from '../events/event-feed.ts';
 import type { EventHub } from '../events/event-hub.ts';
@@ -13,7 +37,8 @@ import type { HeldSlots } from './held-requests.ts';
 
 /** Everything the HTTP layer needs, passed in so tests can build the app in-process. */
 export type AppDeps = {
-  config: Config;
+  /** What the edge reads: credentials, limits, hosts, and the market's policy it shows. */
+  config: HttpConfig;
   logger: Logger;
   database: Database;
   registry: AgentRegistry;

@@ -32,7 +32,20 @@ export type RoundRunnerDeps = {
   client: AgentClient;
   hub: EventHub;
   logger: Logger;
-  config: Config;
+  config: Pick<
+    Config,
+    | 'ADMISSION_TARGET_LAG_MS'
+    | 'AWARD_RETRIES'
+    | 'AWARD_TIMEOUT_MS'
+    | 'DUE_GRACE_FACTOR'
+    | 'DUE_GRACE_MS'
+    | 'MAX_CONCURRENT_ROUNDS'
+    | 'MAX_INVITEES'
+    | 'REAUCTION_BASE_MS'
+    | 'REAUCTION_CAP_MS'
+    | 'RETRY_MAX_MS'
+    | 'ROUND_LEASE_MS'
+  >;
   managerId: string;
   book: AddressBook;
   tokenOf(agentId: string, kid: string | null): string;

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
+import { databaseLeaks } from './test-database.ts';
 
 /**
- * Fails a test file that leaves a server listening (a manager, an agent, a proxy it started and
+ * Fails a test file that leaves a database of its own behind, or connections to one open when it
+ * was dropped (PostgreSQL), and a file that leaves a server listening (a manager, an agent, a proxy it started and
  * did not stop): a leak slows every later file in the worker and hides a missing stop. Counted
  * per file, against what listened when the file began, with 5 s for closes under way. Client
  * sockets are not counted: keep-alive connections close on their own timer, seconds later.
@@ -18,6 +20,13 @@ const openNow = () => {
 let before = new Map<string, number>();
 beforeAll(() => {
   before = openNow();
+});
+
+afterAll(() => {
+  const left = [...databaseLeaks.open, ...databaseLeaks.connected];
+  databaseLeaks.open.clear();
+  databaseLeaks.connected.length = 0;
+  if (left.length) throw new Error(`this file left databases or connections open: ${left.join(', ')}`);
 });
 
 afterAll(async () => {

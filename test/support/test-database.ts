@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 
+/** Databases created and not dropped, and those dropped while connections still held them. */
+export const databaseLeaks = { open: new Set<string>(), connected: [] as string[] };
+
 /**
  * A database of the test file's own: a fresh in-memory PGlite by default, or, with
  * DATABASE_URL set, a new database on that server, dropped at the end.
@@ -12,14 +15,27 @@ export async function createTestDatabase(): Promise<{ env: Record<string, string
   const admin = postgres(base, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
+  databaseLeaks.open.add(name);
   const url = new URL(base);
   url.pathname = `/${name}`;
   return {
     env: { DATABASE_URL: url.toString() },
     async drop() {
       const a = postgres(base, { max: 1, onnotice: () => {} });
+      // Whoever used it has closed its connections (a backend may take a moment to exit).
+      const until = Date.now() + 5000;
+      let held = 0;
+      do {
+        [{ held }] =
+          (await a`select count(*)::int as held from pg_stat_activity where datname = ${name}`) as unknown as [
+            { held: number },
+          ];
+        if (held) await new Promise((r) => setTimeout(r, 50));
+      } while (held && Date.now() < until);
+      if (held) databaseLeaks.connected.push(`${name} (${held} connections)`);
       await a.unsafe(`drop database if exists ${name} with (force)`);
       await a.end();
+      databaseLeaks.open.delete(name);
     },
   };
 }
