@@ -5,10 +5,14 @@
  *
  * Usage: node --import tsx bench/rounds.ts [--agents 1,5,25,100] [--tasks 1000] [--clients 64]
  *        [--db pglite|postgres|both] [--managers N] [--profile DIR] [--env KEY=VALUE ...]
- * PostgreSQL runs use DATABASE_URL's server (a fresh database per run).
+ *        [--warmup 1000] [--history N] [--loads N]
+ * PostgreSQL runs use DATABASE_URL's server (a fresh database per run). `--history` loads that
+ * many completed tasks before measuring; `--loads` measures that many successive loads on the
+ * same database and prints each (rounds/s, CPU per round, HOT updates), first beside last.
  */
 import { parseArgs } from 'node:util';
 import { runBareRounds } from './support/bare-rounds.ts';
+import { measureFloor, roundFloorMs } from './support/floor.ts';
 import { percentile } from './support/http.ts';
 import { type DbKind, fmtPct, runManagerRounds } from './support/manager-rounds.ts';
 import { cpuMeter, machineBusyMeter, spawnTs, stopChild, waitReady } from './support/processes.ts';
@@ -22,8 +26,14 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Manager processes sharing the database (PostgreSQL only), clients spread over them. */
     managers: { type: 'string', default: '1' },
-    /** Manager settings for this run, e.g. --env NOTIFY_BATCH_MS=20 (repeatable). */
+    /** Manager settings for this run, e.g. --env AGENT_TTL_MS=30000 (repeatable). */
     env: { type: 'string', multiple: true, default: [] },
+    /** Rounds run before measuring (JIT, pools, prepared statements). */
+    warmup: { type: 'string', default: '1000' },
+    /** Completed tasks (with bids, awards and events) loaded before measuring (PostgreSQL). */
+    history: { type: 'string', default: '0' },
+    /** Successive measured loads on one database (PostgreSQL). */
+    loads: { type: 'string', default: '1' },
   },
 });
 const managerEnv = Object.fromEntries(
@@ -59,11 +69,19 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 let failed = false;
 /** Where the two cores went, per round, for the second table. */
 const cpuRows: string[] = [];
+/** Successive loads, for the third. */
+const loadRows: string[] = [];
+/** The floor's parts, measured in this run. */
+const floorRows: string[] = [];
 for (const db of dbs) {
   for (const agents of agentCounts) {
     const tasks = tasksFor(agents);
     const bareAgents = spawnTs('bench/support/agents-process.ts', ['--count', String(agents)], {});
     const { endpoints } = await waitReady<{ endpoints: string[] }>(bareAgents);
+    const floor = await measureFloor({
+      endpoint: endpoints[0]!,
+      databaseUrl: db === 'postgres' ? process.env.DATABASE_URL : undefined,
+    });
     await runBareRounds(endpoints, 50, clients); // warm-up
     const bareAgentsCpu = cpuMeter(() => [bareAgents.child.pid ?? 0]);
     const bareClientCpu = process.cpuUsage();
@@ -85,15 +103,26 @@ for (const db of dbs) {
       profileDir: values.profile,
       env: managerEnv,
       managers,
+      warmup: Number(values.warmup),
+      history: Number(values.history),
+      loads: Number(values.loads),
     });
+    for (const [i, l] of m.loads.entries())
+      loadRows.push(
+        `| ${db} | ${agents} | ${i + 1} | ${(tasks / l.seconds).toFixed(1)} | ${l.managerCpuPerRound.toFixed(2)} | ${l.postgresCpuPerRound === null ? 'n/a' : l.postgresCpuPerRound.toFixed(2)} | ${(l.hot.tasks * 100).toFixed(0)}% | ${(l.hot.awards * 100).toFixed(0)}% |`,
+      );
     const bareRate = tasks / bare.seconds;
     const c = m.cpuPerRound;
     const runTotal = c.manager + (c.postgres ?? 0) + c.agents + c.clients;
     const bareTotal = bareCpu.client + bareCpu.agents;
     const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
     const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+    const floorMs = roundFloorMs(floor, agents, m.commitsPerTask);
     cpuRows.push(
-      `| ${db} | ${agents} | ${f(bareCpu.client)} | ${f(bareCpu.agents)} | ${f(c.manager)} | ${f(c.postgres)} | ${f(c.agents)} | ${f(c.clients)} | ${(runTotal / bareTotal).toFixed(1)}x | ${pct(bareBusy)} | ${pct(m.machineBusy)} |`,
+      `| ${db} | ${agents} | ${f(bareCpu.client)} | ${f(bareCpu.agents)} | ${f(c.manager)} | ${f(floorMs)} | ${(c.manager / floorMs).toFixed(1)}x | ${f(c.postgres)} | ${f(c.agents)} | ${f(c.clients)} | ${(runTotal / bareTotal).toFixed(1)}x | ${pct(bareBusy)} | ${pct(m.machineBusy)} |`,
+    );
+    floorRows.push(
+      `| ${db} | ${agents} | ${(floor.outboundMs * 1000).toFixed(0)} | ${(floor.inboundMs * 1000).toFixed(0)} | ${floor.statementMs === null ? 'n/a' : (floor.statementMs * 1000).toFixed(0)} | ${2 * agents} + 3 + ${m.commitsPerTask === null ? 'n/a' : m.commitsPerTask.toFixed(1)} |`,
     );
     const rate = tasks / m.seconds;
     const bareP50 = percentile(bare.latencies, 50);
@@ -105,8 +134,26 @@ for (const db of dbs) {
 }
 console.log('\nCPU ms per round, each side (read from /proc; PostgreSQL backends only on PostgreSQL):\n');
 console.log(
-  '| db | agents | bare: client | bare: agents | manager | postgres | agents | clients | manager run total / bare total | cores busy: bare | cores busy: manager run |',
+  '| db | agents | bare: client | bare: agents | manager | manager floor | manager / floor | postgres | agents | clients | manager run total / bare total | cores busy: bare | cores busy: manager run |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of cpuRows) console.log(r);
+console.log(
+  '\nThe floor, measured in this run: CPU µs of one bare call out (node:http keep-alive, client side), one minimal request in (node:http server side) and one prepared statement (postgres.js, client side); a round makes 2 × agents calls, 3 requests and its statements (commits per task):\n',
+);
+console.log(
+  '| db | agents | call out µs | request in µs | statement µs | calls + requests + statements per round |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of floorRows) console.log(r);
+if (loadRows.length) {
+  console.log(
+    `\nSuccessive loads of the same database${Number(values.history) ? ` after ${values.history} completed tasks of history` : ''} (PostgreSQL CPU from its backends; HOT: updates that wrote no index entry):\n`,
+  );
+  console.log(
+    '| db | agents | load | rounds/s | manager ms/round | postgres ms/round | tasks HOT | awards HOT |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of loadRows) console.log(r);
+}
 process.exit(failed ? 1 : 0);

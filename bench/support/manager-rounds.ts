@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { hotUpdates, loadHistory } from './history.ts';
 import { keepAlivePool, percentile, requestJson } from './http.ts';
 import {
   type Child,
@@ -114,7 +115,26 @@ export async function startManager(
   return { url, proc, stop: () => stopChild(proc) };
 }
 
+/** One of several successive loads on one database. */
+export type LoadResult = {
+  seconds: number;
+  managerCpuPerRound: number;
+  postgresCpuPerRound: number | null;
+  /** Shares of updates PostgreSQL made HOT during the load. */
+  hot: { tasks: number; awards: number };
+};
+
+const hotShare = (a: Awaited<ReturnType<typeof hotUpdates>>, b: Awaited<ReturnType<typeof hotUpdates>>) => {
+  const share = (t: 'tasks' | 'awards') => {
+    const updates = b[t].updates - a[t].updates;
+    return updates ? (b[t].hot - a[t].hot) / updates : 0;
+  };
+  return { tasks: share('tasks'), awards: share('awards') };
+};
+
 export type ManagerRoundsResult = {
+  /** Successive loads after the first (with --loads), and the HOT shares of the first. */
+  loads: LoadResult[];
   seconds: number;
   completed: number;
   tasks: number;
@@ -148,6 +168,12 @@ export async function runManagerRounds(opts: {
   clientKeys?: string[];
   /** Started once the warm-up is done, stopped when the measured tasks are: load beside the clients. */
   alongside?: (managerUrl: string) => Promise<{ stop(): Promise<void> }>;
+  /** Completed tasks loaded into the database before the first measured load (PostgreSQL). */
+  history?: number;
+  /** Successive measured loads of `tasks` each on the same database (the first is the result). */
+  loads?: number;
+  /** Rounds run before measuring, so the measured part runs compiled code. */
+  warmup?: number;
 }): Promise<ManagerRoundsResult> {
   const database =
     opts.db === 'postgres'
@@ -210,8 +236,20 @@ export async function runManagerRounds(opts: {
       } while (!['completed', 'failed', 'cancelled'].includes(view.state));
       return { ms: performance.now() - t0, view };
     };
-    // Warm up (JIT, connection pools, prepared statements), then let every backend flush its statistics.
-    await Promise.all(Array.from({ length: 16 }, (_, i) => one(-i)));
+    // Warm up (JIT, connection pools, prepared statements), then let every backend flush its
+    // statistics. Long enough that the optimising compiler is done before measuring: with 16 rounds
+    // it took a fifth of the manager's CPU in the measured part's first seconds.
+    const warmup = opts.warmup ?? 1000;
+    let w = 0;
+    await Promise.all(
+      Array.from({ length: opts.clients }, async () => {
+        while (w < warmup) await one(-1 - w++);
+      }),
+    );
+    if (database && opts.history) {
+      const h = await loadHistory(database.url, opts.history);
+      console.error(`# history: ${opts.history} completed tasks loaded in ${h.seconds.toFixed(0)} s`);
+    }
     // For experiments: SQL run on the bench database once it is migrated, e.g. dropping an index.
     if (database && process.env.BENCH_SQL) await database.run(process.env.BENCH_SQL);
     if (database) await new Promise((r) => setTimeout(r, 11_000));
@@ -228,18 +266,24 @@ export async function runManagerRounds(opts: {
     const toAward: number[] = [];
     let completed = 0;
     let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: opts.clients }, async () => {
-        while (next < opts.tasks) {
-          const r = await one(next++);
-          latencies.push(r.ms);
-          if (r.view.state === 'completed') completed++;
-          if (r.view.award) toAward.push(Date.parse(r.view.award.awardedAt) - Date.parse(r.view.createdAt));
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
+    /** One measured load: `opts.tasks` rounds from the clients, numbered from `base`. */
+    const load = async (base: number) => {
+      const end = next + opts.tasks;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: opts.clients }, async () => {
+          while (next < end) {
+            const r = await one(base + next++);
+            latencies.push(r.ms);
+            if (r.view.state === 'completed') completed++;
+            if (r.view.award) toAward.push(Date.parse(r.view.award.awardedAt) - Date.parse(r.view.createdAt));
+          }
+        }),
+      );
+      return (performance.now() - t0) / 1000;
+    };
+    const hot0 = database ? await hotUpdates(database.url) : null;
+    const seconds = await load(0);
     await beside?.stop();
     const clientsUsed = process.cpuUsage(clientsCpu);
     const busy = machineBusy();
@@ -249,6 +293,31 @@ export async function runManagerRounds(opts: {
       agents: agentsCpu() / opts.tasks,
       clients: (clientsUsed.user + clientsUsed.system) / 1000 / opts.tasks,
     };
+    const first = { completed, latencies: [...latencies], toAward: [...toAward] };
+    const loads: LoadResult[] = [];
+    if ((opts.loads ?? 1) > 1 && database) {
+      // Each load on the database the ones before left: rounds/s, CPU per round, HOT updates.
+      await new Promise((r) => setTimeout(r, 1500)); // backends flush their statistics
+      let hotBefore = hot0!;
+      for (let i = 0; i < opts.loads!; i++) {
+        const pg = cpuMeter(() => pgPids);
+        const mg = cpuMeter(() => managers.map((m) => m.proc.child.pid ?? 0));
+        const s = i === 0 ? seconds : await load(0);
+        const cpu =
+          i === 0
+            ? { manager: cpuPerRound.manager, postgres: cpuPerRound.postgres }
+            : { manager: mg() / opts.tasks, postgres: pg() / opts.tasks };
+        if (i > 0) await new Promise((r) => setTimeout(r, 1500));
+        const hot = await hotUpdates(database.url);
+        loads.push({
+          seconds: s,
+          managerCpuPerRound: cpu.manager,
+          postgresCpuPerRound: cpu.postgres,
+          hot: hotShare(hotBefore, hot),
+        });
+        hotBefore = hot;
+      }
+    }
     const rss = rssMiB(manager.proc.child.pid!);
     pool.destroy();
     await stopChild(agentsProc);
@@ -257,14 +326,15 @@ export async function runManagerRounds(opts: {
     let commitsPerTask: number | null = null;
     if (database) {
       await new Promise((r) => setTimeout(r, 500));
-      commitsPerTask = ((await database.commits()) - before) / opts.tasks;
+      commitsPerTask = ((await database.commits()) - before) / (opts.tasks * Math.max(1, loads.length));
     }
     return {
+      loads,
       seconds,
-      completed,
+      completed: first.completed,
       tasks: opts.tasks,
-      latencies: latencies.sort((a, b) => a - b),
-      toAward: toAward.sort((a, b) => a - b),
+      latencies: first.latencies.sort((a, b) => a - b),
+      toAward: first.toAward.sort((a, b) => a - b),
       commitsPerTask,
       rssMiB: rss,
       cpuPerRound,
