@@ -11,6 +11,7 @@ import { SchemaIndex } from './capabilities/schema-index.ts';
 import { type Config, databaseTarget } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { DbClock, measureDbClock } from './db/db-clock.ts';
+import { deadRowCleanup } from './db/dead-rows.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { type EventFeed, eventFeedOn } from './events/event-feed.ts';
 import { EventHub } from './events/event-hub.ts';
@@ -259,6 +260,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       waitingRelease(() => market.releaseWaiting()),
       orphanCascade({ database, cancel: (taskId, why) => market.cancel(taskId, why) }),
       agentStatsFold(db),
+      deadRowCleanup({ database, logger }),
       retention({
         database,
         retentionMs: config.TASK_RETENTION_MS,

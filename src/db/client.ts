@@ -37,6 +37,11 @@ export interface Database {
    * text once per connection (postgres.js) instead of being rebuilt by the query builder per call.
    */
   query<T = Record<string, unknown>>(text: string, params: readonly Param[]): Promise<T[]>;
+  /**
+   * Runs a utility statement that may not run in a transaction (VACUUM), by the simple query
+   * protocol; no parameters, so its text must be the caller's own.
+   */
+  utility(text: string): Promise<void>;
   /** Subscribes to a NOTIFY channel; resolves to an unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -71,6 +76,9 @@ export async function openDatabase(
       driver: 'postgres',
       query: <T>(text: string, params: readonly Param[]) =>
         client.unsafe(text, params as Param[], { prepare: true }) as unknown as Promise<T[]>,
+      async utility(text) {
+        await client.unsafe(text).simple();
+      },
       async listen(channel, onPayload) {
         const sub = await client.listen(channel, onPayload);
         return async () => sub.unlisten();
@@ -94,6 +102,9 @@ export async function openDatabase(
       if (template && !tarball) await template.save(pg);
     },
     query: <T>(text: string, params: readonly Param[]) => statements.query<T>(text, params),
+    async utility(text) {
+      await pg.exec(text);
+    },
     async listen(channel, onPayload) {
       const unsub = await pg.listen(channel, onPayload);
       return async () => {
