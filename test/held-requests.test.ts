@@ -114,7 +114,8 @@ describe('held requests: caps, the shared event feed and bounded replay', () => 
       { capabilities: ['claim.wake'], limit: 1, leaseMs: 30_000, waitMs: 5000 },
       ctl.signal,
     );
-    await sleep(100);
+    // Waiting: it listens for its caller going away.
+    await eventually(() => getEventListeners(ctl.signal, 'abort').length >= 1);
     // Wake-ups that find nothing to claim (another claimer was quicker).
     for (let i = 0; i < 50; i++) {
       m.manager.hub.deliver({
