@@ -19,6 +19,7 @@ import { recordEvent } from './events/event-log.ts';
 import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
 import { clientKeys } from './http/auth.ts';
+import { type HeldSlots, heldSlots } from './http/held-requests.ts';
 import { ManagerAddress } from './http/manager-address.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './observability/prometheus.ts';
@@ -58,6 +59,8 @@ export type Manager = {
   sweeper: Sweeper;
   feed: EventFeed;
   hub: EventHub;
+  /** Event streams and long-polls held open now (capped per client). */
+  held: HeldSlots;
   /** Agreements held for their holders' reports. */
   agreements: HeldAgreements;
   /** Where it is reached; the server tells it the port it bound. */
@@ -213,11 +216,14 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     heard: (agentId) => liveness.heard(agentId),
   });
   client.speakA2A(contractor);
+  // What one client may hold open at once: streams and long-polls (the routes take their slots).
+  const held = heldSlots(config);
   metrics.observe({
     circuits: () => client.circuits(),
     slots: () => rounds.slotStatus(),
     feed,
     memory: () => ({ ended_views: market.ended.bytes }),
+    held: () => ({ streams: held.streams.total, long_polls: held.polls.total }),
   });
 
   // The sweeper: each module's overdue work, in order.
@@ -272,6 +278,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
   });
 
   const app = createApp({
+    held,
     config,
     logger,
     database,
@@ -319,6 +326,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     feed,
     hub,
     agreements,
+    held,
     address,
     start() {
       sweeper.start();

@@ -40,7 +40,7 @@ describe('held requests: caps, the shared event feed and bounded replay', () => 
   it('caps long-polls per client', async () => {
     const { body: task } = await m.call('POST', '/v1/tasks', { capability: 'nobody.here', input: {} });
     const polls = [1, 2].map(() => m.call('GET', `/v1/tasks/${task.id}?waitMs=3000`));
-    await sleep(200);
+    await eventually(() => m.manager.held.polls.total === 2, 10_000, 'both long-polls held');
     const over = await m.call('GET', `/v1/tasks/${task.id}?waitMs=3000`);
     expect(over.status).toBe(429);
     expect(over.body.error.code).toBe('too_many_open');

@@ -7,7 +7,6 @@ import { registerAgentWebhooks } from './agent-webhooks.ts';
 import { checkCredentialsFirst } from './credentials-first.ts';
 import type { AppDeps, AppEnv, RouteDeps } from './deps.ts';
 import { errorHandler, validationError } from './error-handler.ts';
-import { HeldRequests } from './held-requests.ts';
 import { hostPolicy } from './host-policy.ts';
 import { limitBody, preReadBody } from './node-request.ts';
 import { applyByteBudget, applyRateLimits } from './rate-limits.ts';
@@ -63,21 +62,7 @@ fetch('/openapi.json').then(r=>r.json()).then(doc=>{
 
 /** Builds the manager's HTTP app from its collaborators; it never listens (server.ts does). */
 export function createApp(appDeps: AppDeps) {
-  const deps: RouteDeps = {
-    ...appDeps,
-    held: {
-      streams: new HeldRequests(
-        appDeps.config.MAX_STREAMS_PER_CLIENT,
-        'event streams',
-        'MAX_STREAMS_PER_CLIENT',
-      ),
-      polls: new HeldRequests(
-        appDeps.config.MAX_LONG_POLLS_PER_CLIENT,
-        'long-polls',
-        'MAX_LONG_POLLS_PER_CLIENT',
-      ),
-    },
-  };
+  const deps: RouteDeps = appDeps;
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error, result.target);

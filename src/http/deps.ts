@@ -58,9 +58,11 @@ export type AppDeps = {
   publicUrl(): string;
   /** Where this process listens, reached on loopback (the MCP tools call /v1 through it). */
   selfUrl(): string;
+  /** Event streams and long-polls held open, capped per client. */
+  held: HeldSlots;
 };
 
-/** What the routes get: the app's collaborators and the caps createApp keeps. */
-export type RouteDeps = AppDeps & { held: HeldSlots };
+/** What the routes get. */
+export type RouteDeps = AppDeps;
 
 export type AppEnv = { Variables: { requestId: string } };

@@ -25,6 +25,8 @@ export function holderOf(c: Context, principal?: string | null): string {
  */
 export class HeldRequests {
   private readonly held = new Map<string, number>();
+  /** Requests of this kind held open now, by every client. */
+  total = 0;
 
   constructor(
     private readonly max: number,
@@ -49,10 +51,12 @@ export class HeldRequests {
       );
     }
     this.held.set(who, n + 1);
+    this.total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.total--;
       const left = (this.held.get(who) ?? 1) - 1;
       if (left <= 0) this.held.delete(who);
       else this.held.set(who, left);
@@ -65,5 +69,16 @@ export class HeldRequests {
   }
 }
 
-/** The caps createApp enforces, shared by every route that holds a request. */
+/** The caps the routes enforce, shared by every route that holds a request. */
 export type HeldSlots = { streams: HeldRequests; polls: HeldRequests };
+
+/** The caps of MAX_STREAMS_PER_CLIENT and MAX_LONG_POLLS_PER_CLIENT. */
+export function heldSlots(c: {
+  MAX_STREAMS_PER_CLIENT: number;
+  MAX_LONG_POLLS_PER_CLIENT: number;
+}): HeldSlots {
+  return {
+    streams: new HeldRequests(c.MAX_STREAMS_PER_CLIENT, 'event streams', 'MAX_STREAMS_PER_CLIENT'),
+    polls: new HeldRequests(c.MAX_LONG_POLLS_PER_CLIENT, 'long-polls', 'MAX_LONG_POLLS_PER_CLIENT'),
+  };
+}

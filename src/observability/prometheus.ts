@@ -28,6 +28,8 @@ export type MetricSources = {
   slots(): SlotStatus;
   feed: Pick<EventFeed, 'gapAgeMs' | 'gapsPassed'>;
   memory(): Record<string, number>;
+  /** Requests held open now, by kind (event streams, long-polls). */
+  held(): Record<string, number>;
 };
 
 export type PrometheusMetrics = MarketMetrics & {
@@ -138,6 +140,16 @@ export function createMetrics(db: Db): PrometheusMetrics {
       this.reset();
       for (const [structure, bytes] of Object.entries(sources?.memory() ?? {}))
         this.set({ structure }, bytes);
+    },
+  });
+  new Gauge({
+    name: 'cnp_held_requests',
+    help: 'Requests this manager holds open now, by kind: event streams and long-polls (each capped per client)',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(sources?.held() ?? {})) this.set({ kind }, n);
     },
   });
   new Gauge({
