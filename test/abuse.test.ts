@@ -97,13 +97,12 @@ describe('safe under abuse', () => {
       }).catch(() => null),
     );
     try {
-      // A short wait of its own: until the two above are held, this one is let in and returns.
-      const third = await eventually(async () => {
-        const r = await m!.call('GET', `/v1/tasks/${task.id}?waitMs=200`, undefined, {
-          authorization: 'Bearer made-up-3',
-        });
-        return r.status === 429 ? r : null;
+      // Once the two above are held (a probe that is a long-poll itself would race them for a slot):
+      await eventually(() => m!.manager.held.polls.total === 2, 10_000, 'both long-polls held');
+      const third = await m!.call('GET', `/v1/tasks/${task.id}?waitMs=200`, undefined, {
+        authorization: 'Bearer made-up-3',
       });
+      expect(third.status).toBe(429);
       expect(third.body.error.code).toBe('too_many_open');
     } finally {
       polls.abort();

@@ -122,7 +122,8 @@ describe('request bodies and callers read from Node directly', () => {
     const polls = gone.map((ctl) =>
       fetch(`${m.url}/v1/tasks/${task.id}?waitMs=60000`, { signal: ctl.signal }).catch(() => null),
     );
-    await eventually(async () => (await m.call('GET', `/v1/tasks/${task.id}?waitMs=1`)).status === 429);
+    await eventually(() => m.manager.held.polls.total === 2, 10_000, 'both long-polls held');
+    expect((await m.call('GET', `/v1/tasks/${task.id}?waitMs=1`)).status).toBe(429);
     for (const ctl of gone) ctl.abort();
     await Promise.all(polls);
     // Well before the 60 s the abandoned polls asked for, both slots are free again.
