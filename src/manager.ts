@@ -266,7 +266,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
       waitingRelease(() => market.releaseWaiting()),
       orphanCascade({ database, cancel: (taskId, why) => market.cancel(taskId, why) }),
       agentStatsFold(db),
-      deadRowCleanup({ database, logger }),
+      deadRowCleanup({ database, logger, checkEveryMs: config.DEAD_ROW_CHECK_MS }),
       retention({
         database,
         retentionMs: config.TASK_RETENTION_MS,

@@ -68,6 +68,8 @@ export const TUNING = {
   MAX_SUBTASKS_PER_AWARD: 32,
   /** Levels of subcontracting below a root task (a subtask of a subtask is level 2). */
   MAX_SUBTASK_DEPTH: 4,
+  /** How often the churning tables' dead rows are checked (db/dead-rows.ts). */
+  DEAD_ROW_CHECK_MS: 10_000,
   /** How long spans gather before one OTLP export. */
   SPAN_EXPORT_DELAY_MS: 5000,
 };

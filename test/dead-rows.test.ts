@@ -9,7 +9,7 @@ import { eventually, startManager, type TestManager } from './support/harness.ts
 describe('dead rows', () => {
   let m: TestManager;
   beforeAll(async () => {
-    m = await startManager();
+    m = await startManager({ DEAD_ROW_CHECK_MS: '200' });
   });
   afterAll(() => m.stop());
 

@@ -12,8 +12,6 @@ const CHURNING = ['tasks', 'awards', 'bids', 'agents', 'agent_stat_deltas'];
 /** A table is vacuumed once its dead rows are this share of its live ones (and at least MIN_DEAD). */
 const DEAD_SHARE = 0.1;
 const MIN_DEAD = 2000;
-/** How often the statistics are read: the check is one small statement. */
-const CHECK_EVERY_MS = 10_000;
 
 const DEAD_SQL = `select relname::text as table, n_dead_tup::int8 as dead, n_live_tup::int8 as live
   from pg_stat_user_tables where schemaname = current_schema() and relname = any($1::text[])`;
@@ -25,17 +23,17 @@ export const needsVacuum = (dead: number, live: number): boolean =>
 /**
  * Keeps the churning tables' dead rows few, whatever autovacuum is set to (it may be off, or
  * tuned for large tables, where its default waits for a fifth of the table to be dead): every
- * ten seconds, a table whose dead rows reach a tenth of its live ones is vacuumed (SKIP_LOCKED:
+ * `checkEveryMs` (10 s), a table whose dead rows reach a tenth of its live ones is vacuumed (SKIP_LOCKED:
  * a table another manager or autovacuum is vacuuming is left to it). Plain VACUUM takes no lock
  * that blocks reads or writes.
  */
-export function deadRowCleanup(d: { database: Database; logger: Logger }): SweepJob {
+export function deadRowCleanup(d: { database: Database; logger: Logger; checkEveryMs: number }): SweepJob {
   let nextCheck = 0;
   return {
     name: 'vacuum',
     ready: (now) => now >= nextCheck,
     async run() {
-      nextCheck = Date.now() + CHECK_EVERY_MS;
+      nextCheck = Date.now() + d.checkEveryMs;
       const rows = await d.database.query<{ table: string; dead: string | number; live: string | number }>(
         DEAD_SQL,
         [`{${CHURNING.join(',')}}`],
