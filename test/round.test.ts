@@ -374,9 +374,14 @@ describe('cancel and deadline', () => {
   it('cancels mid-round: nothing is awarded', async () => {
     fleet = new Fleet(m.url);
     const cap = freshCap();
+    // A slow agent: its proposal is sent once the task has been cancelled.
+    let cancelled!: () => void;
+    const afterCancel = new Promise<void>((r) => {
+      cancelled = r;
+    });
     let slowAnswered = false;
     const slow = await fleet.raw('slow-bidder', cap, async (_req, res) => {
-      await sleep(1500); // a slow agent: its answer comes after the cancel
+      await afterCancel;
       json(res, { type: 'propose', cost: 1, etaMs: 100 });
       slowAnswered = true;
     });
@@ -389,6 +394,7 @@ describe('cancel and deadline', () => {
     const id = await submit({ capability: cap, bidWindowMs: 3000 });
     await eventually(() => slow.count('/cfp') > 0 && quick.count('/cfp') > 0 && refuser.count('/cfp') > 0);
     expect((await m.call('POST', `/v1/tasks/${id}/cancel`)).status).toBe(200);
+    cancelled();
     // Every bidder that may still stand by a proposal is told; the one that refused is not.
     await eventually(() => quick.count('/reject') > 0 && slow.count('/reject') > 0);
     for (const agent of [quick, slow])

@@ -3,7 +3,10 @@ import { createManager, type Manager } from '../../src/manager.ts';
 import { isEnded } from '../../src/protocol/states.ts';
 import { listen } from '../../src/server.ts';
 import { TUNING, type Tuning } from '../../src/tuning.ts';
+import { eventually, sleep } from './eventually.ts';
 import { createTestDatabase } from './test-database.ts';
+
+export { eventually, sleep };
 
 export type Reply<T = any> = { status: number; body: T; headers: Headers };
 
@@ -105,28 +108,6 @@ export function claimQueued(
 export async function sweeps(m: { manager: Manager }, n: number, ms = 10_000): Promise<void> {
   const target = m.manager.sweeper.completed + n;
   await eventually(() => m.manager.sweeper.completed >= target, ms, `${n} sweeps`);
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `fn` returns a truthy value, or fails after `ms`. */
-export async function eventually<T>(
-  fn: () => Promise<T | null | undefined | false | 0 | ''> | T | null | undefined | false,
-  ms = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { eventually } from './eventually.ts';
 import { databaseLeaks } from './test-database.ts';
 
 /**
@@ -29,16 +30,16 @@ afterAll(() => {
   if (left.length) throw new Error(`this file left databases or connections open: ${left.join(', ')}`);
 });
 
+/** The servers opened since the file began, by kind (empty: none left). */
+const leakedServers = () => {
+  const now = openNow();
+  return KINDS.filter((k) => (now.get(k) ?? 0) > (before.get(k) ?? 0)).map(
+    (k) => `${(now.get(k) ?? 0) - (before.get(k) ?? 0)} ${k}`,
+  );
+};
+
 afterAll(async () => {
-  const until = Date.now() + 5000;
-  for (;;) {
-    const now = openNow();
-    const leaked = KINDS.filter((k) => (now.get(k) ?? 0) > (before.get(k) ?? 0)).map(
-      (k) => `${(now.get(k) ?? 0) - (before.get(k) ?? 0)} ${k}`,
-    );
-    if (!leaked.length) return;
-    if (Date.now() > until)
-      throw new Error(`this file left open: ${leaked.join(', ')} (stop what it started)`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(() => leakedServers().length === 0, 5000).catch(() => {
+    throw new Error(`this file left open: ${leakedServers().join(', ')} (stop what it started)`);
+  });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { eventually } from './eventually.ts';
 
 /** Databases created and not dropped, and those dropped while connections still held them. */
 export const databaseLeaks = { open: new Set<string>(), connected: [] as string[] };
@@ -23,16 +24,11 @@ export async function createTestDatabase(): Promise<{ env: Record<string, string
     async drop() {
       const a = postgres(base, { max: 1, onnotice: () => {} });
       // Whoever used it has closed its connections (a backend may take a moment to exit).
-      const until = Date.now() + 5000;
-      let held = 0;
-      do {
-        [{ held }] =
-          (await a`select count(*)::int as held from pg_stat_activity where datname = ${name}`) as unknown as [
-            { held: number },
-          ];
-        if (held) await new Promise((r) => setTimeout(r, 50));
-      } while (held && Date.now() < until);
-      if (held) databaseLeaks.connected.push(`${name} (${held} connections)`);
+      const connections = async () =>
+        Number((await a`select count(*)::int as n from pg_stat_activity where datname = ${name}`)[0]?.n);
+      await eventually(async () => (await connections()) === 0, 5000).catch(async () =>
+        databaseLeaks.connected.push(`${name} (${await connections()} connections)`),
+      );
       await a.unsafe(`drop database if exists ${name} with (force)`);
       await a.end();
       databaseLeaks.open.delete(name);
