@@ -1,11 +1,9 @@
-import { and, asc, gte, inArray, lt } from 'drizzle-orm';
+import { and, asc, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import type { DbClock } from '../db/db-clock.ts';
 import { awards } from '../db/schema.ts';
 import { DB_NOW } from '../db/sql-fragments.ts';
-import { quoted } from '../db/sql-lists.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
-import { LIVE_AWARD_STATUSES } from '../protocol/states.ts';
 import { SWEEP_BATCH, type SweepJob } from '../sweeper/sweep-job.ts';
 import { type AwardEndResult, endAward } from './end-award.ts';
 import type { HolderNotice } from './notify-holder.ts';
@@ -37,14 +35,14 @@ export function awardExpiry(d: AwardExpiryDeps): SweepJob {
   };
   return {
     name: 'awards',
-    probe: `exists (select 1 from awards where status in ${quoted(LIVE_AWARD_STATUSES)} and due_at < now())`,
+    probe: `exists (select 1 from awards where live and due_at < now())`,
     async run() {
       for (let i = 0; i < SWEEP_BATCH; i++) {
         const expired = await d.database.db.transaction(async (tx) => {
           const [due] = await tx
             .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
             .from(awards)
-            .where(and(inArray(awards.status, [...LIVE_AWARD_STATUSES]), pastDue()))
+            .where(and(sql`${awards.live}`, pastDue()))
             .orderBy(asc(awards.dueAt))
             .limit(1)
             .for('update', { skipLocked: true });

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
+  boolean,
   doublePrecision,
   index,
   integer,
@@ -15,15 +16,22 @@ import {
 import type { Capability, StandingOffer } from '../protocol/agent.ts';
 import {
   AGENT_STATUSES,
-  AUCTIONABLE_TASK_STATES,
   AWARD_STATUSES,
+  ENDED_TASK_STATES,
   LIVE_AWARD_STATUSES,
-  OPEN_TASK_STATES,
-  PLACED_OR_ENDED_TASK_STATES,
   TASK_STATES,
 } from '../protocol/states.ts';
 import { quoted } from './sql-lists.ts';
 
+/*
+ * Why `live` columns: an update is HOT (no index entry written, the row's new version on the same
+ * page) only when it changes no column an index reads, in its keys or in its predicate. The
+ * state of a task or an award changes at every step of a round, so no index reads it; the
+ * indexes of live work read `live`, a column PostgreSQL derives from the state, which changes
+ * once, when the task or award ends. A round's close and an award's agreement are then HOT
+ * updates, and a live index holds only live work, however long the history behind it.
+ */
+const ENDED_TASK_SQL = sql.raw(quoted(ENDED_TASK_STATES));
 const LIVE_AWARD_SQL = sql.raw(quoted(LIVE_AWARD_STATUSES));
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -119,6 +127,8 @@ export const tasks = pgTable(
     callbackDueAt: ts('callback_due_at'),
     callbackAttempts: integer('callback_attempts').notNull().default(0),
     state: taskState('state').notNull().default('pending'),
+    /** Not ended (derived from `state`): what the indexes of live work read instead of the state. */
+    live: boolean('live').notNull().generatedAlwaysAs(sql`state not in ${ENDED_TASK_SQL}`),
     round: integer('round').notNull().default(0),
     replyBy: ts('reply_by'),
     roundOwner: text('round_owner'),
@@ -140,30 +150,25 @@ export const tasks = pgTable(
     completedAt: ts('completed_at'),
   },
   (t) => [
-    uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
-    index('tasks_state_idx').on(t.state, t.id),
+    uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
     index('tasks_capability_idx').on(t.capability, t.id),
-    // A client key's backlog (MAX_WAITING_TASKS_PER_CLIENT), counted at each of its submissions
-    // without reading every other client's waiting tasks. Written as the states it is not:
-    // 'waiting' was added to the enum by an earlier migration, and PostgreSQL refuses a new enum
-    // value in the transaction that added it (a fresh database migrates in one).
-    index('tasks_waiting_owner_idx')
-      .on(t.callbackKey)
-      .where(sql`${t.state} not in ${sql.raw(quoted(PLACED_OR_ENDED_TASK_STATES, ', '))}`),
-    index('tasks_queue_idx')
-      .on(t.capability, t.priority.desc(), t.createdAt)
-      .where(sql`${t.state} = 'queued'`),
+    // A client key's live tasks, of which its backlog (MAX_WAITING_TASKS_PER_CLIENT) is counted
+    // at each of its submissions without reading every other client's.
+    index('tasks_live_owner_idx').on(t.callbackKey).where(sql`${t.live}`),
+    // Every live task by capability in queue order: the fallback queue's claims read the queued
+    // ones, the gauges and the sweeps of waiting tasks read all of them.
+    index('tasks_live_idx').on(t.capability, t.priority.desc(), t.createdAt).where(sql`${t.live}`),
     // The sweeper's probe and re-auction look for due tasks by time alone.
     index('tasks_next_auction_idx')
       .on(t.nextAuctionAt)
-      .where(sql`${t.state} in ${sql.raw(quoted(AUCTIONABLE_TASK_STATES))}`),
+      .where(sql`${t.nextAuctionAt} is not null and ${t.live}`),
     // Subtasks only: their parent's award, for the cascade when it ends.
     index('tasks_parent_award_idx').on(t.parentAwardId).where(sql`${t.parentAwardId} is not null`),
-    index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.state} = 'bidding'`),
+    // A round's lease is left as it was when the round closes (so the close is a HOT update);
+    // a takeover looks for leases run out among live tasks still bidding.
+    index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.live}`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
-    index('tasks_deadline_idx')
-      .on(t.deadline)
-      .where(sql`${t.deadline} is not null and ${t.state} in ${sql.raw(quoted(OPEN_TASK_STATES))}`),
+    index('tasks_deadline_idx').on(t.deadline).where(sql`${t.deadline} is not null and ${t.live}`),
   ],
 );
 
@@ -214,6 +219,10 @@ export const awards = pgTable(
     cost: doublePrecision('cost'),
     etaMs: integer('eta_ms'),
     status: awardStatus('status').notNull().default('offered'),
+    /** Offered or agreed (derived from `status`): read by the indexes instead of the status. */
+    live: boolean('live').notNull().generatedAlwaysAs(sql`status in ${LIVE_AWARD_SQL}`),
+    /** Ended completed (derived from `status`). */
+    completed: boolean('completed').notNull().generatedAlwaysAs(sql`status = 'completed'`),
     awardedAt: ts('awarded_at').notNull().defaultNow(),
     dueAt: ts('due_at').notNull(),
     output: jsonb('output'),
@@ -226,13 +235,12 @@ export const awards = pgTable(
     watchLeaseUntil: ts('watch_lease_until'),
   },
   (t) => [
-    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.status} in ${LIVE_AWARD_SQL}`),
-    uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.status} = 'completed'`),
-    index('awards_due_idx').on(t.dueAt).where(sql`${t.status} in ${LIVE_AWARD_SQL}`),
+    // Also how award expiry finds live awards: an index on their due time would make the
+    // agreement, which moves it, a non-HOT update; live awards are bounded by the agents' slots.
+    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.live}`),
+    uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.completed}`),
     index('awards_agent_idx').on(t.agentId),
-    index('awards_watch_idx')
-      .on(t.watchLeaseUntil)
-      .where(sql`${t.remoteTaskId} is not null and ${t.status} in ${LIVE_AWARD_SQL}`),
+    index('awards_watch_idx').on(t.watchLeaseUntil).where(sql`${t.remoteTaskId} is not null and ${t.live}`),
   ],
 );
 
@@ -249,7 +257,6 @@ export const agentStatDeltas = pgTable(
     ...agentCounters(),
   },
   (t) => [
-    index('agent_stat_deltas_agent_idx').on(t.agentId),
     // Reputation reads only these: about one row in twelve (a round also writes cfp, answer and award rows).
     index('agent_stat_deltas_outcomes_idx')
       .on(t.agentId)
@@ -268,7 +275,11 @@ export const events = pgTable(
     data: jsonb('data').notNull().$type<Record<string, unknown>>(),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [index('events_task_idx').on(t.taskId, t.id), index('events_agent_idx').on(t.agentId, t.id)],
+  (t) => [
+    index('events_task_idx').on(t.taskId, t.id),
+    // Most events are a task's alone (agent_id null): only an agent's enter its index.
+    index('events_agent_idx').on(t.agentId, t.id).where(sql`${t.agentId} is not null`),
+  ],
 );
 
 /** Manager-wide settings shared by every manager on the database (e.g. the token secret). */

@@ -176,10 +176,10 @@ export function createMetrics(db: Db): PrometheusMetrics {
     labelNames: ['capability'],
     registers,
     async collect() {
-      // tasks_queue_idx is partial on state = 'queued': this reads the queue, not the table.
+      // tasks_live_idx holds live tasks only: this reads live work, not the history.
       const rows = await queryRows<{ capability: string; n: string | number }>(
         db,
-        sql`select capability, count(*) as n from tasks where state = 'queued' group by capability`,
+        sql`select capability, count(*) as n from tasks where live and state = 'queued' group by capability`,
       );
       this.reset();
       for (const r of rows) this.set({ capability: r.capability }, Number(r.n));
@@ -191,11 +191,11 @@ export function createMetrics(db: Db): PrometheusMetrics {
     labelNames: ['state'],
     registers,
     async collect() {
-      // Ended tasks are many (kept for TASK_RETENTION_MS); live ones are few, and tasks_state_idx leads with state.
+      // Ended tasks are many (kept for TASK_RETENTION_MS); live ones are few, and tasks_live_idx holds only them.
       const rows = await queryRows<{ state: string; n: string | number }>(
         db,
         sql`select state::text as state, count(*) as n from tasks
-            where state in ${sql.raw(quoted(OPEN_TASK_STATES))} group by state`,
+            where live and state in ${sql.raw(quoted(OPEN_TASK_STATES))} group by state`,
       );
       this.reset();
       for (const s of OPEN_TASK_STATES) this.set({ state: s }, 0);

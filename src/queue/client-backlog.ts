@@ -10,9 +10,9 @@ import { PLACED_OR_ENDED_TASK_STATES } from '../protocol/states.ts';
 export async function waitingTasksOf(db: Db, owner: string, max: number): Promise<number> {
   const [row] = await queryRows<{ n: number | string }>(
     db,
-    // tasks_waiting_owner_idx's predicate, from the same list (pending, queued, waiting).
+    // Read through tasks_live_owner_idx: the owner's live tasks, not its history.
     sql`select count(*) as n from (select 1 from tasks
-      where state not in ${sql.raw(quoted(PLACED_OR_ENDED_TASK_STATES))}
+      where live and state not in ${sql.raw(quoted(PLACED_OR_ENDED_TASK_STATES))}
         and callback_key = ${owner} limit ${max}) x`,
   );
   return Number(row?.n ?? 0);

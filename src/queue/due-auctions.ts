@@ -32,7 +32,7 @@ export async function claimDueAuctions(db: Db, opts: { limit: number; leaseMs: n
           select id from (
             select id, priority, created_at,
               row_number() over (partition by callback_key order by priority desc, created_at) as turn
-            from tasks where state in ${sql.raw(quoted(AUCTIONABLE_TASK_STATES))} and next_auction_at <= now()
+            from tasks where live and state in ${sql.raw(quoted(AUCTIONABLE_TASK_STATES))} and next_auction_at <= now()
           ) due where turn <= ${opts.limit}
           order by turn, priority desc, created_at limit ${opts.limit}
         ) for update skip locked

@@ -38,7 +38,6 @@ with b as (
   update tasks set
     state = case when $6::jsonb is not null then ${AWARDED} else ${QUEUED} end::task_state,
     award_id = case when $6::jsonb is not null then ($6::jsonb->>'award_id')::uuid else award_id end,
-    round_lease_until = null,
     round_owner = case when $6::jsonb is not null then round_owner end,
     queued_reason = case when $6::jsonb is not null then queued_reason else $7 end,
     next_auction_at = case when $6::jsonb is not null then next_auction_at

@@ -49,7 +49,7 @@ export function reauction(d: ReauctionDeps): SweepJob {
     );
   return {
     name: 'reauction',
-    probe: `exists (select 1 from tasks where state in ${quoted(AUCTIONABLE_TASK_STATES)} and next_auction_at <= now())`,
+    probe: `exists (select 1 from tasks where live and state in ${quoted(AUCTIONABLE_TASK_STATES)} and next_auction_at <= now())`,
     async run() {
       // Rounds already waiting for a slot come first: due tasks stay in the database meanwhile.
       const room = Math.min(SWEEP_BATCH, c.ROUND_QUEUE_MAX - d.backlog());

@@ -46,10 +46,10 @@ export function roundTakeover(d: RoundTakeoverDeps): SweepJob {
   };
   return {
     name: 'rounds',
-    probe: `exists (select 1 from tasks where state = 'bidding' and round_lease_until < now())`,
+    probe: `exists (select 1 from tasks where live and state = 'bidding' and round_lease_until < now())`,
     async run() {
       const claimed = await takeBatch(d.database.db, {
-        where: and(eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, DB_NOW)),
+        where: and(sql`${tasks.live}`, eq(tasks.state, 'bidding'), lt(tasks.roundLeaseUntil, DB_NOW)),
         set: {
           roundOwner: d.managerId,
           roundLeaseUntil: dbNowPlus(d.leaseMs),

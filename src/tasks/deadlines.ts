@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, lt } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { cancelLiveAward } from '../awards/end-award.ts';
 import type { HolderNotice } from '../awards/notify-holder.ts';
 import type { Database } from '../db/client.ts';
@@ -15,7 +15,7 @@ export function deadlineEnforcement(d: { database: Database; notice: HolderNotic
   return {
     name: 'deadlines',
     probe: `exists (select 1 from tasks where deadline is not null and deadline < now()
-      and state in ${quoted(OPEN_TASK_STATES)})`,
+      and live and state in ${quoted(OPEN_TASK_STATES)})`,
     async run() {
       for (let i = 0; i < SWEEP_BATCH; i++) {
         const ended = await failOnePastDeadline(d.database).catch((err: unknown) => {
@@ -36,6 +36,7 @@ function failOnePastDeadline(database: Database) {
       .from(tasks)
       .where(
         and(
+          sql`${tasks.live}`,
           inArray(tasks.state, [...OPEN_TASK_STATES]),
           isNotNull(tasks.deadline),
           lt(tasks.deadline, DB_NOW),

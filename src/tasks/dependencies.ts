@@ -103,7 +103,7 @@ export async function releaseWaiting(
       tx,
       sql`with w as (
         select id, depends_on from tasks
-        where state = 'waiting' ${opts.only ? sql`and id = ${opts.only}` : sql``}
+        where live and state = 'waiting' ${opts.only ? sql`and id = ${opts.only}` : sql``}
         order by created_at limit 50 for update skip locked
       )
       select w.id,
@@ -175,6 +175,6 @@ export function waitingRelease(release: () => Promise<unknown>): SweepJob {
 }
 
 /** Whether some waiting task is ready to be released or failed (the sweep's probe). */
-const WAITING_READY_SQL = `exists (select 1 from tasks t where t.state = 'waiting' and (
+const WAITING_READY_SQL = `exists (select 1 from tasks t where t.live and t.state = 'waiting' and (
     not exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state <> 'completed')
     or exists (select 1 from tasks d where d.id = any(t.depends_on) and d.state in ('failed', 'cancelled'))))`;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Database, Db, Executor, Tx } from '../db/client.ts';
 import { awards, bids, events, tasks } from '../db/schema.ts';
@@ -153,6 +153,8 @@ export class TaskStore {
           opts.cursor ? lt(tasks.id, opts.cursor) : undefined,
           opts.state ? eq(tasks.state, opts.state) : undefined,
           opts.states ? inArray(tasks.state, [...opts.states]) : undefined,
+          // Live states only: read through the indexes of live work, not back through the history.
+          liveOnly(opts.state, opts.states) ? sql`${tasks.live}` : undefined,
           opts.id ? eq(tasks.id, opts.id) : undefined,
           opts.capability ? eq(tasks.capability, opts.capability) : undefined,
           opts.owner ? eq(tasks.callbackKey, opts.owner) : undefined,
@@ -188,4 +190,10 @@ export class TaskStore {
       .where(eq(bids.taskId, taskId))
       .orderBy(asc(bids.round), asc(bids.receivedAt), asc(bids.id));
   }
+}
+
+/** Whether a listing asks for live states only (at least one state given, none ended). */
+function liveOnly(state: TaskState | undefined, states: readonly TaskState[] | undefined): boolean {
+  const asked = [...(state ? [state] : []), ...(states ?? [])];
+  return asked.length > 0 && asked.every((s) => !isEnded(s));
 }
