@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DbClock } from '../db/db-clock.ts';
 import type { EventHub } from '../events/event-hub.ts';
 import type { Cfp, CfpReply } from '../protocol/messages.ts';
@@ -5,7 +6,13 @@ import { isEnded } from '../protocol/states.ts';
 import { AgentHttpError, InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import type { CfpAnswer, Invitee } from './round-types.ts';
 
-export type CfpSender = (invitee: Invitee, cfp: Cfp, replyBy: number) => Promise<CfpReply>;
+/** `deadline` aborts at replyBy: the round's one timer, shared by all its cfps. */
+export type CfpSender = (
+  invitee: Invitee,
+  cfp: Cfp,
+  replyBy: number,
+  deadline: AbortSignal,
+) => Promise<CfpReply>;
 
 /**
  * Sends the cfp to every invitee at once and gathers their answers until `replyBy`, or as soon
@@ -28,6 +35,10 @@ export function collectBids(
   const bidArrived = new Set<string>();
   // On this process's clock: the timer and the cfp's own timeout are set on it.
   const replyBy = clock.toLocal(Date.parse(cfp.replyBy));
+  // One timer for the round, not one per call: at replyBy it ends the calls still out and the round.
+  const deadline = new AbortController();
+  // Each call out listens on it until it ends: as many listeners as invitees, not a leak.
+  if (invitees.length > 10) setMaxListeners(invitees.length, deadline.signal);
   return new Promise((resolve) => {
     let done = false;
     const finish = () => {
@@ -35,6 +46,8 @@ export function collectBids(
       done = true;
       clearTimeout(timer);
       off();
+      // Calls still out when the round ends early (the task ended) are no longer wanted.
+      if (answers.size < invitees.length) deadline.abort();
       resolve(answers);
     };
     const maybeFinish = () => {
@@ -53,7 +66,7 @@ export function collectBids(
     const timer = setTimeout(finish, Math.max(0, replyBy - Date.now()));
     for (const invitee of invitees) {
       // The client does not send a cfp whose window is spent, nor hold it against the agent.
-      send(invitee, cfp, replyBy)
+      send(invitee, cfp, replyBy, deadline.signal)
         .then(
           (reply): CfpAnswer => {
             if (reply.type === 'deferred' && !bidArrived.has(invitee.id)) awaitingBid.add(invitee.id);

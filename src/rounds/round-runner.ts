@@ -247,14 +247,14 @@ export class RoundRunner {
    * rest of its input from them, so its input is not checked.)
    */
   private cfpSender(task: TaskRow, trace: TraceContext): CfpSender {
-    return (invitee, cfp, replyBy) =>
+    return (invitee, cfp, replyBy, deadline) =>
       (task.dependsOn?.length
         ? Promise.resolve(null)
         : this.d.schemas.inputRefusal(invitee.id, task.capability, task.input)
       ).then((unfit) =>
         unfit
           ? { type: 'refuse', reason: unfit }
-          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy),
+          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy, deadline),
       );
   }
 

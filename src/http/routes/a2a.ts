@@ -237,11 +237,22 @@ export function registerA2ARoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps) {
     id?: string,
     newerThan?: string,
   ) {
+    // Only the filters asked for are written: a statement's plan is made once (generic), and
+    // "$1 is null or ..." would keep it from using any index.
+    const params: (string | null)[] = [];
+    const where: string[] = [];
+    const filter = (cond: (p: string) => string, value: string) => {
+      params.push(value);
+      where.push(cond(`$${params.length}`));
+    };
+    if (owner !== null) filter((p) => `callback_key = ${p}`, owner);
+    if (states) filter((p) => `state::text = any(${p}::text[])`, `{${states.join(',')}}`);
+    if (id) filter((p) => `id = ${p}::uuid`, id);
+    if (newerThan) filter((p) => `id >= ${p}::uuid`, newerThan);
     const rows = await deps.database.query<{ n: number }>(
-      `select count(*)::int as n from (select 1 from tasks where ($1::text is null or callback_key = $1)
-        and ($2::text[] is null or state::text = any($2)) and ($3::uuid is null or id = $3)
-        and ($4::uuid is null or id >= $4) limit ${MAX_COUNTED}) x`,
-      [owner, states ? `{${states.join(',')}}` : null, id ?? null, newerThan ?? null],
+      `select count(*)::int as n from (select 1 from tasks ${where.length ? `where ${where.join(' and ')}` : ''}
+        limit ${MAX_COUNTED}) x`,
+      params,
     );
     return Number(rows[0]?.n ?? 0);
   }
