@@ -109,7 +109,7 @@ for (const db of dbs) {
     });
     for (const [i, l] of m.loads.entries())
       loadRows.push(
-        `| ${db} | ${agents} | ${i + 1} | ${(tasks / l.seconds).toFixed(1)} | ${l.managerCpuPerRound.toFixed(2)} | ${l.postgresCpuPerRound === null ? 'n/a' : l.postgresCpuPerRound.toFixed(2)} | ${(l.hot.tasks * 100).toFixed(0)}% | ${(l.hot.awards * 100).toFixed(0)}% |`,
+        `| ${db} | ${agents} | ${i + 1} | ${(tasks / l.seconds).toFixed(1)} | ${l.managerCpuPerRound.toFixed(2)} | ${l.postgresCpuPerRound === null ? 'n/a' : l.postgresCpuPerRound.toFixed(2)} | ${(l.hot.tasks * 100).toFixed(0)}% | ${(l.hot.awards * 100).toFixed(0)}% | ${l.wal.records.toFixed(1)} | ${(l.wal.bytes / 1024).toFixed(1)} |`,
       );
     const bareRate = tasks / bare.seconds;
     const c = m.cpuPerRound;
@@ -151,9 +151,9 @@ if (loadRows.length) {
     `\nSuccessive loads of the same database${Number(values.history) ? ` after ${values.history} completed tasks of history` : ''} (PostgreSQL CPU from its backends; HOT: updates that wrote no index entry):\n`,
   );
   console.log(
-    '| db | agents | load | rounds/s | manager ms/round | postgres ms/round | tasks HOT | awards HOT |',
+    '| db | agents | load | rounds/s | manager ms/round | postgres ms/round | tasks HOT | awards HOT | WAL records/round | WAL KiB/round |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of loadRows) console.log(r);
 }
 process.exit(failed ? 1 : 0);

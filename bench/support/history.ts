@@ -84,19 +84,30 @@ export async function loadHistory(url: string, tasks: number): Promise<{ seconds
   return { seconds: (performance.now() - started) / 1000 };
 }
 
-/** How many updates of `tasks` and `awards` PostgreSQL made HOT (no index entry written). */
+/**
+ * How many updates of `tasks` and `awards` PostgreSQL made HOT (no index entry written), and the
+ * WAL the server has written (records and bytes, the whole server's: the bench's database is the
+ * only one at work). WAL counts the rows and index entries written, whatever the machine's noise.
+ */
 export async function hotUpdates(
   url: string,
-): Promise<Record<'tasks' | 'awards', { updates: number; hot: number }>> {
+): Promise<
+  Record<'tasks' | 'awards', { updates: number; hot: number }> & { wal: { records: number; bytes: number } }
+> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql`select relname, n_tup_upd::int8 as upd, n_tup_hot_upd::int8 as hot
       from pg_stat_user_tables where relname in ('tasks', 'awards')`;
+    const [wal] = await sql`select wal_records::int8 as records, wal_bytes::int8 as bytes from pg_stat_wal`;
     const of = (t: string) => {
       const r = rows.find((x) => x.relname === t);
       return { updates: Number(r?.upd ?? 0), hot: Number(r?.hot ?? 0) };
     };
-    return { tasks: of('tasks'), awards: of('awards') };
+    return {
+      tasks: of('tasks'),
+      awards: of('awards'),
+      wal: { records: Number(wal?.records ?? 0), bytes: Number(wal?.bytes ?? 0) },
+    };
   } finally {
     await sql.end();
   }

@@ -122,6 +122,8 @@ export type LoadResult = {
   postgresCpuPerRound: number | null;
   /** Shares of updates PostgreSQL made HOT during the load. */
   hot: { tasks: number; awards: number };
+  /** WAL written per round during the load (records, bytes). */
+  wal: { records: number; bytes: number };
 };
 
 const hotShare = (a: Awaited<ReturnType<typeof hotUpdates>>, b: Awaited<ReturnType<typeof hotUpdates>>) => {
@@ -314,6 +316,10 @@ export async function runManagerRounds(opts: {
           managerCpuPerRound: cpu.manager,
           postgresCpuPerRound: cpu.postgres,
           hot: hotShare(hotBefore, hot),
+          wal: {
+            records: (hot.wal.records - hotBefore.wal.records) / opts.tasks,
+            bytes: (hot.wal.bytes - hotBefore.wal.bytes) / opts.tasks,
+          },
         });
         hotBefore = hot;
       }

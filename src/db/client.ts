@@ -63,13 +63,7 @@ export async function openDatabase(
     const client = postgres(target.url, {
       max: target.poolMax,
       onnotice: () => {},
-      connection: {
-        application_name: (opts.applicationName ?? 'contract-net').slice(0, 63),
-        // Every statement is prepared, and its text states its filters (none is "$1 is null or"):
-        // one generic plan per statement and connection. Left to choose, PostgreSQL planned the
-        // round's CTE statements afresh at each call (about a tenth of its CPU per round).
-        plan_cache_mode: 'force_generic_plan',
-      },
+      connection: { application_name: (opts.applicationName ?? 'contract-net').slice(0, 63) },
       // Not the array-type lookup postgres.js runs on each new connection: when the database drops
       // connections as they open (a restart, a failover), its failure escapes as an unhandled
       // rejection that would stop the process (porsager/postgres#1192, #1223). Arrays are decoded
