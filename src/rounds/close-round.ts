@@ -17,7 +17,7 @@ const QUEUED = toState('enqueue');
 
 /**
  * Closes a round in one statement: every invitation gets its final answer and outcome, the
- * agents' answers are counted, and the task moves (guarded by round and owner) to `awarded` with
+ * agents' cfps and answers are counted, and the task moves (guarded by round and owner) to `awarded` with
  * the best bid's award, or to `queued` when nothing acceptable came; one event either way.
  * The bids are found by task and round (their unique index) as well as by id: joined by id alone
  * to the posted set, whose size the planner cannot know, it scanned the whole table.
@@ -31,9 +31,9 @@ with b as (
     reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz, iteration int)
   where bids.task_id = $1 and bids.round = $2::int and bids.id = x.id
 ), bst as (
-  insert into agent_stat_deltas (agent_id, proposals, refusals, no_replies)
-  select x."agentId", x.proposals, x.refusals, x."noReplies"
-  from jsonb_to_recordset($5::jsonb) as x("agentId" uuid, proposals int, refusals int, "noReplies" int)
+  insert into agent_stat_deltas (agent_id, cfps, proposals, refusals, no_replies)
+  select x."agentId", x.cfps, x.proposals, x.refusals, x."noReplies"
+  from jsonb_to_recordset($5::jsonb) as x("agentId" uuid, cfps int, proposals int, refusals int, "noReplies" int)
 ), t as (
   update tasks set
     state = case when $6::jsonb is not null then ${AWARDED} else ${QUEUED} end::task_state,

@@ -76,15 +76,17 @@ describe('finaliseBids', () => {
     ]);
   });
 
-  it('counts proposals, refusals and silences per agent', () => {
+  it("counts each agent's cfp with its proposal, refusal or silence", () => {
     const stats = bidStats(finals);
     expect(stats.find((s) => s.agentId === 'agent-3')).toEqual({
       agentId: 'agent-3',
+      cfps: 1,
       proposals: 0,
       refusals: 0,
       noReplies: 1,
     });
     expect(stats.reduce((n, s) => n + s.proposals, 0)).toBe(2);
+    expect(stats.reduce((n, s) => n + s.cfps, 0)).toBe(finals.length);
   });
 
   it('lists every answer for the closing event, without reasons or timestamps', () => {

@@ -110,10 +110,11 @@ export function proposalsOf(finals: readonly FinalBid[], invitees: readonly Invi
   );
 }
 
-/** Per-agent counter increments for a closed round's answers. */
+/** Per-agent counter increments for a closed round: its cfp (counted at the close, one row per agent with its answer) and answer. */
 export function bidStats(finals: readonly FinalBid[]) {
   return finals.map((f) => ({
     agentId: f.agentId,
+    cfps: 1,
     proposals: f.type === 'propose' ? 1 : 0,
     refusals: f.type === 'refuse' ? 1 : 0,
     noReplies: f.type === 'no_reply' || f.type === 'invalid' ? 1 : 0,

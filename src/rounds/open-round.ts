@@ -54,8 +54,8 @@ const BIDDING_DATA = (t: string) => `jsonb_build_object('state', ${BIDDING}, 'ro
 
 /**
  * Opens a round on an existing task in one statement: picks the eligible agents, moves the task
- * to `bidding` (round + 1, reply_by, round lease) with an invitation row per agent, counts their
- * cfps and writes `round.opened`; with no one eligible it queues the task instead (from pending
+ * to `bidding` (round + 1, reply_by, round lease) with an invitation row per agent (their cfps
+ * are counted when the round closes, with their answers) and writes `round.opened`; with no one eligible it queues the task instead (from pending
  * or bidding; a queued task simply waits for its next auction). The guard is the state and
  * round the caller saw (and, taking over, that this manager holds the lease).
  */
@@ -90,8 +90,6 @@ t as (
   -- Taking over: the dead manager's round never closed; its invitations end as no_reply.
   update bids set outcome = 'no_reply', reason = 'the round was taken over: its manager stopped before closing it'
   from t where $2 = ${BIDDING} and bids.task_id = t.id and bids.round = $3::int and bids.outcome = 'pending'
-), st as (
-  insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
 ), ${eventCtes(
   'ev',
   `select t.id, null::uuid,
@@ -143,8 +141,6 @@ x as (
   insert into bids (id, task_id, round, agent_id, type, outcome)
   select gen_random_uuid(), ins.id, 1, elig.id, 'no_reply', 'pending' from ins, elig where ins.state = ${BIDDING}
   returning id, agent_id
-), st as (
-  insert into agent_stat_deltas (agent_id, cfps) select agent_id, 1 from inv
 ), ${eventCtes(
   'ev',
   `select ins.id, null::uuid, v.type, v.data from ins cross join lateral (values
