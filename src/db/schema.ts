@@ -155,9 +155,12 @@ export const tasks = pgTable(
     // A client key's live tasks, of which its backlog (MAX_WAITING_TASKS_PER_CLIENT) is counted
     // at each of its submissions without reading every other client's.
     index('tasks_live_owner_idx').on(t.callbackKey).where(sql`${t.live}`),
-    // Every live task by capability in queue order: the fallback queue's claims read the queued
-    // ones, the gauges and the sweeps of waiting tasks read all of them.
-    index('tasks_live_idx').on(t.capability, t.priority.desc(), t.createdAt).where(sql`${t.live}`),
+    // The fallback queue, by capability in claim order: live tasks waiting for an auction (a
+    // queued task always has its next one due; placed with an agent, it has none). Not on
+    // `state`: a claimed task leaves it by its next_auction_at, which a round's close leaves alone.
+    index('tasks_queue_idx')
+      .on(t.capability, t.priority.desc(), t.createdAt)
+      .where(sql`${t.nextAuctionAt} is not null and ${t.live}`),
     // The sweeper's probe and re-auction look for due tasks by time alone.
     index('tasks_next_auction_idx')
       .on(t.nextAuctionAt)
@@ -165,7 +168,8 @@ export const tasks = pgTable(
     // Subtasks only: their parent's award, for the cascade when it ends.
     index('tasks_parent_award_idx').on(t.parentAwardId).where(sql`${t.parentAwardId} is not null`),
     // A round's lease is left as it was when the round closes (so the close is a HOT update);
-    // a takeover looks for leases run out among live tasks still bidding.
+    // a takeover looks for leases run out among live tasks still bidding. Holding every live
+    // task, it also serves the reads of all live work (gauges, waiting tasks, live listings).
     index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.live}`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
     index('tasks_deadline_idx').on(t.deadline).where(sql`${t.deadline} is not null and ${t.live}`),

@@ -176,10 +176,11 @@ export function createMetrics(db: Db): PrometheusMetrics {
     labelNames: ['capability'],
     registers,
     async collect() {
-      // tasks_live_idx holds live tasks only: this reads live work, not the history.
+      // Read through tasks_queue_idx (a queued task always has its next auction due): the queue, not the table.
       const rows = await queryRows<{ capability: string; n: string | number }>(
         db,
-        sql`select capability, count(*) as n from tasks where live and state = 'queued' group by capability`,
+        sql`select capability, count(*) as n from tasks
+            where live and next_auction_at is not null and state = 'queued' group by capability`,
       );
       this.reset();
       for (const r of rows) this.set({ capability: r.capability }, Number(r.n));
@@ -191,7 +192,7 @@ export function createMetrics(db: Db): PrometheusMetrics {
     labelNames: ['state'],
     registers,
     async collect() {
-      // Ended tasks are many (kept for TASK_RETENTION_MS); live ones are few, and tasks_live_idx holds only them.
+      // Ended tasks are many (kept for TASK_RETENTION_MS); live ones are few, and the live indexes hold only them.
       const rows = await queryRows<{ state: string; n: string | number }>(
         db,
         sql`select state::text as state, count(*) as n from tasks

@@ -14,7 +14,7 @@ import type { TaskRow } from '../tasks/task-view.ts';
 const CLAIM_SQL = `
 with due as (
   select id from tasks
-  where live and state in (${fromStates('claim')}) and capability = any($2::text[]) and not ($1::uuid = any(excluded_agents))
+  where live and next_auction_at is not null and state in (${fromStates('claim')}) and capability = any($2::text[]) and not ($1::uuid = any(excluded_agents))
     -- A subtask is never its parent holder's to take.
     and parent_agent_id is distinct from $1::uuid
   order by priority desc, created_at asc
