@@ -1,3 +1,7 @@
+ALTER TABLE "awards" DROP CONSTRAINT "awards_agent_id_agents_id_fk";
+--> statement-breakpoint
+ALTER TABLE "bids" DROP CONSTRAINT "bids_agent_id_agents_id_fk";
+--> statement-breakpoint
 DROP INDEX "agent_stat_deltas_agent_idx";--> statement-breakpoint
 DROP INDEX "awards_due_idx";--> statement-breakpoint
 DROP INDEX "tasks_state_idx";--> statement-breakpoint

@@ -185,9 +185,10 @@ export const bids = pgTable(
       .notNull()
       .references(() => tasks.id, { onDelete: 'cascade' }),
     round: integer('round').notNull(),
-    agentId: uuid('agent_id')
-      .notNull()
-      .references(() => agents.id),
+    // No foreign key to agents: agent rows are never deleted (a deregistered agent keeps its row),
+    // and every insert takes the id from a row it read. The key's check locked the agent's row
+    // for each bid and award, one lock record and often a multixact per row written.
+    agentId: uuid('agent_id').notNull(),
     type: text('type').notNull().$type<'propose' | 'refuse' | 'no_reply' | 'invalid'>(),
     cost: doublePrecision('cost'),
     etaMs: integer('eta_ms'),
@@ -214,9 +215,10 @@ export const awards = pgTable(
     taskId: uuid('task_id')
       .notNull()
       .references(() => tasks.id, { onDelete: 'cascade' }),
-    agentId: uuid('agent_id')
-      .notNull()
-      .references(() => agents.id),
+    // No foreign key to agents: agent rows are never deleted (a deregistered agent keeps its row),
+    // and every insert takes the id from a row it read. The key's check locked the agent's row
+    // for each bid and award, one lock record and often a multixact per row written.
+    agentId: uuid('agent_id').notNull(),
     round: integer('round').notNull(),
     bidId: uuid('bid_id'),
     kind: text('kind').notNull().$type<'bid' | 'claim'>(),
