@@ -51,9 +51,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ TASK_RETENTION_MS: '500' })).toThrow(/0 \(keep for ever\) or milliseconds/);
   });
 
-  it('has at most 40 settings, each documented, and documents every constant', () => {
+  it('has at most 41 settings, each documented, and documents every constant', () => {
     const doc = readFileSync(new URL('../docs/CONFIGURATION.md', import.meta.url), 'utf8');
-    expect(SETTING_NAMES.length).toBeLessThanOrEqual(40);
+    expect(SETTING_NAMES.length).toBeLessThanOrEqual(41);
     for (const name of [...SETTING_NAMES, ...Object.keys(TUNING)]) expect(doc).toContain(`\`${name}\``);
   });
 

@@ -155,6 +155,14 @@ const Env = z.object({
     })
     .default(30 * 86_400_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /**
+   * Accounts: every client key and agent has one; a task's budget (then required, in whole
+   * units) is held from its submitter's account when it is stored and settled when it ends.
+   */
+  ACCOUNTS: z
+    .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
 });
 
 /**

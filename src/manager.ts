@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { A2AContractor } from './a2a/a2a-contractor.ts';
+import { AccountStore } from './accounts/account-store.ts';
 import { MarketService } from './app/market-service.ts';
 import { awardExpiry } from './awards/award-expiry.ts';
 import { HeldAgreements } from './awards/held-agreements.ts';
@@ -18,7 +19,7 @@ import { EventHub } from './events/event-hub.ts';
 import { recordEvent } from './events/event-log.ts';
 import { EventPublisher } from './events/event-publisher.ts';
 import { createApp } from './http/app.ts';
-import { clientKeys } from './http/auth.ts';
+import { clientKeys, principalOf } from './http/auth.ts';
 import { type HeldSlots, heldSlots } from './http/held-requests.ts';
 import { ManagerAddress } from './http/manager-address.ts';
 import { createLogger } from './logger.ts';
@@ -168,6 +169,12 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
 
   // The market: rounds, the work queue, the use cases over them.
   const tasks = new TaskStore(database, db);
+  const accounts = new AccountStore(db);
+  // Every client key has an account from the start, so an admin sees whom to credit.
+  if (config.ACCOUNTS) {
+    const keys = clientKeys(config);
+    await accounts.open(keys ? keys.map(principalOf) : ['anonymous']);
+  }
   const agreements = new HeldAgreements(config.AGREEMENT_HOLD_MS);
   const rounds = new RoundRunner({
     agreements,
@@ -284,6 +291,7 @@ export async function createManager(config: Config, opts: { logger?: Logger } = 
     database,
     registry,
     tasks,
+    accounts,
     hub,
     feed,
     market,

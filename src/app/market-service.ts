@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { asPaymentError, checkBudget, payerOf, unpayableCost } from '../accounts/money-rules.ts';
 import { type AwardEnd, endAward } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
 import type { AddressBook } from '../awards/notify-holder.ts';
@@ -51,6 +52,7 @@ export type MarketServiceDeps = {
   logger: Logger;
   config: Pick<
     Config,
+    | 'ACCOUNTS'
     | 'DEFAULT_BID_WINDOW_MS'
     | 'DEPENDENCY_OUTPUT_MAX_BYTES'
     | 'MAX_WAITING_TASKS_PER_CLIENT'
@@ -106,8 +108,10 @@ export class MarketService {
     idempotencyKey: string | undefined,
     owner: string | null,
     traceparent: string | undefined,
+    payer: string | null,
   ): Promise<{ view: Task; created: boolean }> {
     const stored = await storeWaitingTask(this.db, this.d.store, {
+      payer,
       body,
       requestHash,
       idempotencyKey,
@@ -190,9 +194,15 @@ export class MarketService {
       if (existing) return { view: existing, created: false };
     }
     if (callbackKey) await this.checkWaitingShare(callbackKey);
+    checkBudget(this.d.config.ACCOUNTS, body.budget);
+    const payer = this.d.config.ACCOUNTS ? payerOf(callbackKey, parent?.agentId) : null;
     // A task with dependencies gets the rest of its input from them: its agents check it then.
     if (body.dependsOn?.length)
-      return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent);
+      return this.submitWaiting(body, requestHash, idempotencyKey, callbackKey, traceparent, payer).catch(
+        (err: unknown) => {
+          throw asPaymentError(err);
+        },
+      );
     const { unfit } = await this.d.schemas.checkInput(body.capability, body.input);
     // Backpressure: past the round queue, a task that would wait for a slot is refused and
     // nothing is stored (one no agent can bid on is still queued: it needs no slot).
@@ -212,13 +222,14 @@ export class MarketService {
           requestHash,
           traceParent: submittedTraceparent(traceparent),
           ...(parent ? { parent } : {}),
+          payer,
         },
         open,
         mayWait,
         this.submitPolicy(unfit),
       );
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
+      if (!isUniqueViolation(err)) throw asPaymentError(err);
       opening = { kind: 'skipped' };
     }
     if (opening.kind === 'skipped') {
@@ -300,6 +311,9 @@ export class MarketService {
 
   /** A deferred bid before replyBy; a late one is kept as `late` and its agent is sent a reject. */
   async submitDeferredBid(agentId: string, taskId: string, bid: DeferredBid): Promise<void> {
+    const unpayable = bid.type === 'propose' && unpayableCost(this.d.config.ACCOUNTS, bid.cost);
+    if (unpayable)
+      throw new AppError(422, 'invalid_request', unpayable, [{ field: 'cost', message: unpayable }]);
     try {
       await submitDeferredBid(this.db, agentId, taskId, bid);
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { asPaymentError } from '../accounts/money-rules.ts';
 import { cancelLiveAward, endAward, lockLateAward, lockLiveAwardOf } from '../awards/end-award.ts';
 import { type AddressBook, sendCancel } from '../awards/notify-holder.ts';
 import type { Database, Tx } from '../db/client.ts';
@@ -64,22 +65,27 @@ export async function cancelTask(
 
 /** Puts a failed task back with fresh attempts (409 unless failed), and auctions it. */
 export async function retryTask(d: TaskControlDeps, taskId: string): Promise<Task> {
-  const row = await d.database.db.transaction((tx) =>
-    transitionTask(tx, {
-      taskId,
-      action: 'retry',
-      set: {
-        attempts: 0,
-        error: null,
-        completedAt: null,
-        excludedAgents: [],
-        requeues: 0,
-        awardId: null,
-        output: null,
-      },
-      event: { type: 'task.retried' },
-    }),
-  );
+  // With accounts on, the retry holds the budget again (402 when the payer cannot cover it).
+  const row = await d.database.db
+    .transaction((tx) =>
+      transitionTask(tx, {
+        taskId,
+        action: 'retry',
+        set: {
+          attempts: 0,
+          error: null,
+          completedAt: null,
+          excludedAgents: [],
+          requeues: 0,
+          awardId: null,
+          output: null,
+        },
+        event: { type: 'task.retried' },
+      }),
+    )
+    .catch((err: unknown) => {
+      throw asPaymentError(err);
+    });
   if (!row) {
     const current = await d.store.getRow(taskId);
     throw new AppError(

@@ -22,6 +22,8 @@ export async function storeWaitingTask(
     traceparent: string | undefined;
     bidWindowMs: number;
     maxDependencyOutputBytes: number;
+    /** Accounts on: the account its budget is held from as it is stored. */
+    payer: string | null;
   },
 ): Promise<{ row: TaskRow; created: boolean }> {
   await checkDependencies(db, s.body.dependsOn ?? [], s.owner, s.maxDependencyOutputBytes);
@@ -33,6 +35,7 @@ export async function storeWaitingTask(
     idempotencyKey: s.idempotencyKey ?? null,
     requestHash: s.requestHash,
     traceParent: submittedTraceparent(s.traceparent),
+    payer: s.payer,
   });
   if (row) return { row, created: true };
   const existing = s.idempotencyKey ? await store.findByKey(s.idempotencyKey, s.requestHash ?? '') : null;

@@ -12,6 +12,23 @@ function hasCode(err: unknown, code: string): boolean {
   return false;
 }
 
+/**
+ * The ledger refused a hold (migration 0018): CN001, not enough available (or, for a subtask,
+ * not enough of its parent award's pending earnings); CN002, over one of the account's limits.
+ * The database's message says which and by how much.
+ */
+export function ledgerRefusal(
+  err: unknown,
+): { code: 'insufficient_funds' | 'over_limit'; message: string } | null {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    const message = String((e as { message?: unknown }).message ?? '');
+    if (code === 'CN001') return { code: 'insufficient_funds', message };
+    if (code === 'CN002') return { code: 'over_limit', message };
+  }
+  return null;
+}
+
 /** A unique violation: another writer got there first. */
 export const isUniqueViolation = (err: unknown): boolean => hasCode(err, '23505');
 

@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
+  date,
   doublePrecision,
   index,
   integer,
@@ -13,6 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { LedgerKind } from '../protocol/accounts.ts';
 import type { Capability, StandingOffer } from '../protocol/agent.ts';
 import {
   AGENT_STATUSES,
@@ -148,6 +151,22 @@ export const tasks = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     completedAt: ts('completed_at'),
+    /**
+     * Accounts (ACCOUNTS=true): the account its budget was held from, or, for a subtask, the
+     * account of the parent award's holder, who bears it once that award has ended. Null: the
+     * task was submitted without accounts, and no money moves for it.
+     */
+    payer: text('payer'),
+    /**
+     * What its latest hold put in its escrow (its budget). The escrow's balance now is the sum of
+     * the entries on `escrow:<id>`: subtasks draw on it without writing this row.
+     */
+    held: bigint('held', { mode: 'number' }).notNull().default(0),
+    /** How many times its budget was held (a retried task is held again): part of each entry's key. */
+    holds: integer('holds').notNull().default(0),
+    /** Its settlement once ended: what its award cost and what went back to the payer. */
+    paid: bigint('paid', { mode: 'number' }),
+    refunded: bigint('refunded', { mode: 'number' }),
   },
   (t) => [
     uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
@@ -267,6 +286,70 @@ export const agentStatDeltas = pgTable(
     index('agent_stat_deltas_outcomes_idx')
       .on(t.agentId)
       .where(sql`${t.completions} <> 0 or ${t.failures} <> 0`),
+  ],
+);
+
+/**
+ * Accounts (ACCOUNTS=true): one per client key (its principal), per agent (`agent:<id>`), and
+ * the market's `issuance` account that admin credits come from. Balances are in whole units and
+ * always equal the sum of the account's ledger entries; a task's escrow is no row here but the
+ * task's own `held` (entries on `escrow:<task id>`), so holds never queue on one shared row.
+ */
+export const accounts = pgTable('accounts', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull().$type<'client' | 'agent' | 'system'>(),
+  balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+  /** Paid to it for completed awards, all told (agents): what the settled-money metric sums. */
+  earned: bigint('earned', { mode: 'number' }).notNull().default(0),
+  /** Released back to it from ended tasks' escrows, all told (clients). */
+  refunded: bigint('refunded', { mode: 'number' }).notNull().default(0),
+  /** Limits an admin sets: the largest budget of one task, and the most held in one UTC day. */
+  maxPerTask: bigint('max_per_task', { mode: 'number' }),
+  maxPerDay: bigint('max_per_day', { mode: 'number' }),
+  /** The UTC day `dayHeld` counts (holds made that day). */
+  day: date('day', { mode: 'string' }),
+  dayHeld: bigint('day_held', { mode: 'number' }).notNull().default(0),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/**
+ * The double-entry ledger: every movement is two entries that sum to zero, written by the
+ * database (migration 0018's triggers) in the statement that changes the task, so no crash or
+ * takeover can move money without the state change or the state change without its money.
+ */
+export const ledgerEntries = pgTable(
+  'ledger_entries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    movementId: uuid('movement_id').notNull(),
+    kind: text('kind').notNull().$type<LedgerKind>(),
+    accountId: text('account_id').notNull(),
+    /** The account on the movement's other side (its other entry's). */
+    counterparty: text('counterparty').notNull(),
+    taskId: uuid('task_id'),
+    awardId: uuid('award_id'),
+    /** The task's hold number (`tasks.holds`) the movement belongs to. */
+    epoch: integer('epoch').notNull().default(0),
+    /** Signed: into the account (+) or out of it (-). */
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    memo: text('memo'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // A movement of a task happens once per (task, award, kind, hold): a retried statement or a
+    // takeover that tried again would fail here rather than pay twice.
+    uniqueIndex('ledger_entries_movement_key')
+      .on(
+        t.taskId,
+        sql`coalesce(${t.awardId}, '00000000-0000-0000-0000-000000000000'::uuid)`,
+        t.kind,
+        t.epoch,
+        t.accountId,
+      )
+      .where(sql`${t.taskId} is not null`),
+    // Statements: an account's entries, newest first.
+    index('ledger_entries_account_idx').on(t.accountId, t.id),
   ],
 );
 

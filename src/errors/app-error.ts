@@ -1,5 +1,5 @@
 /** The statuses an expected failure maps to (PROTOCOL.md's list). */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
 
 export type ErrorDetail = { field: string; message: string };
 

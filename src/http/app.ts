@@ -11,6 +11,7 @@ import { hostPolicy } from './host-policy.ts';
 import { limitBody, preReadBody } from './node-request.ts';
 import { applyByteBudget, applyRateLimits } from './rate-limits.ts';
 import { registerA2ARoutes } from './routes/a2a.ts';
+import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAgentMessageRoutes } from './routes/agent-messages.ts';
 import { registerAgentRoutes } from './routes/agents.ts';
 import { registerCapabilityRoutes } from './routes/capabilities.ts';
@@ -115,6 +116,7 @@ export function createApp(appDeps: AppDeps) {
   registerAgentRoutes(app, deps);
   registerCapabilityRoutes(app, deps);
   registerTaskRoutes(app, deps);
+  registerAccountRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerAgentMessageRoutes(app, deps);
   registerQueueRoutes(app, deps);

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import type { AccountStore } from '../accounts/account-store.ts';
 import type { MarketService } from '../app/market-service.ts';
 import type { CapabilityCatalogue } from '../capabilities/catalogue.ts';
 import type { Config } from '../config.ts';
 
 export type HttpConfig = Pick<
   Config,
+  | 'ACCOUNTS'
   | 'API_KEYS'
   | 'ADMIN_KEYS'
   | 'REGISTRATION_KEY'
@@ -46,6 +48,8 @@ export type AppDeps = {
   hub: EventHub;
   /** The manager-wide event feed every /v1/events stream shares. */
   feed: EventFeed;
+  /** Accounts and statements (ACCOUNTS=true). */
+  accounts: AccountStore;
   /** The application layer: every use case that changes the market. */
   market: MarketService;
   circuitOf(agentId: string): CircuitState;

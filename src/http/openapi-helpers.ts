@@ -22,6 +22,11 @@ export const errorResponses = {
   },
 } as const;
 
+/** A hold or debit the ledger refused (ACCOUNTS=true): insufficient_funds, or over_limit naming the limit. */
+export const paymentResponses = {
+  402: err('Not enough available in the account, or over one of its limits (ACCOUNTS=true)'),
+} as const;
+
 export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },

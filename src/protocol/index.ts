@@ -1,3 +1,4 @@
+export * from './accounts.ts';
 export * from './agent.ts';
 export * from './common.ts';
 export * from './json-schema.ts';

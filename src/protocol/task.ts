@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TaskSettlement } from './accounts.ts';
 import { CapabilityName, callablePort, Id, JsonValue, Timestamp } from './common.ts';
 import { TASK_STATES } from './states.ts';
 
@@ -94,6 +95,8 @@ export const Task = z
     children: z.array(Id),
     /** The W3C trace id its agent calls carry (the submitter's `traceparent`, or a new trace). */
     traceId: z.string().nullable(),
+    /** Its money, when the market keeps accounts (null: submitted without them). */
+    settlement: TaskSettlement.nullable(),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof Task>;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { unpayableCost } from '../accounts/money-rules.ts';
 import type { AwardTiming } from '../awards/award-timing.ts';
 import type { AwardEndResult, RequeuePolicy } from '../awards/end-award.ts';
 import type { HeldAgreements } from '../awards/held-agreements.ts';
@@ -14,6 +15,7 @@ import { parseTraceparent, type TraceContext } from '../observability/trace-cont
 import type { Tracing } from '../observability/tracing.ts';
 import type { Cfp } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
+import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
 import { Admission, ANONYMOUS, type SlotStatus } from './admission.ts';
 import { negotiateAward, sendReject } from './award-negotiation.ts';
@@ -34,6 +36,7 @@ export type RoundRunnerDeps = {
   logger: Logger;
   config: Pick<
     Config,
+    | 'ACCOUNTS'
     | 'ADMISSION_TARGET_LAG_MS'
     | 'AWARD_RETRIES'
     | 'AWARD_TIMEOUT_MS'
@@ -254,7 +257,12 @@ export class RoundRunner {
       ).then((unfit) =>
         unfit
           ? { type: 'refuse', reason: unfit }
-          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy, deadline),
+          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy, deadline).then((reply) => {
+              // With accounts on, a proposal the market cannot pay (a fraction of a unit) is no bid.
+              const unpayable = reply.type === 'propose' && unpayableCost(this.d.config.ACCOUNTS, reply.cost);
+              if (unpayable) throw new InvalidAgentReplyError(unpayable);
+              return reply;
+            }),
       );
   }
 

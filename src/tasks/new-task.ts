@@ -12,6 +12,8 @@ export type NewTask = {
   traceParent: string;
   /** A subtask: its parent task and award, and the award's holder (never invited to it). */
   parent?: { taskId: string; awardId: string; agentId: string };
+  /** Accounts on: the account its budget is held from (a subtask: its parent award's holder's). */
+  payer?: string | null;
 };
 
 /** Without `weights`, cost, time and reputation count equally in the ranking. */
@@ -46,6 +48,10 @@ export function newTaskRecord(t: NewTask) {
     iterations: b.iterations,
     shortlist: b.shortlist,
     depends_on: b.dependsOn ?? [],
+    // Its first hold, made by the database as the row goes in (migration 0018's ledger triggers).
+    payer: t.payer ?? null,
+    held: t.payer ? (b.budget ?? 0) : 0,
+    holds: t.payer ? 1 : 0,
   };
 }
 
@@ -72,6 +78,9 @@ const COLUMNS: readonly Column[] = [
   'iterations',
   'shortlist',
   'depends_on',
+  'payer',
+  'held',
+  'holds',
 ];
 
 /** `id, capability, ...`: the record's columns, for an insert's column list. */

@@ -43,6 +43,9 @@ export function toTaskView(row: TaskRow, award: AwardRow | null): Task {
     dependsOn: row.dependsOn ?? [],
     parentId: row.parentId ?? null,
     children: row.children ?? [],
+    settlement: row.payer
+      ? { payer: row.payer, held: row.held, paid: row.paid ?? null, refunded: row.refunded ?? null }
+      : null,
   };
 }
 

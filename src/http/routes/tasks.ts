@@ -10,7 +10,7 @@ import { agentPrincipal, clientKeys, clientScope, requireAgentId, taskScope } fr
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { lastEventIdOf, streamEvents, toEventView, wantsEventStream } from '../event-stream.ts';
 import { callerGone } from '../node-request.ts';
-import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
+import { bearer, errorResponses, IdParam, json, PageQuery, paymentResponses } from '../openapi-helpers.ts';
 
 const submit = createRoute({
   method: 'post',
@@ -26,6 +26,7 @@ const submit = createRoute({
     202: json(SubmittedTask, 'Accepted'),
     200: json(SubmittedTask, 'The task this Idempotency-Key already created'),
     ...errorResponses,
+    ...paymentResponses,
   },
 });
 
@@ -73,7 +74,11 @@ const retry = createRoute({
   tags: ['tasks'],
   security: bearer,
   request: { params: IdParam },
-  responses: { 200: json(Task, 'Back in the market with fresh attempts'), ...errorResponses },
+  responses: {
+    200: json(Task, 'Back in the market with fresh attempts'),
+    ...errorResponses,
+    ...paymentResponses,
+  },
 });
 
 const events = createRoute({
