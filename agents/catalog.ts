@@ -50,7 +50,7 @@ export const SAMPLE_AGENTS: Record<string, SampleAgent> = {
     description: 'maths; in iterated rounds it undercuts the best offer, down to 60% of its price',
     capabilities: ['math.evaluate'],
     maxConcurrency: 4,
-    strategy: undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 0.5 }),
+    strategy: undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 1 }),
   },
   'calculator-cheap': {
     description: 'cheap maths that refuses when busy',

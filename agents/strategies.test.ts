@@ -47,11 +47,11 @@ describe('bidding strategies', () => {
 
 describe('undercutting', () => {
   const idle = { running: 0, queued: 0, capacity: 4 };
-  const haggle = undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 0.5 });
+  const haggle = undercutting(fastButExpensive({ cost: 5, etaMs: 80 }), { floor: 0.6, step: 1 });
   it('bids its own price until it sees a lower leading offer, then undercuts it down to its floor', () => {
     expect(haggle({ size: 1, budget: null }, idle)).toEqual({ type: 'propose', cost: 5, etaMs: 80 });
     expect(haggle({ size: 1, budget: null, best: { cost: 4, etaMs: 100 } }, idle)).toMatchObject({
-      cost: 3.5,
+      cost: 3,
     });
     expect(haggle({ size: 1, budget: null, best: { cost: 2, etaMs: 100 } }, idle)).toMatchObject({ cost: 3 });
     expect(haggle({ size: 1, budget: null, best: { cost: 6, etaMs: 100 } }, idle)).toMatchObject({ cost: 5 });

@@ -13,7 +13,8 @@ export type Bid = { type: 'propose'; cost: number; etaMs: number } | { type: 're
 /** A bidding strategy: a price and an estimate from the job and the agent's own load. */
 export type Strategy = (job: Job, load: BidContext) => Bid;
 
-const round2 = (x: number) => Math.round(x * 100) / 100;
+/** Prices are whole units: the market pays in them when it keeps accounts (a fraction would be no bid). */
+const whole = (x: number) => Math.max(0, Math.round(x));
 
 /**
  * Prices by load: every task already running or waiting raises the price and the estimate,
@@ -26,7 +27,7 @@ export const loadPriced =
     const slots = Math.max(1, load.capacity);
     return {
       type: 'propose',
-      cost: round2(o.base + o.perTask * backlog),
+      cost: whole(o.base + o.perTask * backlog),
       etaMs: Math.ceil(o.minMs + job.size * o.msPerUnit) * (1 + Math.floor(backlog / slots)),
     };
   };
@@ -50,8 +51,8 @@ export const undercutting =
   (job, load) => {
     const bid = inner(job, load);
     if (bid.type !== 'propose' || !job.best || job.best.cost > bid.cost) return bid;
-    const floor = round2(bid.cost * o.floor);
-    return { ...bid, cost: Math.max(floor, round2(job.best.cost - o.step)) };
+    const floor = whole(bid.cost * o.floor);
+    return { ...bid, cost: Math.max(floor, whole(job.best.cost - o.step)) };
   };
 
 /** Refuses once every slot is taken, instead of queueing work it cannot start. */

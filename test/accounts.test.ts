@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, fixedBidder, json } from './support/agents.ts';
 import { client, eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
+import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
 const ALICE = 'alice-key-0123456789';
 const BOB = 'bob-key-0123456789';
@@ -269,6 +270,16 @@ describe('accounts', () => {
     const live = (await admin('GET', '/v1/tasks?state=queued&limit=200')).body.items as {
       settlement: { held: number };
     }[];
-    expect(total + live.reduce((s, t) => s + t.settlement.held, 0)).toBe(0);
+    const held = live.reduce((s, t) => s + t.settlement.held, 0);
+    expect(total + held).toBe(0);
+    // The money metrics say the same, read from the accounts and the live tasks.
+    const samples = parsePrometheus(await (await fetch(`${m.url}/metrics`)).text());
+    const issued = -accounts.find((a) => a.id === 'issuance')!.balance;
+    expect(sampleValue(samples, 'cnp_money_units', { kind: 'issued' })).toBe(issued);
+    expect(sampleValue(samples, 'cnp_money_units', { kind: 'held' })).toBe(held);
+    const agents = accounts.filter((a) => a.id.startsWith('agent:'));
+    expect(sampleValue(samples, 'cnp_money_units', { kind: 'settled' })).toBe(
+      agents.reduce((s, a) => s + a.balance, 0),
+    );
   });
 });

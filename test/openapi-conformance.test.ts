@@ -40,8 +40,9 @@ describe('the OpenAPI document is true to the routes', () => {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    on: TestManager = m,
   ) {
-    const res = await m.call(method, path, body, headers);
+    const res = await on.call(method, path, body, headers);
     const op = doc.paths[template]?.[method.toLowerCase()];
     if (!op) throw new Error(`${method} ${template} is not in the document`);
     seen.add(`${method} ${template}`);
@@ -220,6 +221,36 @@ describe('the OpenAPI document is true to the routes', () => {
     expect(
       (await call('DELETE', '/v1/agents/{id}', `/v1/agents/${reg.body.agent.id}`, undefined, now)).status,
     ).toBe(200);
+
+    // Accounts, on a manager that keeps them: a credit, limits, statements, a hold refused (402).
+    const books = await startManager({ ACCOUNTS: 'true' });
+    try {
+      const me = await call('GET', '/v1/accounts/me', '/v1/accounts/me', undefined, {}, books);
+      const id = me.body.id as string;
+      const credit = { kind: 'credit', amount: 50, memo: 'openapi' };
+      await call('POST', '/v1/accounts/{id}/movements', `/v1/accounts/${id}/movements`, credit, {}, books);
+      await call('PATCH', '/v1/accounts/{id}', `/v1/accounts/${id}`, { maxPerTask: 40 }, {}, books);
+      const paid = { capability: 'openapi.nobody', input: {}, budget: 30 };
+      expect((await call('POST', '/v1/tasks', '/v1/tasks', paid, {}, books)).body.settlement).toMatchObject({
+        held: 30,
+      });
+      expect((await call('POST', '/v1/tasks', '/v1/tasks', { ...paid, budget: 35 }, {}, books)).status).toBe(
+        402,
+      );
+      await call('GET', '/v1/accounts', '/v1/accounts?limit=5', undefined, {}, books);
+      await call('GET', '/v1/accounts/{id}', `/v1/accounts/${id}`, undefined, {}, books);
+      await call(
+        'GET',
+        '/v1/accounts/{id}/entries',
+        `/v1/accounts/${id}/entries?limit=1`,
+        undefined,
+        {},
+        books,
+      );
+      await call('GET', '/v1/accounts/me/entries', '/v1/accounts/me/entries', undefined, {}, books);
+    } finally {
+      await books.stop();
+    }
 
     expect(problems).toEqual([]);
     const every = Object.entries(doc.paths).flatMap(([p, ops]) =>

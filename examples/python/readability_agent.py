@@ -96,7 +96,8 @@ def make_agent(name: str) -> Agent:
         eta_ms = 150 + words // 2 + int(300 * load)
         if cfp.task.budget is not None and price > cfp.task.budget:
             return Refusal("over budget")
-        return Proposal(cost=round(price, 3), eta_ms=eta_ms, confidence=0.9)
+        # Whole units: what the market pays in when it keeps accounts.
+        return Proposal(cost=max(1, round(price)), eta_ms=eta_ms, confidence=0.9)
 
     @agent.capability(
         "text.readability",

@@ -79,7 +79,46 @@ async function report(resultUrl: string, body: unknown): Promise<void> {
   }
 }
 
-type Award = { awardId: string; dueAt: string; resultUrl: string; task: { input: unknown } };
+type Award = {
+  conversationId: string;
+  awardId: string;
+  dueAt: string;
+  resultUrl: string;
+  cost?: number | null;
+  task: { capability: string; input: unknown };
+};
+
+/**
+ * Subcontracts part of an award (a `chaos.b` subtask, half the award's cost as its budget) and
+ * waits for it until the award is due; whatever became of it, the holder reports after. With
+ * accounts on, the subtask is paid out of the holder's earnings, or recouped from it when the
+ * award ends without a result: the ledger's invariants cover both.
+ */
+async function subcontract(award: Award): Promise<void> {
+  const base = new URL(award.resultUrl).origin;
+  const auth = { authorization: `Bearer ${token}` };
+  try {
+    const r = await requestText(
+      pool,
+      'POST',
+      `${base}/v1/tasks`,
+      {
+        capability: 'chaos.b',
+        input: { part: award.awardId },
+        budget: Math.floor((award.cost ?? 0) / 2),
+        parent: { taskId: award.conversationId, awardId: award.awardId },
+      },
+      { ...auth, 'idempotency-key': `sub-${award.awardId}` },
+    );
+    if (r.status !== 202 && r.status !== 200) return;
+    const id = (JSON.parse(r.text) as { id: string }).id;
+    while (Date.now() < Date.parse(award.dueAt)) {
+      const t = await requestText(pool, 'GET', `${base}/v1/tasks/${id}?waitMs=2000`, undefined, auth);
+      const state = t.status === 200 ? (JSON.parse(t.text) as { state: string }).state : '';
+      if (['completed', 'failed', 'cancelled'].includes(state)) return;
+    }
+  } catch {}
+}
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -158,6 +197,8 @@ const server = http.createServer(async (req, res) => {
     }
     send(200, { type: 'agree' });
     await sleep(10 + random() * 40);
+    if (award.task.capability === 'chaos.a' && (award.cost ?? 0) >= 2 && random() < 0.15)
+      await subcontract(award);
     switch (kind) {
       case 'never-report':
         return;

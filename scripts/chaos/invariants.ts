@@ -133,3 +133,77 @@ export async function gatherFigures(db: Pick<ChaosDatabase, 'query'>): Promise<F
     max: Math.round(Number(p?.max ?? 0)),
   };
 }
+
+/**
+ * The ledger's invariants (ACCOUNTS=true), after every task has ended: the books balance, every
+ * escrow is empty, nothing was paid twice or for unfinished work, and each agent earned exactly
+ * its completed awards' costs less what its own subtasks cost.
+ */
+export async function checkLedger(db: Pick<ChaosDatabase, 'query'>): Promise<Violation[]> {
+  const out: Violation[] = [];
+  const check = async (name: string, text: string, show: (r: Record<string, unknown>) => string) => {
+    const rows = await db.query(text);
+    out.push({ name, count: rows.length, examples: rows.slice(0, 3).map(show) });
+  };
+  await check(
+    'ledger: all entries sum to zero, and each movement is two entries that do',
+    `select movement_id::text as m, sum(amount)::text as s, count(*)::int as n from ledger_entries
+      group by movement_id having sum(amount) <> 0 or count(*) <> 2
+     union all select 'all', sum(amount)::text, count(*)::int from ledger_entries having sum(amount) <> 0`,
+    (r) => `${r.m}: ${r.n} entries summing to ${r.s}`,
+  );
+  await check(
+    "ledger: every account's balance is the sum of its entries",
+    `select coalesce(a.id, e.account_id) as id, a.balance::text as balance, e.s::text as s
+       from accounts a full join (select account_id, sum(amount) as s from ledger_entries
+         where account_id not like 'escrow:%' group by 1) e on e.account_id = a.id
+      where coalesce(a.balance, 0) <> coalesce(e.s, 0)`,
+    (r) => `${r.id}: balance ${r.balance}, entries ${r.s}`,
+  );
+  await check(
+    "ledger: no hold outlives its task (every ended task's escrow is empty)",
+    `select t.id, t.state::text as state, sum(e.amount)::text as s from tasks t
+       join ledger_entries e on e.account_id = 'escrow:' || t.id
+      where t.state in ${TERMINAL} group by t.id, t.state having sum(e.amount) <> 0`,
+    (r) => `${r.id} (${r.state}) still holds ${r.s}`,
+  );
+  await check(
+    'ledger: every task with accounts was held, once per hold',
+    `select t.id, t.holds, count(e.id)::int as n from tasks t
+       left join ledger_entries e on e.task_id = t.id and e.kind = 'hold' and e.amount > 0
+      where t.payer is not null and t.budget > 0 group by t.id, t.holds having count(e.id) <> t.holds`,
+    (r) => `${r.id}: ${r.holds} holds, ${r.n} hold movements`,
+  );
+  await check(
+    "ledger: paid only for completed tasks, once, at the completed award's cost less its subtasks'",
+    `select t.id, t.state::text as state, t.paid::text as paid, a.cost::text as cost from tasks t
+       left join awards a on a.task_id = t.id and a.status = 'completed'
+      where t.payer is not null and (
+        (t.state <> 'completed' and exists (select 1 from ledger_entries e where e.task_id = t.id and e.kind = 'pay' and e.epoch = t.holds))
+        or (t.state = 'completed' and t.paid is distinct from coalesce(a.cost, t.budget)::bigint)
+        or (select count(*) from ledger_entries e where e.task_id = t.id and e.kind = 'pay' and e.amount > 0) > 1)`,
+    (r) => `${r.id} (${r.state}): paid ${r.paid}, award cost ${r.cost}`,
+  );
+  await check(
+    "ledger: each agent's earnings are its completed awards' costs less its subtasks'",
+    `select g.id, coalesce(b.balance, 0)::text as balance, (coalesce(w.s, 0) - coalesce(s.s, 0))::text as owed
+       from agents g
+       left join accounts b on b.id = 'agent:' || g.id
+       left join (select a.agent_id, sum(t.paid) as s from awards a join tasks t on t.id = a.task_id
+                   where a.status = 'completed' and t.payer is not null group by 1) w on w.agent_id = g.id
+       left join (select parent_agent_id, sum(paid) as s from tasks
+                   where payer is not null and parent_id is not null and state = 'completed' group by 1) s
+         on s.parent_agent_id = g.id
+      where coalesce(b.balance, 0) <> coalesce(w.s, 0) - coalesce(s.s, 0)`,
+    (r) => `agent ${r.id}: balance ${r.balance}, earned by its awards ${r.owed}`,
+  );
+  return out;
+}
+
+/** Where the money went: issued by the admin, paid to agents, released to clients, by kind of movement. */
+export async function gatherMoney(db: Pick<ChaosDatabase, 'query'>): Promise<Record<string, number>> {
+  const rows = await db.query(
+    `select kind as k, sum(amount) as n from ledger_entries where amount > 0 group by 1 order by 1`,
+  );
+  return tally(rows);
+}

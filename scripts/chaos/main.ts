@@ -16,7 +16,7 @@ import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
 import { requestText } from '../support/http-json.ts';
 import { mulberry32 } from '../support/random.ts';
 import { freePort, openChaosDatabase } from './chaos-db.ts';
-import { checkInvariants, type Figures, gatherFigures } from './invariants.ts';
+import { checkInvariants, checkLedger, type Figures, gatherFigures, gatherMoney } from './invariants.ts';
 import { chaosOptions } from './options.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,6 +24,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const opts = chaosOptions();
 const CLIENT_KEY = 'chaos-client-key';
 const ABUSER_KEY = 'chaos-abuser-key';
+const ADMIN_KEY = 'chaos-admin-key';
+/** The honest clients can pay for every task; the abuser for some (the rest are 402: stored nothing). */
+const CLIENT_CREDIT = 1_000_000_000;
+const ABUSER_CREDIT = 2_000;
 
 const random = mulberry32(opts.seed);
 const started = Date.now();
@@ -92,6 +96,7 @@ async function startManager(m: ManagerSlot): Promise<void> {
     ROUND_LEASE_MS: '2000',
     // Two client keys: the honest clients' and, beside them, an abusive one's.
     API_KEYS: `${CLIENT_KEY},${ABUSER_KEY}`,
+    ...(opts.accounts ? { ACCOUNTS: 'true', ADMIN_KEYS: ADMIN_KEY } : {}),
     ...db.managerEnv,
   });
   const proc = m.proc;
@@ -215,6 +220,26 @@ say(`${agents.length} agents registered, ${faultyCount} of them faulty (fault ra
 const pool = new http.Agent({ keepAlive: true, maxSockets: opts.clients * 2 });
 const call = (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) =>
   requestText(pool, method, url, body, { authorization: `Bearer ${CLIENT_KEY}`, ...headers });
+if (opts.accounts) {
+  // The admin credits both client keys' accounts before anyone submits.
+  const base = managers[0]!.url;
+  for (const [key, amount] of [
+    [CLIENT_KEY, CLIENT_CREDIT],
+    [ABUSER_KEY, ABUSER_CREDIT],
+  ] as const) {
+    const me = await call('GET', `${base}/v1/accounts/me`, undefined, { authorization: `Bearer ${key}` });
+    const { id } = JSON.parse(me.text) as { id: string };
+    const r = await call(
+      'POST',
+      `${base}/v1/accounts/${id}/movements`,
+      { kind: 'credit', amount, memo: 'chaos run' },
+      { authorization: `Bearer ${ADMIN_KEY}` },
+    );
+    if (r.status !== 200) throw new Error(`could not credit ${id}: ${r.status} ${r.text}`);
+  }
+  say(`accounts on: clients credited ${CLIENT_CREDIT} and ${ABUSER_CREDIT} (the abuser)`);
+}
+
 const upManager = () => {
   const up = managers.filter((m) => m.up);
   return up.length ? up[Math.floor(random() * up.length)] : undefined;
@@ -259,6 +284,8 @@ async function submitOne(n: number): Promise<void> {
     input: { n },
     bidWindowMs: 400 + Math.floor(random() * 400),
     maxAttempts: 4,
+    // Above every chaos agent's price (1-10): with accounts on, held from the client's account.
+    budget: 10 + Math.floor(random() * 20),
     ...(random() < 0.1 ? { deadline: new Date(Date.now() + 5_000 + random() * 20_000).toISOString() } : {}),
   };
   const key = `chaos-${opts.seed}-${n}`;
@@ -373,14 +400,22 @@ async function abusiveClient(kind: number): Promise<void> {
                     input: { i },
                     bidWindowMs: 600_000,
                     priority: 1000,
+                    budget: 5,
                     deadline: deadlineAt,
                   }
                 : kind === 1
-                  ? { capability: 'chaos.nobody', input: { i }, priority: 1000, deadline: deadlineAt }
+                  ? {
+                      capability: 'chaos.nobody',
+                      input: { i },
+                      priority: 1000,
+                      budget: 5,
+                      deadline: deadlineAt,
+                    }
                   : {
                       capability: 'chaos.nobody',
                       input: { big: 'x'.repeat(200_000) },
                       priority: 1000,
+                      budget: 5,
                       deadline: deadlineAt,
                     },
               as,
@@ -442,7 +477,9 @@ await Promise.all(
 pool.destroy();
 
 const violations = await checkInvariants(db);
+if (opts.accounts) violations.push(...(await checkLedger(db)));
 const figures: Figures = await gatherFigures(db);
+const money = opts.accounts ? await gatherMoney(db) : null;
 violations.push({
   name: 'no manager exited on its own',
   count: managerCrashes.length,
@@ -483,6 +520,7 @@ row('circuits opened', figures.circuitsOpened);
 row('awards by status', JSON.stringify(figures.awardsBy));
 row('bids by outcome', JSON.stringify(figures.bidsBy));
 row('round takeovers', figures.takeovers);
+if (money) row('money moved by kind (units)', JSON.stringify(money));
 row('time to terminal p50 / p99 / max ms', `${figures.p50} / ${figures.p99} / ${figures.max}`);
 console.log('\n| invariant | violations |\n| --- | --- |');
 for (const v of violations)

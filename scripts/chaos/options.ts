@@ -26,6 +26,8 @@ export type ChaosOptions = {
   seed: number;
   /** An abusive client key and an abusive agent beside the honest ones. */
   abuse: boolean;
+  /** Accounts on: budgets held and settled, the ledger's invariants checked after the run. */
+  accounts: boolean;
 };
 
 /** The chaos run's command line, checked; a combination that cannot run exits 2 with why. */
@@ -59,6 +61,10 @@ export function chaosOptions(): ChaosOptions {
     )
     .option('--seed <n>', 'random seed', int(0), 20261202)
     .option('--no-abuse', 'leave out the abusive client and the abusive agent')
+    .option(
+      '--no-accounts',
+      'run the market without accounts (ACCOUNTS=false): no budgets held, no ledger checked',
+    )
     .parse()
     .opts<ChaosOptions>();
   if (opts.db !== 'pglite' && opts.db !== 'postgres') throw new Error('--db is pglite or postgres');

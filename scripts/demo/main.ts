@@ -8,7 +8,11 @@ import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
 import { planPipeline, stageBody } from '../../src/cli/pipeline.ts';
 import { table } from '../../src/cli/table.ts';
 import type { Agent, Task, TaskEvent } from '../../src/protocol/index.ts';
+import { reconcileBooks } from './books.ts';
 import { demoPipelines, demoWorkload } from './workload.ts';
+
+/** The demo client's opening balance: more than its tasks' budgets, held at once, ever need. */
+const DEMO_CREDIT = 10_000_000;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -146,8 +150,17 @@ async function main() {
     REAUCTION_CAP_MS: '2000',
     BREAKER_HALF_OPEN_MS: '2000',
     DUE_GRACE_MS: '2000',
+    // The market keeps books: each task's budget is held from the client's account and settled.
+    ACCOUNTS: 'true',
   });
   await until('the manager', 30_000, async () => (await fetch(`${url}/readyz`)).ok);
+  // Keys are off, so this client is `anonymous`, and may credit it as the operator.
+  const credit = await fetch(`${url}/v1/accounts/anonymous/movements`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'credit', amount: DEMO_CREDIT, memo: 'the demo client' }),
+  });
+  if (credit.status !== 200) throw new Error(`could not credit the demo client: ${await credit.text()}`);
 
   const fleet: [string, string[]][] = [
     ['summarizer', []],
@@ -293,10 +306,8 @@ async function main() {
     events.push(...page.items);
     after = Number(page.items.at(-1)!.id);
   }
-  const earned = new Map<string, number>();
-  for (const t of tasks)
-    if (t.state === 'completed' && t.award)
-      earned.set(t.award.agentId, (earned.get(t.award.agentId) ?? 0) + (t.award.cost ?? 0));
+  const books = await reconcileBooks((path) => get(`${url}${path}`));
+  const earned = new Map(books.accounts.map((a) => [a.id, a.balance]));
   const typeCount = (type: string) => events.filter((e) => e.type === type).length;
   const outcomes: Record<string, number> = {};
   for (const t of tasks) {
@@ -322,11 +333,18 @@ async function main() {
         wins: a.stats.awards,
         completions: a.stats.completions,
         failures: a.stats.failures,
-        earned: Math.round((earned.get(a.id) ?? 0) * 100) / 100,
+        earned: earned.get(`agent:${a.id}`) ?? 0,
         reputation: Math.round(a.stats.reputation * 100) / 100,
         circuit: a.circuit,
       }))
       .sort((x, y) => x.agent.localeCompare(y.agent)),
+    books: {
+      accounts: books.accounts.length,
+      clientSpent: DEMO_CREDIT - (books.client?.balance ?? 0),
+      clientRefunded: books.client?.refunded ?? 0,
+      reconciled: books.problems.length === 0,
+      problems: books.problems,
+    },
     manager: url,
     logs: runDir,
   };
@@ -341,9 +359,14 @@ async function main() {
         `awards moved to the next-best bid ${summary.awardsMoved}x, tasks requeued ${summary.requeued}x, ` +
         `served from the fallback queue ${summary.servedFromQueue}, circuits opened ${summary.circuitsOpened}.`,
     );
+    say(
+      books.problems.length
+        ? `\nThe books do not add up:\n  ${books.problems.join('\n  ')}`
+        : `\nBooks: ${books.accounts.length} accounts reconciled. The client was credited ${DEMO_CREDIT}, paid ${summary.books.clientSpent} for its completed tasks and got ${summary.books.clientRefunded} back from their escrows; nothing is held; each agent holds what its awards paid, less its subtasks.`,
+    );
     say(`Logs: ${runDir}`);
   }
-  const ok = summary.terminal === summary.tasks;
+  const ok = summary.terminal === summary.tasks && books.problems.length === 0;
   if (opts.keep) {
     say(`\n--keep: the market stays up. Dashboard: ${url}/ (or: node bin/cnet.js --manager ${url} agents).`);
     say(`A trickle of ${KEEP_TASKS_PER_SECOND} tasks a second keeps it moving; Ctrl-C stops everything.`);

@@ -20,6 +20,9 @@ const CONVERSIONS = [
   { from: 'lb', to: 'kg' },
 ];
 
+/** A demo task's budget: above every sample agent's price, even when it is busy. */
+export const DEMO_BUDGET = 60;
+
 export type DemoTask = {
   capability: string;
   input: unknown;
@@ -43,7 +46,12 @@ export function demoWorkload(n: number, seed = 42, opts: { python?: boolean } = 
   const out: DemoTask[] = [];
   for (let i = 0; i < n; i++) {
     const kind = i % 10;
-    const common = { priority: Math.floor(rnd() * 3), ...(weights() ? { weights: weights() } : {}) };
+    // Budgets are whole units, held from the demo client's account (ACCOUNTS=true) until settled.
+    const common = {
+      budget: DEMO_BUDGET,
+      priority: Math.floor(rnd() * 3),
+      ...(weights() ? { weights: weights() } : {}),
+    };
     if (kind < 3)
       out.push({
         capability: 'text.summarize',
@@ -89,8 +97,8 @@ export function demoWorkload(n: number, seed = 42, opts: { python?: boolean } = 
         input: { text: text(2), algorithm: pick(['sha256', 'sha512', 'md5']) },
         ...common,
       });
-    // Every bidder asks more than this: no acceptable bid, so the queue-worker serves it.
-    else out.push({ capability: 'math.evaluate', input: { expression: `${i} ^ 2` }, budget: 0.5, ...common });
+    // Every bidder asks more than this: no acceptable bid, so the queue-worker serves it (for nothing).
+    else out.push({ capability: 'math.evaluate', input: { expression: `${i} ^ 2` }, ...common, budget: 0 });
   }
   return out;
 }
@@ -109,13 +117,21 @@ export function demoPipelines(n: number, seed = 42) {
         name: 'summary',
         capability: 'text.summarize',
         input: { text: Array.from({ length: 6 }, () => pick(SENTENCES)).join(' '), sentences: 2 },
+        budget: DEMO_BUDGET,
       },
-      { name: 'keywords', capability: 'text.keywords', input: { top: 3 }, dependsOn: ['summary'] },
+      {
+        name: 'keywords',
+        capability: 'text.keywords',
+        input: { top: 3 },
+        dependsOn: ['summary'],
+        budget: DEMO_BUDGET,
+      },
       {
         name: 'fingerprint',
         capability: 'crypto.hash',
         input: { algorithm: 'sha256' },
         dependsOn: ['keywords'],
+        budget: DEMO_BUDGET,
       },
     ],
   }));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SAMPLE_AGENTS, sampleAgentSpec } from '../../agents/catalog.ts';
 import { serveMcpOverStdio } from '../mcp/stdio.ts';
-import type { Agent, Task, TaskEvent } from '../protocol/index.ts';
+import type { Account, Agent, LedgerEntry, Task, TaskEvent } from '../protocol/index.ts';
 import { isEnded } from '../protocol/states.ts';
 import { defineAgent } from '../sdk/index.ts';
 import { runServer } from '../server.ts';
@@ -291,6 +291,60 @@ export function buildProgram() {
             done: a.stats.completions,
             failed: a.stats.failures,
             reputation: a.stats.reputation,
+          })),
+        ),
+      );
+    });
+
+  program
+    .command('accounts')
+    .description('your account and its statement (ACCOUNTS=true); with --all, every account (admin key)')
+    .option('--all', 'every account, with an admin key')
+    .option('--account <id>', "another account's statement, with an admin key")
+    .option('--limit <n>', 'how many entries', int, 20)
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const call = api();
+      if (o.all) {
+        const page = await call<{ items: Account[] }>('GET', '/v1/accounts?limit=200');
+        if (o.json) {
+          print(page.items);
+          return;
+        }
+        console.log(
+          table(
+            page.items.map(({ id, kind, balance, held, earned, refunded }) => ({
+              id,
+              kind,
+              balance,
+              held,
+              earned,
+              refunded,
+            })),
+          ),
+        );
+        return;
+      }
+      const base = o.account ? `/v1/accounts/${encodeURIComponent(o.account)}` : '/v1/accounts/me';
+      const account = await call<Account>('GET', base);
+      const entries = await call<{ items: LedgerEntry[] }>('GET', `${base}/entries?limit=${o.limit}`);
+      if (o.json) {
+        print({ account, entries: entries.items });
+        return;
+      }
+      console.log(
+        `${account.id} (${account.kind}): balance ${account.balance}, held ${account.held}, earned ${account.earned}, refunded ${account.refunded}` +
+          (account.maxPerTask !== null ? `, at most ${account.maxPerTask} a task` : '') +
+          (account.maxPerDay !== null ? `, ${account.heldToday} of ${account.maxPerDay} held today` : ''),
+      );
+      console.log(
+        table(
+          entries.items.map((e) => ({
+            at: e.createdAt.slice(0, 19),
+            kind: e.kind,
+            amount: e.amount,
+            counterparty: e.counterparty,
+            task: e.taskId,
           })),
         ),
       );

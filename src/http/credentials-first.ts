@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { A2A_PATH } from '../a2a/manager-card.ts';
 import { AppError } from '../errors/app-error.ts';
 import { sameSecret } from '../security/same-secret.ts';
-import { bearerOf, clientKeys, requireAgentId, requireClient } from './auth.ts';
+import { bearerOf, clientKeys, clientScope, requireAgentId, requireClient } from './auth.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 
 /**
@@ -46,6 +46,18 @@ export function checkCredentialsFirst(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     requireClient(c, clientKeys(deps.config));
     await next();
   };
+  // An admin key (keys off: anyone), for the routes that move or limit another's money.
+  const adminKey: MiddlewareHandler = async (c, next) => {
+    if (clientScope(c, deps.config).owner !== null)
+      throw new AppError(
+        403,
+        'forbidden',
+        "only an admin key (ADMIN_KEYS) moves or limits an account's money",
+      );
+    await next();
+  };
+  app.on('POST', '/v1/accounts/:id/movements', adminKey);
+  app.on('PATCH', '/v1/accounts/:id', adminKey);
   // Every route that takes a body is listed here (test/abuse.test.ts checks each from openapi.json).
   for (const path of ['/v1/tasks', '/v1/tasks/:id/cancel', '/v1/tasks/:id/retry'])
     app.on('POST', path, client);

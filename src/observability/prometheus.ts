@@ -203,6 +203,27 @@ export function createMetrics(db: Db): PrometheusMetrics {
       for (const r of rows) this.set({ state: r.state }, Number(r.n));
     },
   });
+  new Gauge({
+    name: 'cnp_money_units',
+    help: "Accounts (ACCOUNTS=true), all managers: held in live tasks' escrows, settled (paid to agents, all told), refunded (released back to clients, all told), issued (credited by admins, net of debits)",
+    labelNames: ['kind'],
+    registers,
+    async collect() {
+      // Live tasks through the live indexes; the rest from the accounts, however long the history.
+      const [row] = await queryRows<
+        Record<'held' | 'settled' | 'refunded' | 'issued', string | number | null>
+      >(
+        db,
+        sql`select
+          (select sum(held) from tasks where live and payer is not null and parent_id is null) as held,
+          (select sum(earned) from accounts) as settled,
+          (select sum(refunded) from accounts where kind = 'client') as refunded,
+          (select -balance from accounts where id = 'issuance') as issued`,
+      );
+      for (const kind of ['held', 'settled', 'refunded', 'issued'] as const)
+        this.set({ kind }, Number(row?.[kind] ?? 0));
+    },
+  });
 
   const s = (ms: number) => Math.max(0, ms) / 1000;
   return {
