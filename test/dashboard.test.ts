@@ -308,6 +308,38 @@ describe.skipIf(!haveBrowser)('the dashboard in headless Chromium', () => {
     await page.close();
   });
 
+  it("shows balances and a task's settlement when the market keeps accounts", async () => {
+    const books = await startManager({ ACCOUNTS: 'true' });
+    const agents = new Fleet(books.url);
+    try {
+      const worker = await agents.start({
+        ...fixedBidder('dash-paid', 5, 30),
+        capabilities: ['math.double'],
+      });
+      await books.call('POST', '/v1/accounts/anonymous/movements', { kind: 'credit', amount: 100 });
+      const id = await submitTask(books, { capability: 'math.double', input: { n: 4 }, budget: 20 });
+      expect((await waitEnd(books, id, 15_000)).state).toBe('completed');
+      const page = await browser.newPage();
+      const errors = watchErrors(page);
+      await page.goto(`${books.url}/`);
+      const balance = (account: string) =>
+        page.locator(`[data-account="${account}"] [data-testid="account-balance"]`);
+      await balance('anonymous').filter({ hasText: /^95$/ }).waitFor();
+      await balance(`agent:${worker.id}`).filter({ hasText: /^5$/ }).waitFor();
+      expect(await page.locator(`[data-account="agent:${worker.id}"]`).innerText()).toContain('dash-paid');
+      await page.goto(`${books.url}/#/tasks/${id}`);
+      await page.locator('[data-testid="task-settlement"]').waitFor();
+      expect(await page.locator('[data-testid="task-settlement"]').innerText()).toBe(
+        '20 held from anonymous; paid 5, 15 refunded',
+      );
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await agents.stopAll();
+      await books.stop();
+    }
+  });
+
   it('follows rounds in a tab that gets no animation frames, as a hidden tab does', async () => {
     const page = await browser.newPage();
     const errors = watchErrors(page);

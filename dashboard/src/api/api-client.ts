@@ -1,3 +1,4 @@
+import type { Account } from '../../../src/protocol/accounts.ts';
 import type { Agent } from '../../../src/protocol/agent.ts';
 import type { BidRecord } from '../../../src/protocol/messages.ts';
 import type { SubmittedTask, Task, TaskEvent, TaskSubmission } from '../../../src/protocol/task.ts';
@@ -72,4 +73,17 @@ export const api = {
       body: JSON.stringify(body),
     }),
   metrics: () => call<MetricJson[]>('/metrics'),
+  /**
+   * Every account (an admin key; keys off, anyone), or only the caller's; null when the market
+   * keeps no accounts (ACCOUNTS is not true).
+   */
+  accounts: async (): Promise<Account[] | null> => {
+    try {
+      return (await call<{ items: Account[] }>('/v1/accounts?limit=200')).items;
+    } catch (err) {
+      if (err instanceof ApiProblem && err.code === 'accounts_off') return null;
+      if (err instanceof ApiProblem && err.status === 403) return [await call<Account>('/v1/accounts/me')];
+      throw err;
+    }
+  },
 };

@@ -12,6 +12,7 @@ import {
 export function useMarketMetrics(everyMs: number, keyVersion: number) {
   const [points, setPoints] = useState<MarketPoint[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [moneyIssued, setMoneyIssued] = useState(0);
   useEffect(() => {
     let prev: Scrape | undefined;
     let live = true;
@@ -24,6 +25,7 @@ export function useMarketMetrics(everyMs: number, keyVersion: number) {
           setPoints((pts) => appendPoint(pts, p));
         }
         prev = cur;
+        setMoneyIssued(cur.moneyIssued);
         setError(null);
       } catch (err) {
         if (live) setError(err instanceof Error ? err.message : String(err));
@@ -37,5 +39,5 @@ export function useMarketMetrics(everyMs: number, keyVersion: number) {
       clearInterval(timer);
     };
   }, [everyMs, keyVersion]);
-  return { points, error };
+  return { points, error, moneyIssued };
 }

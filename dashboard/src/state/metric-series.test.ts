@@ -50,6 +50,7 @@ describe('readScrape', () => {
     );
     expect(s.completed).toBe(4);
     expect(s.queueDepth).toBe(7);
+    expect(s.moneyIssued).toBe(0);
     expect([...s.roundBuckets]).toEqual([
       [0.1, 2],
       [1, 6],
@@ -57,9 +58,21 @@ describe('readScrape', () => {
     ]);
   });
 
+  it('reads the money admins issued, which says the market keeps accounts', () => {
+    const money = {
+      name: 'cnp_money_units',
+      type: 'gauge',
+      values: [
+        { value: 30, labels: { kind: 'held' } },
+        { value: 500, labels: { kind: 'issued' } },
+      ],
+    };
+    expect(readScrape([money], 1).moneyIssued).toBe(500);
+  });
+
   it('reads an empty or partial scrape as zeros', () => {
     const s = readScrape([], 5);
-    expect(s).toMatchObject({ completed: 0, queueDepth: 0, slots: null });
+    expect(s).toMatchObject({ completed: 0, queueDepth: 0, slots: null, moneyIssued: 0 });
     expect(s.roundBuckets.size).toBe(0);
   });
 
@@ -146,6 +159,7 @@ describe('pointBetween and appendPoint', () => {
     queueDepth,
     roundBuckets: new Map([[0.1, completed]]),
     slots: null,
+    moneyIssued: 0,
   });
 
   it('turns two scrapes into a rate, a depth and latencies in ms', () => {

@@ -16,6 +16,8 @@ export type Scrape = {
   roundBuckets: Map<number, number>;
   /** This manager's bidding slots; null from a manager without the gauge. */
   slots: Slots | null;
+  /** Money admins have credited (ACCOUNTS=true): above 0, the market has balances to show. */
+  moneyIssued: number;
 };
 
 /** The bidding slots: their (adaptive) limit, the rounds bidding in them, the rounds waiting. */
@@ -59,6 +61,8 @@ export function readScrape(metrics: MetricJson[], at: number): Scrape {
     queueDepth: gaugeSum(byName(metrics, 'cnp_queue_depth')),
     roundBuckets: bucketsOf(byName(metrics, 'cnp_round_duration_seconds')),
     slots: slotsOf(byName(metrics, 'cnp_bidding_slots')),
+    moneyIssued:
+      byName(metrics, 'cnp_money_units')?.values.find((v) => v.labels.kind === 'issued')?.value ?? 0,
   };
 }
 

@@ -6,6 +6,7 @@ import { useHashRoute } from '../hooks/use-hash-route.ts';
 import { useMarketFeed } from '../hooks/use-market-feed.ts';
 import { useMarketMetrics } from '../hooks/use-market-metrics.ts';
 import { usePolled } from '../hooks/use-polled.ts';
+import { AccountsPanel } from './accounts-panel.tsx';
 import { ActivityPanel } from './activity-panel.tsx';
 import { AgentsPanel } from './agents-panel.tsx';
 import { ChartsPanel } from './charts-panel.tsx';
@@ -29,6 +30,15 @@ export function App() {
   const nameOf = useCallback((id: string) => names.current.get(id) ?? id.slice(-6), [agents.data]);
   const metrics = useMarketMetrics(2000, keyVersion);
   const tasks = usePolled(() => api.tasks(15), 5000, [keyVersion], feed.counts['task.submitted']);
+  // Balances move when tasks end: refreshed with the agents table. Asked for only once money has
+  // been issued (the metrics say so), so a market without accounts is never asked for them.
+  const moneyOn = metrics.moneyIssued > 0;
+  const accounts = usePolled(
+    () => (moneyOn ? api.accounts() : Promise.resolve(null)),
+    3000,
+    [keyVersion, moneyOn],
+    feed.agentEpoch,
+  );
 
   const keyProblem = agents.problem?.needsKey
     ? agents.problem
@@ -79,6 +89,7 @@ export function App() {
             <RoundsPanel rounds={feed.rounds} nameOf={nameOf} />
             <div class="side">
               <SubmitForm agents={agents.data} />
+              {accounts.data ? <AccountsPanel accounts={accounts.data} nameOf={nameOf} /> : null}
               <RecentTasks tasks={tasks.data} />
             </div>
             <ActivityPanel lines={feed.lines} />

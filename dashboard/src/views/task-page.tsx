@@ -72,6 +72,17 @@ export function TaskPage({
           </dd>
           <dt>Budget</dt>
           <dd>{task.budget ?? 'none'}</dd>
+          {task.settlement ? (
+            <>
+              <dt>Settlement</dt>
+              <dd data-testid="task-settlement">
+                {task.settlement.held} held from {task.settlement.payer}
+                {task.settlement.paid !== null
+                  ? `; paid ${task.settlement.paid}, ${task.settlement.refunded} refunded`
+                  : '; not settled yet'}
+              </dd>
+            </>
+          ) : null}
           <dt>Parent</dt>
           <dd>{task.parentId ? <TaskLink id={task.parentId} /> : 'none'}</dd>
           <dt>Children</dt>
