@@ -146,6 +146,33 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of floorRows) console.log(r);
+// Accounts on: each task's hold and settlement ride in the statements that change the task, so
+// the commits per task must not move (issue 28); measured beside a run with them off.
+if (dbs.includes('postgres')) {
+  console.log(
+    '\nAccounts (ACCOUNTS=true) against off, 5 agents, PostgreSQL: commits per task must be equal:\n',
+  );
+  console.log('| accounts | rounds/s | commits/task | manager ms/round | postgres ms/round | completed |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  const tasks = tasksFor(5);
+  for (const accounts of [false, true]) {
+    const m = await runManagerRounds({
+      db: 'postgres',
+      adminUrl: process.env.DATABASE_URL,
+      agents: 5,
+      tasks,
+      clients,
+      env: managerEnv,
+      warmup: Math.min(Number(values.warmup), 300),
+      accounts,
+    });
+    if (m.completed !== tasks) failed = true;
+    const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+    console.log(
+      `| ${accounts ? 'on' : 'off'} | ${(tasks / m.seconds).toFixed(1)} | ${f(m.commitsPerTask)} | ${f(m.cpuPerRound.manager)} | ${f(m.cpuPerRound.postgres)} | ${m.completed}/${tasks} |`,
+    );
+  }
+}
 if (loadRows.length) {
   console.log(
     `\nSuccessive loads of the same database${Number(values.history) ? ` after ${values.history} completed tasks of history` : ''} (PostgreSQL CPU from its backends; HOT: updates that wrote no index entry):\n`,

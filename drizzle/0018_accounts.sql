@@ -33,6 +33,7 @@ ALTER TABLE "tasks" ADD COLUMN "paid" bigint;--> statement-breakpoint
 ALTER TABLE "tasks" ADD COLUMN "refunded" bigint;--> statement-breakpoint
 CREATE UNIQUE INDEX "ledger_entries_movement_key" ON "ledger_entries" USING btree ("task_id",coalesce("award_id", '00000000-0000-0000-0000-000000000000'::uuid),"kind","epoch","account_id") WHERE "ledger_entries"."task_id" is not null;--> statement-breakpoint
 CREATE INDEX "ledger_entries_account_idx" ON "ledger_entries" USING btree ("account_id","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "ledger_entries_admin_movement_key" ON "ledger_entries" USING btree ("movement_id","account_id") WHERE "ledger_entries"."task_id" is null;--> statement-breakpoint
 -- The ledger's rules (ACCOUNTS=true), in the database so that every statement that changes a
 -- task moves its money in the same statement: no path can forget to, and no crash can part the
 -- two. A task submitted without accounts has no payer and none of this runs for it.
@@ -40,9 +41,9 @@ CREATE INDEX "ledger_entries_account_idx" ON "ledger_entries" USING btree ("acco
 -- One movement: two entries that sum to zero, and the balances of the accounts they touch (a
 -- task's escrow, `escrow:<id>`, has no row: its balance is the sum of its entries).
 CREATE FUNCTION ledger_move(p_kind text, p_task uuid, p_award uuid, p_epoch int, p_from text, p_to text,
-  p_amount bigint, p_memo text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
+  p_amount bigint, p_memo text DEFAULT NULL, p_movement uuid DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  m uuid := gen_random_uuid();
+  m uuid := coalesce(p_movement, gen_random_uuid());
 BEGIN
   IF p_amount = 0 THEN RETURN; END IF;
   IF p_amount < 0 THEN

@@ -177,7 +177,7 @@ describe('accounts', () => {
 
   it("settles a moved award at the next-best bid's cost", async () => {
     const c = cap();
-    await fleet.raw('acct-refuser', c, (req, res) =>
+    const refuser = await fleet.raw('acct-refuser', c, (req, res) =>
       json(
         res,
         req.path === '/cfp'
@@ -195,6 +195,9 @@ describe('accounts', () => {
     expect(done.settlement).toMatchObject({ paid: 6, refunded: 4 });
     expect(await balance()).toBe(before - 6);
     expect(await accountOf(`agent:${second.id}`)).toMatchObject({ balance: 6 });
+    // The refuser, with its own token, reads its own account: nothing earned.
+    const own = await client(m.url, { authorization: `Bearer ${refuser.token}` })('GET', '/v1/accounts/me');
+    expect(own.body).toMatchObject({ id: `agent:${refuser.id}`, kind: 'agent', balance: 0 });
   });
 
   it("pays a subtask out of the holder's award: the holder earns its cost less the subtask's", async () => {
@@ -224,6 +227,28 @@ describe('accounts', () => {
     expect(await balance()).toBe(before - 10);
     expect(await accountOf(`agent:${contractor.id}`)).toMatchObject({ balance: 7, earned: 7 });
     expect(await accountOf(`agent:${sub.id}`)).toMatchObject({ balance: 3, earned: 3 });
+  });
+
+  it('moves an admin credit once however often it is sent with one Idempotency-Key', async () => {
+    const before = await balance();
+    const key = { 'idempotency-key': 'top-up-7' };
+    const body = { kind: 'credit', amount: 25, memo: 'top-up' };
+    expect((await admin('POST', `/v1/accounts/${aliceId}/movements`, body, key)).body.balance).toBe(
+      before + 25,
+    );
+    expect((await admin('POST', `/v1/accounts/${aliceId}/movements`, body, key)).body.balance).toBe(
+      before + 25,
+    );
+    const other = await admin('POST', `/v1/accounts/${aliceId}/movements`, { ...body, amount: 26 }, key);
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('idempotency_conflict');
+    const overdrawn = await admin('POST', `/v1/accounts/${aliceId}/movements`, {
+      kind: 'debit',
+      amount: before + 26,
+    });
+    expect(overdrawn.status).toBe(402);
+    expect(await balance()).toBe(before + 25);
+    await admin('POST', `/v1/accounts/${aliceId}/movements`, { kind: 'debit', amount: 25 });
   });
 
   it('refuses a budget over a limit, naming it', async () => {
@@ -273,7 +298,9 @@ describe('accounts', () => {
     const held = live.reduce((s, t) => s + t.settlement.held, 0);
     expect(total + held).toBe(0);
     // The money metrics say the same, read from the accounts and the live tasks.
-    const samples = parsePrometheus(await (await fetch(`${m.url}/metrics`)).text());
+    const samples = parsePrometheus(
+      await (await fetch(`${m.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text(),
+    );
     const issued = -accounts.find((a) => a.id === 'issuance')!.balance;
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'issued' })).toBe(issued);
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'held' })).toBe(held);
@@ -281,5 +308,39 @@ describe('accounts', () => {
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'settled' })).toBe(
       agents.reduce((s, a) => s + a.balance, 0),
     );
+  });
+});
+
+describe('accounts with keys off', () => {
+  it("reads an agent's account with its token, and the client's as `anonymous`", async () => {
+    const m = await startManager({ ACCOUNTS: 'true' });
+    const fleet = new Fleet(m.url);
+    try {
+      const agent = await fleet.raw('acct-keys-off', 'acct.off', (_req, res) => json(res, {}));
+      const mine = await client(m.url, { authorization: `Bearer ${agent.token}` })('GET', '/v1/accounts/me');
+      expect(mine.body).toMatchObject({ id: `agent:${agent.id}`, kind: 'agent', balance: 0 });
+      expect((await m.call('GET', '/v1/accounts/me')).body).toMatchObject({
+        id: 'anonymous',
+        kind: 'client',
+      });
+      // Keys off, the operator is whoever reaches the manager: it may credit.
+      const credit = await m.call('POST', '/v1/accounts/anonymous/movements', { kind: 'credit', amount: 3 });
+      expect(credit.body).toMatchObject({ balance: 3 });
+      // Accounts off, the routes say so.
+      const off = await startManager();
+      try {
+        const r = await off.call('GET', '/v1/accounts/me');
+        expect(r.status).toBe(404);
+        expect(r.body.error.code).toBe('accounts_off');
+        expect(
+          (await off.call('POST', '/v1/tasks', { capability: 'x.y', input: {}, budget: 2.5 })).status,
+        ).toBe(202);
+      } finally {
+        await off.stop();
+      }
+    } finally {
+      await fleet.stopAll();
+      await m.stop();
+    }
   });
 });

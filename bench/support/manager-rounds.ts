@@ -176,6 +176,8 @@ export async function runManagerRounds(opts: {
   loads?: number;
   /** Rounds run before measuring, so the measured part runs compiled code. */
   warmup?: number;
+  /** Accounts on (ACCOUNTS=true): the client is credited, and every task has a budget held. */
+  accounts?: boolean;
 }): Promise<ManagerRoundsResult> {
   const database =
     opts.db === 'postgres'
@@ -187,7 +189,7 @@ export async function runManagerRounds(opts: {
     managers.push(
       await startManager(
         { kind: opts.db, url: database?.url },
-        { profileDir: opts.profileDir, env: opts.env },
+        { profileDir: opts.profileDir, env: { ...opts.env, ...(opts.accounts ? { ACCOUNTS: 'true' } : {}) } },
       ),
     );
   const manager = managers[0]!;
@@ -210,6 +212,15 @@ export async function runManagerRounds(opts: {
     await waitReady(agentsProc);
     const pool = keepAlivePool(opts.clients + 8);
     const keys = opts.clientKeys ?? [];
+    if (opts.accounts) {
+      // Keys off: every client is `anonymous`, which may credit itself as the operator.
+      const credit = await requestJson(pool, 'POST', `${manager.url}/v1/accounts/anonymous/movements`, {
+        kind: 'credit',
+        amount: 1_000_000_000_000,
+      });
+      if (credit.status !== 200) throw new Error(`credit: ${credit.status} ${JSON.stringify(credit.body)}`);
+    }
+    const budget = opts.accounts ? { budget: 1000 } : {};
     const one = async (n: number) => {
       const t0 = performance.now();
       const { url } = managerOf(n);
@@ -220,7 +231,7 @@ export async function runManagerRounds(opts: {
         pool,
         'POST',
         `${url}/v1/tasks`,
-        { capability: 'bench.work', input: { n }, bidWindowMs: 2000 },
+        { capability: 'bench.work', input: { n }, bidWindowMs: 2000, ...budget },
         auth,
       );
       if (sub.status !== 202) throw new Error(`submit: ${sub.status} ${JSON.stringify(sub.body)}`);

@@ -6,7 +6,8 @@ The work is real: Flesch reading ease and Flesch-Kincaid grade level from counte
 words and syllables. So is the strategy: a price per hundred words over a base fee, a surcharge
 that rises with the agent's own load (a busy agent is dearer, so work spreads to idle ones),
 refusal when every slot is taken, and in the later iterations of an iterated round an undercut
-of the leading offer by 5%, never below what the work costs.
+of the leading offer by one unit, never below what the work costs. Prices are whole units, what
+the market pays in when it keeps accounts.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 
 from contract_net import Agent, BidContext, Cfp, Proposal, Refusal, WorkContext
 
-BASE_FEE = 0.4
-PER_HUNDRED_WORDS = 0.3
+BASE_FEE = 4
+PER_HUNDRED_WORDS = 3
 #: Below this the work is not worth doing: what undercutting stops at.
-FLOOR = 0.3
+FLOOR = 3
 
 INPUT = {
     "type": "object",
@@ -90,14 +91,13 @@ def make_agent(name: str) -> Agent:
             return Refusal("busy")
         words = words_in(cfp.task.input)
         load = (ctx.running + ctx.queued) / ctx.capacity
-        price = (BASE_FEE + PER_HUNDRED_WORDS * words / 100) * (1 + load)
+        price = round((BASE_FEE + PER_HUNDRED_WORDS * words / 100) * (1 + load))
         if cfp.best is not None:
-            price = min(price, max(FLOOR, cfp.best.cost * 0.95))
+            price = min(price, max(FLOOR, round(cfp.best.cost) - 1))
         eta_ms = 150 + words // 2 + int(300 * load)
         if cfp.task.budget is not None and price > cfp.task.budget:
             return Refusal("over budget")
-        # Whole units: what the market pays in when it keeps accounts.
-        return Proposal(cost=max(1, round(price)), eta_ms=eta_ms, confidence=0.9)
+        return Proposal(cost=price, eta_ms=eta_ms, confidence=0.9)
 
     @agent.capability(
         "text.readability",

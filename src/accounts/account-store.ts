@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { v5 as uuidv5 } from 'uuid';
 import { type Db, queryRows } from '../db/client.ts';
-import { ledgerRefusal } from '../db/errors.ts';
+import { isUniqueViolation, ledgerRefusal } from '../db/errors.ts';
 import { accounts, ledgerEntries } from '../db/schema.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { Account, AccountLimits, AccountMovement, LedgerEntry } from '../protocol/accounts.ts';
@@ -10,6 +11,9 @@ type EntryRow = typeof ledgerEntries.$inferSelect;
 
 /** Where admin credits come from and debits go: the market's own account (its balance is minus all issued). */
 export const ISSUANCE = 'issuance';
+
+/** The namespace of the ids of admin movements made with an idempotency key. */
+const MOVEMENT_KEYS = '5f0c2a63-3f7e-4c55-9a51-2f1d2c6a8b10';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -129,9 +133,12 @@ export class AccountStore {
 
   /**
    * An admin's credit (from issuance) or debit (back to it), one movement in one transaction; a
-   * debit larger than the balance is 402 insufficient_funds and moves nothing.
+   * debit larger than the balance is 402 insufficient_funds and moves nothing. With an
+   * idempotency key the movement's id derives from it: sent again, it moves nothing a second
+   * time (the same body answers the account, another body 409).
    */
-  async move(id: string, m: AccountMovement): Promise<Account> {
+  async move(id: string, m: AccountMovement, idempotencyKey?: string): Promise<Account> {
+    const movementId = idempotencyKey ? uuidv5(`${id}\n${idempotencyKey}`, MOVEMENT_KEYS) : null;
     try {
       await this.db.transaction(async (tx) => {
         if (m.kind === 'debit') {
@@ -147,13 +154,25 @@ export class AccountStore {
         }
         const [from, to] = m.kind === 'credit' ? [ISSUANCE, id] : [id, ISSUANCE];
         await tx.execute(
-          sql`select ledger_move(${m.kind}, null, null, 0, ${from}, ${to}, ${m.amount}::bigint, ${m.memo ?? null})`,
+          sql`select ledger_move(${m.kind}, null, null, 0, ${from}, ${to}, ${m.amount}::bigint, ${m.memo ?? null}, ${movementId}::uuid)`,
         );
       });
     } catch (err) {
       const refusal = ledgerRefusal(err);
       if (refusal) throw new AppError(402, refusal.code, refusal.message);
-      throw err;
+      if (!(movementId && isUniqueViolation(err))) throw err;
+      // Sent again: the movement this key made, if it is the same one.
+      const [first] = await this.db
+        .select()
+        .from(ledgerEntries)
+        .where(and(eq(ledgerEntries.movementId, movementId), eq(ledgerEntries.accountId, id)));
+      const sign = m.kind === 'credit' ? 1 : -1;
+      if (!first || first.kind !== m.kind || first.amount !== sign * m.amount)
+        throw new AppError(
+          409,
+          'idempotency_conflict',
+          'this Idempotency-Key was used for another movement; use a new key for a new movement',
+        );
     }
     return this.get(id);
   }

@@ -350,6 +350,10 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.taskId} is not null`),
     // Statements: an account's entries, newest first.
     index('ledger_entries_account_idx').on(t.accountId, t.id),
+    // An admin's movement sent again with its Idempotency-Key (the movement id derives from it) moves nothing twice.
+    uniqueIndex('ledger_entries_admin_movement_key')
+      .on(t.movementId, t.accountId)
+      .where(sql`${t.taskId} is null`),
   ],
 );
 

@@ -36,11 +36,11 @@ def test_bids_by_length_and_load_and_undercuts_to_a_floor() -> None:
     loaded = bid(cfp("word " * 10), busy)
     assert isinstance(loaded, Proposal) and loaded.cost > short.cost and loaded.eta_ms > short.eta_ms
     assert isinstance(bid(cfp("word"), BidContext(4, 0, 4)), Refusal)
-    undercut = bid(cfp("word " * 1000, Best(cost=2.0, eta_ms=100)), idle)
-    assert isinstance(undercut, Proposal) and undercut.cost == 1.9
-    floor = bid(cfp("word " * 1000, Best(cost=0.1, eta_ms=100)), idle)
-    assert isinstance(floor, Proposal) and floor.cost == 0.3
-    assert isinstance(bid(cfp("word " * 1000, budget=0.5), idle), Refusal)
+    undercut = bid(cfp("word " * 1000, Best(cost=20, eta_ms=100)), idle)
+    assert isinstance(undercut, Proposal) and undercut.cost == 19
+    floor = bid(cfp("word " * 1000, Best(cost=1, eta_ms=100)), idle)
+    assert isinstance(floor, Proposal) and floor.cost == 3
+    assert isinstance(bid(cfp("word " * 1000, budget=5), idle), Refusal)
 
 
 def test_wins_a_readability_task(manager: Manager) -> None:

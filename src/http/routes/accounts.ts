@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { AppError } from '../../errors/app-error.ts';
 import { Account, AccountLimits, AccountMovement, LedgerEntry } from '../../protocol/accounts.ts';
 import { page } from '../../protocol/common.ts';
-import { clientScope, taskScope } from '../auth.ts';
+import { agentPrincipal, bearerOf, clientScope } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { bearer, errorResponses, json, paymentResponses } from '../openapi-helpers.ts';
 
@@ -86,6 +86,7 @@ const movement = createRoute({
   security: bearer,
   request: {
     params: AccountParam,
+    headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
     body: { content: { 'application/json': { schema: AccountMovement } }, required: true },
   },
   responses: { 200: json(Account, 'The account after the movement'), ...errorResponses, ...paymentResponses },
@@ -110,10 +111,12 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
     if (!deps.config.ACCOUNTS)
       throw new AppError(404, 'accounts_off', 'this market keeps no accounts (ACCOUNTS is not true)');
   };
-  /** The caller's own account: its client key's principal ('anonymous' with keys off), or `agent:<id>`. */
+  /** The caller's own account: an agent's with its token, else its client key's ('anonymous' with keys off). */
   const mine = async (c: Context<AppEnv>) => {
     on();
-    return (await taskScope(c, deps.config, deps.registry)).principal;
+    const token = bearerOf(c);
+    const agentId = token ? await deps.registry.agentIdOf(token) : null;
+    return agentId ? agentPrincipal(agentId) : clientScope(c, deps.config).principal;
   };
   /** Admin keys only (with keys off, every caller is the operator). */
   const admin = (c: Context<AppEnv>) => {
@@ -148,7 +151,8 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       throw new AppError(422, 'invalid_request', 'the issuance account is where credits come from', [
         { field: 'id', message: 'credit or debit a client or agent account' },
       ]);
-    return c.json(await deps.accounts.move(id, c.req.valid('json')), 200);
+    const key = c.req.valid('header')['idempotency-key'];
+    return c.json(await deps.accounts.move(id, c.req.valid('json'), key), 200);
   });
   app.openapi(limits, async (c) => {
     admin(c);
