@@ -71,10 +71,11 @@ CREATE FUNCTION ledger_account_kind(p_id text) RETURNS text LANGUAGE sql IMMUTAB
 $$;
 --> statement-breakpoint
 -- What the subtasks of award `p_award` on task `p_task` drew from its escrow and kept (held or
--- spent): the part of the holder's earnings already committed.
+-- spent): the part of the holder's earnings already committed. A subtask's hold and release
+-- carry the parent award they draw on, so this reads the parent's escrow alone (a few entries).
 CREATE FUNCTION ledger_drawn(p_task uuid, p_award uuid) RETURNS bigint LANGUAGE sql AS $$
-  SELECT coalesce(-sum(e.amount), 0)::bigint FROM ledger_entries e JOIN tasks s ON s.id = e.task_id
-  WHERE e.account_id = 'escrow:' || p_task AND s.parent_award_id = p_award
+  SELECT coalesce(-sum(amount), 0)::bigint FROM ledger_entries
+  WHERE account_id = 'escrow:' || p_task AND award_id = p_award AND kind IN ('hold', 'release')
 $$;
 --> statement-breakpoint
 -- A task's budget into its escrow: from the payer's account (a root task), or from the parent's
@@ -103,7 +104,7 @@ BEGIN
         MESSAGE = format('the parent award''s pending earnings are %s (its cost %s less %s its subtasks drew); the budget needs %s',
           earnings - drawn, earnings, drawn, b);
     END IF;
-    PERFORM ledger_move('hold', t.id, NULL, t.holds, 'escrow:' || p.id, 'escrow:' || t.id, b);
+    PERFORM ledger_move('hold', t.id, t.parent_award_id, t.holds, 'escrow:' || p.id, 'escrow:' || t.id, b);
   ELSE
     SELECT * INTO a FROM accounts WHERE id = t.payer FOR UPDATE;
     IF a.max_per_task IS NOT NULL AND b > a.max_per_task THEN
@@ -191,7 +192,7 @@ BEGIN
       END IF;
     END IF;
     SELECT coalesce(sum(amount), 0)::bigint INTO rest FROM ledger_entries WHERE account_id = 'escrow:' || NEW.id;
-    PERFORM ledger_move('release', NEW.id, NULL, NEW.holds, 'escrow:' || NEW.id, back, rest);
+    PERFORM ledger_move('release', NEW.id, NEW.parent_award_id, NEW.holds, 'escrow:' || NEW.id, back, rest);
     IF rest > 0 THEN
       INSERT INTO events (task_id, agent_id, type, data) VALUES (NEW.id, NULL, 'ledger.released',
         jsonb_build_object('amount', rest, 'to', back));

@@ -328,6 +328,7 @@ export const ledgerEntries = pgTable(
     /** The account on the movement's other side (its other entry's). */
     counterparty: text('counterparty').notNull(),
     taskId: uuid('task_id'),
+    /** The award paid or recouped; for a subtask's hold and release, the parent award they draw on. */
     awardId: uuid('award_id'),
     /** The task's hold number (`tasks.holds`) the movement belongs to. */
     epoch: integer('epoch').notNull().default(0),
