@@ -319,6 +319,9 @@ describe('accounts with keys off', () => {
       const agent = await fleet.raw('acct-keys-off', 'acct.off', (_req, res) => json(res, {}));
       const mine = await client(m.url, { authorization: `Bearer ${agent.token}` })('GET', '/v1/accounts/me');
       expect(mine.body).toMatchObject({ id: `agent:${agent.id}`, kind: 'agent', balance: 0 });
+      // Opened at registration: the view of every account lists it before it has earned anything.
+      const all = (await m.call('GET', '/v1/accounts')).body.items as { id: string }[];
+      expect(all.map((a) => a.id)).toEqual(expect.arrayContaining(['anonymous', `agent:${agent.id}`]));
       expect((await m.call('GET', '/v1/accounts/me')).body).toMatchObject({
         id: 'anonymous',
         kind: 'client',

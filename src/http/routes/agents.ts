@@ -16,7 +16,15 @@ import { CapabilityName, page } from '../../protocol/common.ts';
 import type { Speaking } from '../../registry/agent-registry.ts';
 import { toAgentView } from '../../registry/agent-view.ts';
 import { heartbeatIntervalOf } from '../../registry/liveness.ts';
-import { bearerOf, clientKeys, isAdmin, requireAgent, requireReader, requireSelf } from '../auth.ts';
+import {
+  agentPrincipal,
+  bearerOf,
+  clientKeys,
+  isAdmin,
+  requireAgent,
+  requireReader,
+  requireSelf,
+} from '../auth.ts';
 import type { AppDeps, AppEnv } from '../deps.ts';
 import { bearer, errorResponses, IdParam, json, PageQuery } from '../openapi-helpers.ts';
 
@@ -98,6 +106,8 @@ export function registerAgentRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     );
     // A pull-only agent cannot be invited: a new round would find nobody new.
     if (reg.agent.endpoint) await deps.market.wakeQueued(reg.agent.capabilityNames);
+    // Its (empty) account, so an admin's view of every account lists it from the start.
+    if (reg.created && deps.config.ACCOUNTS) await deps.accounts.open([agentPrincipal(reg.agent.id)]);
     const out = {
       agent: view(reg.agent),
       ...(reg.token ? { token: reg.token } : {}),
