@@ -117,7 +117,7 @@ describe('iterated rounds', () => {
       weights: { cost: 1, time: 0, reputation: 0 },
     });
     const done = await waitEnd(m, t.body.id, 15000);
-    expect(done).toMatchObject({ state: 'completed', output: { result: 4 }, award: { cost: 3.5 } });
+    expect(done).toMatchObject({ state: 'completed', output: { result: 4 }, award: { cost: 3 } });
   });
 });
 
