@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { Fleet, fixedBidder, json, refusesAward } from './support/agents.ts';
 import { client, eventually, startManager, type TestManager, waitEnd } from './support/harness.ts';
 import { parsePrometheus, sampleValue } from './support/prometheus-text.ts';
 
@@ -177,16 +177,7 @@ describe('accounts', () => {
 
   it("settles a moved award at the next-best bid's cost", async () => {
     const c = cap();
-    const refuser = await fleet.raw('acct-refuser', c, (req, res) =>
-      json(
-        res,
-        req.path === '/cfp'
-          ? { type: 'propose', cost: 1, etaMs: 100 }
-          : req.path === '/award'
-            ? { type: 'refuse', reason: 'changed my mind' }
-            : {},
-      ),
-    );
+    const refuser = await fleet.raw('acct-refuser', c, refusesAward(1));
     const second = await fleet.start({ ...fixedBidder('acct-second', 6, 100), capabilities: [c] });
     const before = await balance();
     const id = await submit({ capability: c, input: { n: 1 }, budget: 10 });

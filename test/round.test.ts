@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { agentStatDeltas, agents, awards, bids, tasks } from '../src/db/schema.ts';
 import { rollUpAgentStats } from '../src/registry/agent-stats.ts';
 import { deferred } from '../src/sdk/index.ts';
-import { Fleet, fixedBidder, json } from './support/agents.ts';
+import { Fleet, fixedBidder, json, refusesAward } from './support/agents.ts';
 import { eventually, sleep, startManager, submitTask, type TestManager, waitEnd } from './support/harness.ts';
 
 const FAST = {
@@ -183,16 +183,7 @@ describe('awards', () => {
   it('moves the award to the next-best bid when the winner refuses it', async () => {
     fleet = new Fleet(m.url);
     const cap = freshCap();
-    const refuser = await fleet.raw('refuses-award', cap, (req, res) =>
-      json(
-        res,
-        req.path === '/cfp'
-          ? { type: 'propose', cost: 1, etaMs: 100 }
-          : req.path === '/award'
-            ? { type: 'refuse', reason: 'changed my mind' }
-            : {},
-      ),
-    );
+    const refuser = await fleet.raw('refuses-award', cap, refusesAward(1));
     const second = await fleet.start({ ...fixedBidder('second-best', 5, 100), capabilities: [cap] });
     const id = await submit({ capability: cap });
     const done = await ended(id);

@@ -6,13 +6,19 @@ export type Violation = { name: string; count: number; examples: string[] };
 
 const TERMINAL = "('completed','failed','cancelled')";
 
-/** Every invariant the marketplace promises, checked in the database after the run. */
-export async function checkInvariants(db: Pick<ChaosDatabase, 'query'>): Promise<Violation[]> {
+/** Violations gathered by `check`: a query whose rows are the violations, and how to show one. */
+function checker(db: Pick<ChaosDatabase, 'query'>) {
   const out: Violation[] = [];
   const check = async (name: string, text: string, show: (r: Record<string, unknown>) => string) => {
     const rows = await db.query(text);
     out.push({ name, count: rows.length, examples: rows.slice(0, 3).map(show) });
   };
+  return { out, check };
+}
+
+/** Every invariant the marketplace promises, checked in the database after the run. */
+export async function checkInvariants(db: Pick<ChaosDatabase, 'query'>): Promise<Violation[]> {
+  const { out, check } = checker(db);
   await check(
     'every task terminal',
     `select id, state::text as state, queued_reason from tasks where state not in ${TERMINAL}`,
@@ -140,11 +146,7 @@ export async function gatherFigures(db: Pick<ChaosDatabase, 'query'>): Promise<F
  * its completed awards' costs less what its own subtasks cost.
  */
 export async function checkLedger(db: Pick<ChaosDatabase, 'query'>): Promise<Violation[]> {
-  const out: Violation[] = [];
-  const check = async (name: string, text: string, show: (r: Record<string, unknown>) => string) => {
-    const rows = await db.query(text);
-    out.push({ name, count: rows.length, examples: rows.slice(0, 3).map(show) });
-  };
+  const { out, check } = checker(db);
   await check(
     'ledger: all entries sum to zero, and each movement is two entries that do',
     `select movement_id::text as m, sum(amount)::text as s, count(*)::int as n from ledger_entries

@@ -53,6 +53,19 @@ export class Fleet {
 export type RawRequest = { path: string; body: any; headers: IncomingMessage['headers'] };
 export type RawHandler = (req: RawRequest, res: ServerResponse, socket: Socket) => void | Promise<void>;
 
+/** A raw agent's handler that proposes `cost` to every cfp and then refuses the award it wins. */
+export const refusesAward =
+  (cost: number): RawHandler =>
+  (req, res) =>
+    json(
+      res,
+      req.path === '/cfp'
+        ? { type: 'propose', cost, etaMs: 100 }
+        : req.path === '/award'
+          ? { type: 'refuse', reason: 'changed my mind' }
+          : {},
+    );
+
 /** A plain node:http agent for misbehaviour the SDK would never produce. */
 export class RawAgent {
   id = '';
