@@ -220,6 +220,46 @@ describe('accounts', () => {
     expect(await accountOf(`agent:${sub.id}`)).toMatchObject({ balance: 3, earned: 3 });
   });
 
+  it("recoups what a failed award's subtasks cost from its holder, and gives the client all back", async () => {
+    const whole = cap();
+    const part = cap();
+    const contractor = await fleet.start({
+      name: 'acct-failing-contractor',
+      capabilities: [whole],
+      bid: () => ({ type: 'propose', cost: 10, etaMs: 3000 }),
+      execute: async (input: { n: number }, ctx) => {
+        await ctx.subcontract(part, { n: input.n }, { budget: 4 });
+        throw new Error('gave up after its subtask was done');
+      },
+    });
+    const sub = await fleet.start({ ...fixedBidder('acct-sub-2', 3, 50), capabilities: [part] });
+    const before = await balance();
+    const id = await submit({ capability: whole, input: { n: 5 }, budget: 25, maxAttempts: 1 });
+    const done = await ended(id);
+    expect(done).toMatchObject({ state: 'failed', settlement: { paid: 0, refunded: 25 } });
+    expect(await balance()).toBe(before);
+    // The subtask was done and paid; its cost (3) came back to the escrow from the holder.
+    expect(await accountOf(`agent:${sub.id}`)).toMatchObject({ balance: 3 });
+    expect(await accountOf(`agent:${contractor.id}`)).toMatchObject({ balance: -3, earned: 0 });
+    expect(await trail(id)).toEqual(['ledger.held', 'ledger.recouped', 'ledger.released']);
+  });
+
+  it("pays a claim from the queue its task's budget", async () => {
+    const c = cap();
+    const reg = await m.call('POST', '/v1/agents', { name: 'acct-puller', capabilities: [{ name: c }] });
+    const auth = { authorization: `Bearer ${reg.body.token}` };
+    const before = await balance();
+    const id = await submit({ capability: c, input: {}, budget: 9 });
+    await eventually(async () => expect((await admin('GET', `/v1/tasks/${id}`)).body.state).toBe('queued'));
+    const claimed = await m.call('POST', '/v1/queue/claim', { capabilities: [c] }, auth);
+    expect(claimed.body.tasks).toHaveLength(1);
+    const report = { awardId: claimed.body.tasks[0].awardId, type: 'inform-result', output: { ok: true } };
+    expect((await m.call('POST', `/v1/tasks/${id}/result`, report, auth)).status).toBe(200);
+    expect(await ended(id)).toMatchObject({ state: 'completed', settlement: { paid: 9, refunded: 0 } });
+    expect(await balance()).toBe(before - 9);
+    expect(await accountOf(`agent:${reg.body.agent.id}`)).toMatchObject({ balance: 9 });
+  });
+
   it('moves an admin credit once however often it is sent with one Idempotency-Key', async () => {
     const before = await balance();
     const key = { 'idempotency-key': 'top-up-7' };
@@ -264,6 +304,7 @@ describe('accounts', () => {
     const accounts = (await admin('GET', '/v1/accounts?limit=200')).body.items as {
       id: string;
       balance: number;
+      earned: number;
     }[];
     let total = 0;
     for (const a of accounts) {
@@ -295,9 +336,10 @@ describe('accounts', () => {
     const issued = -accounts.find((a) => a.id === 'issuance')!.balance;
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'issued' })).toBe(issued);
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'held' })).toBe(held);
+    // Settled: paid to agents all told (a recoup takes back from a balance, not from what was paid).
     const agents = accounts.filter((a) => a.id.startsWith('agent:'));
     expect(sampleValue(samples, 'cnp_money_units', { kind: 'settled' })).toBe(
-      agents.reduce((s, a) => s + a.balance, 0),
+      agents.reduce((s, a) => s + a.earned, 0),
     );
   });
 });
