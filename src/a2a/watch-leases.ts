@@ -25,7 +25,7 @@ const RENEW_SQL = `update awards set watch_lease_until = now() + $3::int * inter
 const ORPHANS_SQL = `
 with o as (
   select id from awards
-  where remote_task_id is not null and live and watch_lease_until < now()
+  where watch_lease_until < now() and remote_task_id is not null and live
   order by watch_lease_until limit 50 for update skip locked
 )
 update awards a set watch_owner = $1, watch_lease_until = now() + $2::int * interval '1 millisecond'

@@ -1,7 +1,7 @@
-import { and, asc, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import type { DbClock } from '../db/db-clock.ts';
-import { awards } from '../db/schema.ts';
+import { awards, tasks } from '../db/schema.ts';
 import { DB_NOW } from '../db/sql-fragments.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { SWEEP_BATCH, type SweepJob } from '../sweeper/sweep-job.ts';
@@ -35,17 +35,28 @@ export function awardExpiry(d: AwardExpiryDeps): SweepJob {
   };
   return {
     name: 'awards',
-    probe: `exists (select 1 from awards where live and due_at < now())`,
+    // Through the tasks holding a lease (bidding or awarded, bounded by the rounds and the agents'
+    // slots): no index of awards reads whether one is live, so its completion is a HOT update.
+    probe: `exists (select 1 from tasks t join awards a on a.id = t.award_id
+      where t.live and t.round_lease_until is not null and t.state = 'awarded' and a.live and a.due_at < now())`,
     async run() {
       for (let i = 0; i < SWEEP_BATCH; i++) {
         const expired = await d.database.db.transaction(async (tx) => {
           const [due] = await tx
             .select({ id: awards.id, agentId: awards.agentId, taskId: awards.taskId, kind: awards.kind })
-            .from(awards)
-            .where(and(sql`${awards.live}`, pastDue()))
+            .from(tasks)
+            .innerJoin(awards, eq(awards.id, tasks.awardId))
+            .where(
+              and(
+                sql`${tasks.live} and ${tasks.roundLeaseUntil} is not null`,
+                eq(tasks.state, 'awarded'),
+                sql`${awards.live}`,
+                pastDue(),
+              ),
+            )
             .orderBy(asc(awards.dueAt))
             .limit(1)
-            .for('update', { skipLocked: true });
+            .for('update', { of: awards, skipLocked: true });
           if (!due) return null;
           const ended = await endAward(tx, due.id, {
             action: 'expire',

@@ -31,7 +31,8 @@ t as (
       and ($3::uuid is null or agent_id = $3::uuid))
   returning *
 ), aw as (
-  update awards set status = ${awardTarget('complete')}, output = $4::jsonb, finished_at = now()
+  update awards set status = ${awardTarget('complete')}, output = $4::jsonb, finished_at = now(),
+    watch_lease_until = null
   where id = $1 and exists (select 1 from t)
 ), bd as (
   update bids set outcome = case when bids.id = c.bid_id then 'accepted' else 'rejected' end

@@ -62,7 +62,7 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
   const status = nextAwardStatus(award.status, end.action) as AwardStatus;
   await tx
     .update(awards)
-    .set({ status, reason: end.reason, finishedAt: new Date() })
+    .set({ status, reason: end.reason, finishedAt: new Date(), watchLeaseUntil: null })
     .where(eq(awards.id, award.id));
   // An award its task no longer points at ends without blame: the agent is not at fault.
   if (task?.state !== 'awarded' || task.awardId !== award.id) return null;
@@ -103,6 +103,7 @@ export async function endAward(tx: Tx, awardId: string, given: AwardEnd): Promis
       queuedReason: `award_${status}`,
       nextAuctionAt: DB_NOW,
       requeues: sql`${tasks.requeues} + 1`,
+      roundLeaseUntil: null,
     },
     event: {
       type: 'task.queued',
@@ -152,7 +153,7 @@ export async function cancelLiveAward(
   if (!awardId) return null;
   const [held] = await tx
     .update(awards)
-    .set({ status: 'cancelled', reason, finishedAt: new Date() })
+    .set({ status: 'cancelled', reason, finishedAt: new Date(), watchLeaseUntil: null })
     .where(and(eq(awards.id, awardId), inArray(awards.status, awardStatusesAllowing('cancel'))))
     .returning();
   return held ?? null;
@@ -174,7 +175,12 @@ export async function moveAward(
   failure = { ...failure, reason: cleanText(failure.reason).slice(0, 2000) };
   const [ended] = await tx
     .update(awards)
-    .set({ status: failure.refused ? 'refused' : 'failed', reason: failure.reason, finishedAt: new Date() })
+    .set({
+      status: failure.refused ? 'refused' : 'failed',
+      reason: failure.reason,
+      finishedAt: new Date(),
+      watchLeaseUntil: null,
+    })
     .where(and(eq(awards.id, awardId), inArray(awards.status, awardStatusesAllowing('refuse'))))
     .returning();
   if (!ended) return null;

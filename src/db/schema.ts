@@ -36,6 +36,7 @@ import { quoted } from './sql-lists.ts';
  */
 const ENDED_TASK_SQL = sql.raw(quoted(ENDED_TASK_STATES));
 const LIVE_AWARD_SQL = sql.raw(quoted(LIVE_AWARD_STATUSES));
+const OPEN_AWARD_SQL = sql.raw(quoted([...LIVE_AWARD_STATUSES, 'completed']));
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -244,10 +245,13 @@ export const awards = pgTable(
     cost: doublePrecision('cost'),
     etaMs: integer('eta_ms'),
     status: awardStatus('status').notNull().default('offered'),
-    /** Offered or agreed (derived from `status`): read by the indexes instead of the status. */
+    /** Offered or agreed (derived from `status`): what the queries of live awards say. */
     live: boolean('live').notNull().generatedAlwaysAs(sql`status in ${LIVE_AWARD_SQL}`),
-    /** Ended completed (derived from `status`). */
-    completed: boolean('completed').notNull().generatedAlwaysAs(sql`status = 'completed'`),
+    /**
+     * Live or completed: not ended without a result (derived from `status`). The one index on
+     * the award's outcome reads this, which its completion leaves as it was (a HOT update).
+     */
+    open: boolean('open').notNull().generatedAlwaysAs(sql`status in ${OPEN_AWARD_SQL}`),
     awardedAt: ts('awarded_at').notNull().defaultNow(),
     dueAt: ts('due_at').notNull(),
     output: jsonb('output'),
@@ -260,12 +264,14 @@ export const awards = pgTable(
     watchLeaseUntil: ts('watch_lease_until'),
   },
   (t) => [
-    // Also how award expiry finds live awards: an index on their due time would make the
-    // agreement, which moves it, a non-HOT update; live awards are bounded by the agents' slots.
-    uniqueIndex('awards_one_live_per_task').on(t.taskId).where(sql`${t.live}`),
-    uniqueIndex('awards_one_completed_per_task').on(t.taskId).where(sql`${t.completed}`),
+    // At most one award per task is live or completed: never two live awards, never two
+    // completed, never a live one beside a completed one. Its predicate does not change when an
+    // award is agreed or completed, so both are HOT updates; only an award that ends without a
+    // result leaves it.
+    uniqueIndex('awards_one_open_per_task').on(t.taskId).where(sql`${t.open}`),
     index('awards_agent_idx').on(t.agentId),
-    index('awards_watch_idx').on(t.watchLeaseUntil).where(sql`${t.remoteTaskId} is not null and ${t.live}`),
+    // Live A2A awards only: an award that ends clears its watch lease.
+    index('awards_watch_idx').on(t.watchLeaseUntil).where(sql`${t.watchLeaseUntil} is not null`),
   ],
 );
 

@@ -24,7 +24,9 @@ with due as (
   select d.id as task_id, ($5::uuid[])[row_number() over ()] as award_id from due d
 ), t as (
   update tasks set state = ${toState('claim')}, award_id = p.award_id, attempts = attempts + 1,
-    queued_reason = null, next_auction_at = null, callback_due_at = null, updated_at = now()
+    queued_reason = null, next_auction_at = null, callback_due_at = null, updated_at = now(),
+    -- A task placed with an agent holds a lease (award expiry finds it by it): the claim's.
+    round_lease_until = $4::timestamptz
   from picked p where tasks.id = p.task_id and tasks.state in (${fromStates('claim')})
   returning tasks.*
 ), aw as (

@@ -39,6 +39,9 @@ with b as (
     state = case when $6::jsonb is not null then ${AWARDED} else ${QUEUED} end::task_state,
     award_id = case when $6::jsonb is not null then ($6::jsonb->>'award_id')::uuid else award_id end,
     round_owner = case when $6::jsonb is not null then round_owner end,
+    -- Awarded, it keeps its lease (a HOT update); queued, it has none (award expiry reads the
+    -- tasks holding one: rounds and awards, never the queue behind them).
+    round_lease_until = case when $6::jsonb is not null then round_lease_until end,
     queued_reason = case when $6::jsonb is not null then queued_reason else $7 end,
     next_auction_at = case when $6::jsonb is not null then next_auction_at
       else now() + $8::int * interval '1 millisecond' end,
