@@ -120,6 +120,35 @@ describe('A2A both ways', () => {
     expect(card.securitySchemes).toEqual({});
   });
 
+  it('holds and settles the budget an A2A client sends when the market keeps accounts', async () => {
+    const books = await startManager({ ACCOUNTS: 'true' });
+    const agents = new Fleet(books.url);
+    try {
+      const worker = await agents.start({ ...fixedBidder('a2a-paid', 5, 30), capabilities: ['math.double'] });
+      await books.call('POST', '/v1/accounts/anonymous/movements', { kind: 'credit', amount: 50 });
+      const client = await new ClientFactory().createFromUrl(books.url);
+      const paid = (await client.sendMessage(
+        send(message('paid-1', [dataPart({ n: 2 })], { capability: 'math.double', budget: 20 })),
+      )) as { id: string; status: { state: TaskState } };
+      expect(paid.status.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect((await books.call('GET', `/v1/tasks/${paid.id}`)).body.settlement).toMatchObject({
+        payer: 'anonymous',
+        held: 20,
+        paid: 5,
+        refunded: 15,
+      });
+      expect((await books.call('GET', `/v1/accounts/agent:${worker.id}`)).body.balance).toBe(5);
+      // No budget: refused, naming it; nothing is held.
+      await expect(
+        client.sendMessage(send(message('paid-2', [dataPart({ n: 3 })], { capability: 'math.double' }))),
+      ).rejects.toThrow(/budget/);
+      expect((await books.call('GET', '/v1/accounts/me')).body).toMatchObject({ balance: 45, held: 0 });
+    } finally {
+      await agents.stopAll();
+      await books.stop();
+    }
+  });
+
   it('completes a task for the official A2A client (@a2a-js/sdk): send, get, stream, cancel', async () => {
     const client = await new ClientFactory().createFromUrl(m.url);
     // Blocking SendMessage: answers once the task has ended, its output the artifact.

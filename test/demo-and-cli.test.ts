@@ -164,6 +164,46 @@ describe('cnet CLI', () => {
     }
   }, 60_000);
 
+  it('prints an account and its statement, and every account for the operator', async () => {
+    const books = await startManager({ ACCOUNTS: 'true' });
+    try {
+      await books.call('POST', '/v1/accounts/anonymous/movements', {
+        kind: 'credit',
+        amount: 40,
+        memo: 'cli',
+      });
+      const id = (
+        await books.call('POST', '/v1/tasks', { capability: 'nobody.offers', input: {}, budget: 15 })
+      ).body.id;
+      const mine = runTs('bin/cnet.js', ['--manager', books.url, 'accounts'], env);
+      expect(await mine.exited).toBe(0);
+      expect(mine.stdout()).toContain('anonymous (client): balance 25, held 15');
+      const rows = mine
+        .stdout()
+        .split('\n')
+        .filter((l) => /^\d{4}-/.test(l));
+      expect(rows.map((l) => l.split(/\s+/).slice(1, 4))).toEqual([
+        ['hold', '-15', `escrow:${id}`],
+        ['credit', '40', 'issuance'],
+      ]);
+      const all = runTs('bin/cnet.js', ['--manager', books.url, 'accounts', '--all', '--json'], env);
+      expect(await all.exited).toBe(0);
+      const listed = JSON.parse(all.stdout()) as { id: string; balance: number }[];
+      expect(listed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ id: 'anonymous', balance: 25 }),
+          expect.objectContaining({ id: 'issuance', balance: -40 }),
+        ]),
+      );
+      // A market without accounts says so, with exit code 1.
+      const off = await cli(['accounts']);
+      expect(off.code).toBe(1);
+      expect(off.err).toMatch(/accounts_off/);
+    } finally {
+      await books.stop();
+    }
+  }, 60_000);
+
   it('answers a bad flag with exit code 2 and one line, and a refused task with exit code 1', async () => {
     const bad = await cli(['tasks', '--bogus']);
     expect(bad.code).toBe(2);
