@@ -68,7 +68,9 @@ export async function offerAward(
     taskId: task.id,
     action: 'award',
     guard,
-    set: { awardId, roundLeaseUntil: null },
+    // The round's lease gives way to the award's: a task placed with an agent holds one until
+    // its work is due (award expiry finds awarded tasks by it; tasks_awarded_holds_lease).
+    set: { awardId, roundLeaseUntil: workDue },
     event: {
       type: eventType,
       agentId: bid.agentId,

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  check,
   date,
   doublePrecision,
   index,
@@ -193,6 +194,10 @@ export const tasks = pgTable(
     index('tasks_round_lease_idx').on(t.roundLeaseUntil).where(sql`${t.live}`),
     index('tasks_callback_due_idx').on(t.callbackDueAt).where(sql`${t.callbackDueAt} is not null`),
     index('tasks_deadline_idx').on(t.deadline).where(sql`${t.deadline} is not null and ${t.live}`),
+    // A task placed with an agent holds a lease (its round's, its award's or its claim's): award
+    // expiry finds awarded tasks by it, through the live lease index. A path that forgot it would
+    // leave a task no expiry finds; the database refuses it instead.
+    check('tasks_awarded_holds_lease', sql`${t.state} <> 'awarded' or ${t.roundLeaseUntil} is not null`),
   ],
 );
 
@@ -284,11 +289,17 @@ export const agentStatDeltas = pgTable(
   'agent_stat_deltas',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    agentId: uuid('agent_id').notNull(),
+    /** The agent counted (null: a round's row, whose `batch` counts each of its invitees). */
+    agentId: uuid('agent_id'),
     ...agentCounters(),
+    /**
+     * A round's cfps and answers, one element per invitee, in one row: five rows a round fewer to
+     * write, index and fold away. The other counters stay one row per agent.
+     */
+    batch: jsonb('batch').$type<RoundCounts[]>(),
   },
   (t) => [
-    // Reputation reads only these: about one row in twelve (a round also writes cfp, answer and award rows).
+    // Reputation reads only these: one row in three (a round also writes its batch and an award row).
     index('agent_stat_deltas_outcomes_idx')
       .on(t.agentId)
       .where(sql`${t.completions} <> 0 or ${t.failures} <> 0`),
@@ -363,6 +374,15 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.taskId} is null`),
   ],
 );
+
+/** One invitee's counts in a round's `agent_stat_deltas.batch`. */
+export type RoundCounts = {
+  agentId: string;
+  cfps: number;
+  proposals: number;
+  refusals: number;
+  noReplies: number;
+};
 
 /** Append-only audit trail of every task change and every agent change. */
 export const events = pgTable(

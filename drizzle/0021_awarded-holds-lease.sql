@@ -1,0 +1,1 @@
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_awarded_holds_lease" CHECK ("tasks"."state" <> 'awarded' or "tasks"."round_lease_until" is not null);
