@@ -289,17 +289,11 @@ export const agentStatDeltas = pgTable(
   'agent_stat_deltas',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    /** The agent counted (null: a round's row, whose `batch` counts each of its invitees). */
-    agentId: uuid('agent_id'),
+    agentId: uuid('agent_id').notNull(),
     ...agentCounters(),
-    /**
-     * A round's cfps and answers, one element per invitee, in one row: five rows a round fewer to
-     * write, index and fold away. The other counters stay one row per agent.
-     */
-    batch: jsonb('batch').$type<RoundCounts[]>(),
   },
   (t) => [
-    // Reputation reads only these: one row in three (a round also writes its batch and an award row).
+    // Reputation reads only these: about one row in twelve (a round also writes cfp, answer and award rows).
     index('agent_stat_deltas_outcomes_idx')
       .on(t.agentId)
       .where(sql`${t.completions} <> 0 or ${t.failures} <> 0`),
@@ -374,15 +368,6 @@ export const ledgerEntries = pgTable(
       .where(sql`${t.taskId} is null`),
   ],
 );
-
-/** One invitee's counts in a round's `agent_stat_deltas.batch`. */
-export type RoundCounts = {
-  agentId: string;
-  cfps: number;
-  proposals: number;
-  refusals: number;
-  noReplies: number;
-};
 
 /** Append-only audit trail of every task change and every agent change. */
 export const events = pgTable(

@@ -1,4 +1,4 @@
-import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { agentStatDeltas, agents } from '../db/schema.ts';
@@ -25,20 +25,6 @@ export async function addAgentStats(tx: Executor, deltas: StatDelta[]): Promise<
   const rows = deltas.filter((d) => STAT_FIELDS.some((f) => d[f]));
   if (rows.length) await tx.insert(agentStatDeltas).values(rows);
 }
-
-/**
- * The counted rows of ledger rows `from` (a table or CTE name), one per agent and row: an agent's
- * own rows as they are, and each invitee of a round's `batch` (cfps and answers only).
- */
-const COUNTED_ROWS = (from: string) =>
-  sql.raw(`
-  select agent_id, cfps, proposals, refusals, no_replies, awards, completions, failures
-  from ${from} where batch is null
-  union all
-  select x."agentId", x.cfps, x.proposals, x.refusals, x."noReplies", 0, 0, 0
-  from ${from} d cross join lateral jsonb_to_recordset(d.batch)
-    as x("agentId" uuid, cfps int, proposals int, refusals int, "noReplies" int)
-  where d.batch is not null`);
 
 /** Advisory lock key of the roll-up, so managers sharing a database take turns. */
 const ROLL_UP_LOCK = 0x636e7073; // 'cnps'
@@ -76,12 +62,11 @@ export async function rollUpAgentStats(db: Db, limit = 10_000): Promise<number> 
         delete from agent_stat_deltas
         where id in (select id from agent_stat_deltas order by id limit ${limit})
         returning *
-      ), counted as (${COUNTED_ROWS('taken')}
       ), sums as (
         select agent_id, sum(cfps) as cfps, sum(proposals) as proposals, sum(refusals) as refusals,
           sum(no_replies) as no_replies, sum(awards) as awards, sum(completions) as completions,
-          sum(failures) as failures
-        from counted group by agent_id
+          sum(failures) as failures, count(*) as n
+        from taken group by agent_id
       ), updated as (
         update agents a set cfps = a.cfps + s.cfps, proposals = a.proposals + s.proposals,
           refusals = a.refusals + s.refusals, no_replies = a.no_replies + s.no_replies,
@@ -89,27 +74,25 @@ export async function rollUpAgentStats(db: Db, limit = 10_000): Promise<number> 
           failures = a.failures + s.failures
         from sums s where a.id = s.agent_id
       )
-      select count(*)::int as n from taken`,
+      select coalesce(sum(n), 0)::int as n from sums`,
     );
     return folded?.n ?? 0;
   });
 }
 
 /**
- * Each agent's ledger rows not yet folded in (its own rows and its part of rounds' batches),
- * summed per field, for a lateral join on `agents`. The ledger is short: folded every second.
+ * Each agent's ledger rows not yet folded in, summed per field, for a lateral join on `agents`:
+ * it sums only that agent's own rows (by index), not the whole ledger.
  */
-function pendingStats() {
-  const column = (f: StatField) => agentStatDeltas[f].name;
-  const sums = STAT_FIELDS.map((f) => `coalesce(sum(u.${column(f)}), 0) as pending_${column(f)}`).join(', ');
-  const pending = sql`(select ${sql.raw(sums)} from (${COUNTED_ROWS('agent_stat_deltas')}) u
-    where u.agent_id = ${agents.id}) as pending`;
+function pendingStats<F extends StatField>(ex: Executor, fields: readonly F[]) {
+  const d = agentStatDeltas;
+  const sums = Object.fromEntries(
+    fields.map((f) => [f, sql<number>`coalesce(sum(${d[f]}), 0)`.as(`pending_${f}`)]),
+  ) as Record<F, SQL.Aliased<number>>;
+  const pending = ex.select(sums).from(d).where(eq(d.agentId, agents.id)).as('pending');
   const totals = Object.fromEntries(
-    STAT_FIELDS.map((f) => [
-      f,
-      sql<number>`${agents[f]} + ${sql.raw(`pending.pending_${column(f)}`)}`.mapWith(Number),
-    ]),
-  ) as Record<StatField, SQL<number>>;
+    fields.map((f) => [f, sql<number>`${agents[f]} + ${pending[f]}`.mapWith(Number)]),
+  ) as Record<F, SQL<number>>;
   return { pending, totals };
 }
 
@@ -118,7 +101,7 @@ function pendingStats() {
  * so a roll-up committing meanwhile can neither hide a count nor show it twice.
  */
 export function selectAgentsWithStats(ex: Executor) {
-  const { pending, totals } = pendingStats();
+  const { pending, totals } = pendingStats(ex, STAT_FIELDS);
   return ex
     .select({ ...getTableColumns(agents), ...totals })
     .from(agents)

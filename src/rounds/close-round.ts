@@ -31,8 +31,9 @@ with b as (
     reason text, outcome text, "receivedAt" timestamptz, "validUntil" timestamptz, iteration int)
   where bids.task_id = $1 and bids.round = $2::int and bids.id = x.id
 ), bst as (
-  -- One row for the whole round (agent-stats.ts reads its batch): not a row per invitee.
-  insert into agent_stat_deltas (batch) select $5::jsonb where jsonb_array_length($5::jsonb) > 0
+  insert into agent_stat_deltas (agent_id, cfps, proposals, refusals, no_replies)
+  select x."agentId", x.cfps, x.proposals, x.refusals, x."noReplies"
+  from jsonb_to_recordset($5::jsonb) as x("agentId" uuid, cfps int, proposals int, refusals int, "noReplies" int)
 ), t as (
   update tasks set
     state = case when $6::jsonb is not null then ${AWARDED} else ${QUEUED} end::task_state,
