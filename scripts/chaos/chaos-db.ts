@@ -1,18 +1,9 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 
-/** A loopback port that was free a moment ago (a killed manager comes back on the same one). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as import('node:net').AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A killed manager comes back on the same port: one below the ephemeral range (free-port.ts). */
+export { freePort } from '../support/free-port.ts';
 
 export type Rows = Record<string, unknown>[];
 

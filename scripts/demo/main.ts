@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -8,6 +7,7 @@ import { compiledEntry, ensureBuilt } from '../../bin/compiled.js';
 import { planPipeline, stageBody } from '../../src/cli/pipeline.ts';
 import { table } from '../../src/cli/table.ts';
 import type { Agent, Task, TaskEvent } from '../../src/protocol/index.ts';
+import { freePort } from '../support/free-port.ts';
 import { reconcileBooks } from './books.ts';
 import { demoPipelines, demoWorkload } from './workload.ts';
 
@@ -77,14 +77,6 @@ function spawnLogged(
   children.push(child);
   return child;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 async function get<T>(url: string): Promise<T> {
   const res = await fetch(url);

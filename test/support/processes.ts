@@ -62,33 +62,7 @@ export async function waitForListening(p: Proc, ms = 30_000): Promise<string> {
   throw new Error(`manager did not start: ${p.stdout()} ${p.stderr()}`);
 }
 
-/**
- * A loopback port free a moment ago, for a manager that must come back on the same port. Taken
- * below the kernel's ephemeral range: a port from `listen(0)` is one any client socket of a test
- * running beside may take as its own source port before the manager listens (EADDRINUSE, seen in
- * CI); below the range only a listener could, and the tests' listeners all ask for port 0.
- */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const { readFileSync } = await import('node:fs');
-  let ephemeralLow = 32_768;
-  try {
-    ephemeralLow = Number(
-      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
-    );
-  } catch {}
-  const canListen = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 200; i++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, ephemeralLow - 10_000));
-    if (await canListen(port)) return port;
-  }
-  throw new Error(`no free port between 10000 and ${ephemeralLow}`);
-}
+export { freePort } from '../../scripts/support/free-port.ts';
 
 /** A manager as its own process (`src/server.ts`), as users run it. */
 export async function startManagerProcess(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
