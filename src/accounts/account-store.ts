@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import { v5 as uuidv5 } from 'uuid';
 import { type Db, queryRows } from '../db/client.ts';
-import { isUniqueViolation, ledgerRefusal } from '../db/errors.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { accounts, ledgerEntries } from '../db/schema.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { Account, AccountLimits, AccountMovement, LedgerEntry } from '../protocol/accounts.ts';
@@ -15,13 +15,17 @@ export const ISSUANCE = 'issuance';
 /** The namespace of the ids of admin movements made with an idempotency key. */
 const MOVEMENT_KEYS = '5f0c2a63-3f7e-4c55-9a51-2f1d2c6a8b10';
 
+/** An account's kind from its id: the rule of the ledger's `ledger_account_kind` (migration 0018). */
+const kindOf = (id: string): AccountRow['kind'] =>
+  id.startsWith('agent:') ? 'agent' : id === ISSUANCE ? 'system' : 'client';
+
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** An account as the API shows it; one without a row yet is empty. */
 function toAccount(id: string, row: AccountRow | undefined, held: number): Account {
   return {
     id,
-    kind: row?.kind ?? (id.startsWith('agent:') ? 'agent' : id === ISSUANCE ? 'system' : 'client'),
+    kind: row?.kind ?? kindOf(id),
     balance: row?.balance ?? 0,
     held,
     earned: row?.earned ?? 0,
@@ -60,20 +64,13 @@ export class AccountStore {
     if (!ids.length) return;
     await this.db
       .insert(accounts)
-      .values(
-        ids.map((id) => ({ id, kind: id.startsWith('agent:') ? ('agent' as const) : ('client' as const) })),
-      )
+      .values(ids.map((id) => ({ id, kind: kindOf(id) })))
       .onConflictDoNothing();
   }
 
   async get(id: string): Promise<Account> {
     const [row] = await this.db.select().from(accounts).where(eq(accounts.id, id));
-    // What its live tasks hold (root tasks: a subtask's budget comes from its parent's escrow).
-    const [h] = await queryRows<{ held: string | number | null }>(
-      this.db,
-      sql`select sum(held) as held from tasks where live and payer = ${id} and parent_id is null`,
-    );
-    return toAccount(id, row, Number(h?.held ?? 0));
+    return toAccount(id, row, (await this.heldBy([id])).get(id) ?? 0);
   }
 
   /** Every account, by id (cursor: the last id of the previous page). */
@@ -92,6 +89,7 @@ export class AccountStore {
     };
   }
 
+  /** What the accounts' live tasks hold (root tasks: a subtask's budget comes from its parent's escrow). */
   private async heldBy(ids: string[]): Promise<Map<string, number>> {
     if (!ids.length) return new Map();
     const rows = await queryRows<{ payer: string; held: string | number }>(
@@ -121,16 +119,6 @@ export class AccountStore {
     return { items: page.map(toEntry), nextCursor: rows.length > limit ? String(page.at(-1)!.id) : null };
   }
 
-  /** A task's movements, oldest first: its hold, payment, releases and recoups. */
-  async ofTask(taskId: string): Promise<LedgerEntry[]> {
-    const rows = await this.db
-      .select()
-      .from(ledgerEntries)
-      .where(eq(ledgerEntries.taskId, taskId))
-      .orderBy(asc(ledgerEntries.id));
-    return rows.map(toEntry);
-  }
-
   /**
    * An admin's credit (from issuance) or debit (back to it), one movement in one transaction; a
    * debit larger than the balance is 402 insufficient_funds and moves nothing. With an
@@ -158,8 +146,6 @@ export class AccountStore {
         );
       });
     } catch (err) {
-      const refusal = ledgerRefusal(err);
-      if (refusal) throw new AppError(402, refusal.code, refusal.message);
       if (!(movementId && isUniqueViolation(err))) throw err;
       // Sent again: the movement this key made, if it is the same one.
       const [first] = await this.db
@@ -186,7 +172,7 @@ export class AccountStore {
     };
     await this.db
       .insert(accounts)
-      .values({ id, kind: id.startsWith('agent:') ? 'agent' : 'client', ...set })
+      .values({ id, kind: kindOf(id), ...set })
       .onConflictDoUpdate({ target: accounts.id, set });
     return this.get(id);
   }

@@ -303,8 +303,8 @@ export const agentStatDeltas = pgTable(
 /**
  * Accounts (ACCOUNTS=true): one per client key (its principal), per agent (`agent:<id>`), and
  * the market's `issuance` account that admin credits come from. Balances are in whole units and
- * always equal the sum of the account's ledger entries; a task's escrow is no row here but the
- * task's own `held` (entries on `escrow:<task id>`), so holds never queue on one shared row.
+ * always equal the sum of the account's ledger entries. A task's escrow has no row here: its
+ * balance is the sum of its entries on `escrow:<task id>`, so holds never queue on one shared row.
  */
 export const accounts = pgTable('accounts', {
   id: text('id').primaryKey(),

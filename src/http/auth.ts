@@ -63,6 +63,19 @@ export function isAdmin(c: Context, keys: { ADMIN_KEYS?: string[] }): boolean {
   return keys.ADMIN_KEYS.some((k) => sameSecret(token, k));
 }
 
+/**
+ * 403 unless the request acts as the market's operator: an admin key, or anyone while keys are
+ * off (then the one client is everyone). What moving or reading another's account needs.
+ */
+export function requireOperator(c: Context, keys: { API_KEYS?: string[]; ADMIN_KEYS?: string[] }): void {
+  if (clientScope(c, keys).owner !== null)
+    throw new AppError(
+      403,
+      'forbidden',
+      "only an admin key (ADMIN_KEYS) reads, moves or limits another's account",
+    );
+}
+
 /** The principal of the tasks an agent submits (its subtasks): its own, apart from any key's. */
 export const agentPrincipal = (agentId: string) => `agent:${agentId}`;
 

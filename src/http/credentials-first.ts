@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { A2A_PATH } from '../a2a/manager-card.ts';
 import { AppError } from '../errors/app-error.ts';
 import { sameSecret } from '../security/same-secret.ts';
-import { bearerOf, clientKeys, clientScope, requireAgentId, requireClient } from './auth.ts';
+import { bearerOf, clientKeys, requireAgentId, requireClient, requireOperator } from './auth.ts';
 import type { AppDeps, AppEnv } from './deps.ts';
 
 /**
@@ -48,12 +48,7 @@ export function checkCredentialsFirst(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   };
   // An admin key (keys off: anyone), for the routes that move or limit another's money.
   const adminKey: MiddlewareHandler = async (c, next) => {
-    if (clientScope(c, deps.config).owner !== null)
-      throw new AppError(
-        403,
-        'forbidden',
-        "only an admin key (ADMIN_KEYS) moves or limits an account's money",
-      );
+    requireOperator(c, deps.config);
     await next();
   };
   app.on('POST', '/v1/accounts/:id/movements', adminKey);

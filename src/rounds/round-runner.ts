@@ -13,7 +13,7 @@ import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { parseTraceparent, type TraceContext } from '../observability/trace-context.ts';
 import type { Tracing } from '../observability/tracing.ts';
-import type { Cfp } from '../protocol/messages.ts';
+import type { Cfp, CfpReply } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
@@ -257,13 +257,18 @@ export class RoundRunner {
       ).then((unfit) =>
         unfit
           ? { type: 'refuse', reason: unfit }
-          : this.d.client.cfp(this.address(invitee, trace), cfp, replyBy, deadline).then((reply) => {
-              // With accounts on, a proposal the market cannot pay (a fraction of a unit) is no bid.
-              const unpayable = reply.type === 'propose' && unpayableCost(this.d.config.ACCOUNTS, reply.cost);
-              if (unpayable) throw new InvalidAgentReplyError(unpayable);
-              return reply;
-            }),
+          : this.payable(this.d.client.cfp(this.address(invitee, trace), cfp, replyBy, deadline)),
       );
+  }
+
+  /** With accounts on, a proposal the market cannot pay (a fraction of a unit) is no bid. */
+  private payable(reply: Promise<CfpReply>): Promise<CfpReply> {
+    if (!this.d.config.ACCOUNTS) return reply;
+    return reply.then((r) => {
+      const unpayable = r.type === 'propose' && unpayableCost(true, r.cost);
+      if (unpayable) throw new InvalidAgentReplyError(unpayable);
+      return r;
+    });
   }
 
   /**

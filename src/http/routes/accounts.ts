@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { AppError } from '../../errors/app-error.ts';
 import { Account, AccountLimits, AccountMovement, LedgerEntry } from '../../protocol/accounts.ts';
 import { page } from '../../protocol/common.ts';
-import { agentPrincipal, bearerOf, clientScope } from '../auth.ts';
+import { agentPrincipal, bearerOf, clientScope, requireOperator } from '../auth.ts';
 import type { AppEnv, RouteDeps } from '../deps.ts';
 import { bearer, errorResponses, json, paymentResponses } from '../openapi-helpers.ts';
 
@@ -121,8 +121,7 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
   /** Admin keys only (with keys off, every caller is the operator). */
   const admin = (c: Context<AppEnv>) => {
     on();
-    if (clientScope(c, deps.config).owner !== null)
-      throw new AppError(403, 'forbidden', "only an admin key (ADMIN_KEYS) reads or moves another's account");
+    requireOperator(c, deps.config);
   };
 
   app.openapi(me, async (c) => c.json(await deps.accounts.get(await mine(c)), 200));
