@@ -21,8 +21,10 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '40000' },
     concurrency: { type: 'string', default: '64' },
     agents: { type: 'string', default: '5' },
+    repeat: { type: 'string', default: '3' },
   },
 });
+const repeat = Number(values.repeat);
 const calls = Number(values.calls);
 const concurrency = Number(values.concurrency);
 
@@ -67,8 +69,9 @@ async function measure(name: string, one: (n: number, endpoint: string) => Promi
 }
 
 const pool = keepAlivePool(256);
-const results = [];
-results.push(await measure('node:http (bare)', (n, e) => requestJson(pool, 'POST', `${e}/cfp`, cfpOf(n))));
+type Variant = [name: string, one: (n: number, endpoint: string) => Promise<unknown>];
+const variants: Variant[] = [];
+variants.push(['node:http (bare)', (n, e) => requestJson(pool, 'POST', `${e}/cfp`, cfpOf(n))]);
 /** A cfp by bare undici; `withSignal`: with an AbortSignal, as a timeout needs. */
 const undiciCfp = (withSignal: boolean) => async (n: number, e: string) => {
   const res = await request(`${e}/cfp`, {
@@ -79,8 +82,8 @@ const undiciCfp = (withSignal: boolean) => async (n: number, e: string) => {
   });
   return JSON.parse(await res.body.text());
 };
-results.push(await measure('undici.request', undiciCfp(false)));
-results.push(await measure('undici.request + AbortSignal', undiciCfp(true)));
+variants.push(['undici.request', undiciCfp(false)]);
+variants.push(['undici.request + AbortSignal', undiciCfp(true)]);
 const config = loadConfig({
   MANAGER_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
   OUTBOUND_LOOPBACK: 'allow',
@@ -90,21 +93,51 @@ const logger = pino({ level: 'warn' });
 const metrics = createMetrics(null as never);
 const client = new AgentClient(config, logger, { guard: new OutboundGuard(), metrics });
 const token = 'x'.repeat(43);
-results.push(
-  await measure('AgentClient.cfp', (n, e) =>
-    client.cfp({ id: e, endpoint: e, token }, cfpOf(n) as never, Date.now() + 2000),
-  ),
-);
-results.push(
-  await measure('AgentClient.notify', (_n, e) =>
-    client.notify({ id: e, endpoint: e, token }, '/reject', {
-      type: 'reject-proposal',
-      conversationId: '00000000-0000-4000-8000-000000000000',
-      round: 1,
-      reason: 'another_bid_accepted',
-    } as never),
-  ),
-);
+variants.push([
+  'AgentClient.cfp',
+  (n, e) => client.cfp({ id: e, endpoint: e, token }, cfpOf(n) as never, Date.now() + 2000),
+]);
+const reject = {
+  type: 'reject-proposal',
+  conversationId: '00000000-0000-4000-8000-000000000000',
+  round: 1,
+  reason: 'another_bid_accepted',
+} as const;
+variants.push([
+  'AgentClient.notify',
+  (_n, e) => client.notify({ id: e, endpoint: e, token }, '/reject', reject),
+]);
+// A round's losers: four reject-proposals at once under one shared deadline (every fourth
+// turn sends four, so the CPU per turn is the CPU per call).
+variants.push([
+  'AgentClient.notifyEach, 4 at once (per call)',
+  async (n) => {
+    if (n % 4 !== 0) return;
+    await client.notifyEach(
+      [0, 1, 2, 3].map((k) => {
+        const e = endpoints[(n + k) % endpoints.length]!;
+        return { id: e, endpoint: e, token };
+      }),
+      reject,
+    );
+  },
+]);
+// Each variant measured `repeat` times, the variants taking turns, so that a slow spell of the
+// machine falls on all of them; the median is printed, with the range.
+const runs = new Map<string, { perCallUs: number; callsPerS: number }[]>();
+for (let r = 0; r < repeat; r++)
+  for (const [name, one] of variants) {
+    const m = await measure(name, one);
+    runs.set(name, [...(runs.get(name) ?? []), m]);
+  }
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results = [...runs].map(([name, ms]) => ({
+  name,
+  perCallUs: median(ms.map((m) => m.perCallUs)),
+  lo: Math.min(...ms.map((m) => m.perCallUs)),
+  hi: Math.max(...ms.map((m) => m.perCallUs)),
+  callsPerS: median(ms.map((m) => m.callsPerS)),
+}));
 const base = results[0]!.perCallUs;
 console.log(
   `# agent calls: ${calls} of each kind, ${concurrency} at once, ${values.agents} agents in another process`,
@@ -112,11 +145,12 @@ console.log(
 console.log(
   `# command: node --import tsx bench/agent-calls.ts --calls ${calls} --concurrency ${concurrency} --agents ${values.agents}`,
 );
+console.log(`# median of ${repeat} turns each (range in brackets)`);
 console.log('| client | CPU µs per call | vs node:http | calls/s |');
 console.log('| --- | --- | --- | --- |');
 for (const r of results)
   console.log(
-    `| ${r.name} | ${r.perCallUs.toFixed(1)} | ${(r.perCallUs / base).toFixed(2)}x | ${r.callsPerS.toFixed(0)} |`,
+    `| ${r.name} | ${r.perCallUs.toFixed(1)} [${r.lo.toFixed(0)}-${r.hi.toFixed(0)}] | ${(r.perCallUs / base).toFixed(2)}x | ${r.callsPerS.toFixed(0)} |`,
   );
 pool.destroy();
 await client.close();

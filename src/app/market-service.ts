@@ -322,7 +322,7 @@ export class MarketService {
         if (address)
           sendReject(
             { client: this.d.client, address: () => address },
-            { ...address, kid: null, reputation: 0, bidId: '' },
+            [{ ...address, kid: null, reputation: 0, bidId: '' }],
             taskId,
             bid.round,
             'late',

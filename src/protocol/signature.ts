@@ -8,7 +8,7 @@ export const SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
 
 /** `t=<unix ms>,v1=<hex HMAC-SHA256 over "<t>.<raw body>">` keyed by the agent's token. */
 export function signBody(secret: string, body: string, now = Date.now()): string {
-  const mac = createHmac('sha256', secret).update(`${now}.${body}`).digest('hex');
+  const mac = createHmac('sha256', secret).update(`${now}.`).update(body).digest('hex');
   return `t=${now},v1=${mac}`;
 }
 

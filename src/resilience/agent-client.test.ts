@@ -50,3 +50,51 @@ describe('AgentClient policies', () => {
     expect(client.policies.trackedAgents).toBe(0);
   });
 });
+
+describe('AgentClient.notifyEach', () => {
+  it("sends a round's losers one message under one deadline: an agent that hangs is cut off there, the others are told", async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const bodies: string[] = [];
+    let hungUpOn = false;
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        bodies.push(body);
+        if (req.url === '/hang/reject') {
+          res.on('close', () => (hungUpOn = true)); // the manager ended the call
+          return;
+        }
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const client = new AgentClient(
+      { ...loadConfig({ OUTBOUND_LOOPBACK: 'allow' }), NOTIFY_TIMEOUT_MS: 200 },
+      pino({ level: 'silent' }),
+    );
+    try {
+      const told = await client.notifyEach(
+        [
+          { id: 'a', endpoint: `${base}/a`, token: 'k' },
+          { id: 'hang', endpoint: `${base}/hang`, token: 'k' },
+          { id: 'b', endpoint: `${base}/b`, token: 'k' },
+        ],
+        { type: 'reject-proposal', conversationId: 't', round: 1, reason: 'another_bid_accepted' },
+      );
+      expect(told).toEqual([true, false, true]);
+      await expect.poll(() => hungUpOn).toBe(true);
+      expect(bodies).toHaveLength(3);
+      expect(new Set(bodies).size).toBe(1);
+      expect(JSON.parse(bodies[0]!)).toMatchObject({
+        type: 'reject-proposal',
+        reason: 'another_bid_accepted',
+      });
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

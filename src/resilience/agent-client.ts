@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CircuitState, TimeoutStrategy, timeout } from 'cockatiel';
 import type { Logger } from 'pino';
 import { type Agent as Dispatcher, request, fetch as undiciFetch } from 'undici';
@@ -220,11 +221,32 @@ export class AgentClient {
     );
   }
 
-  /** reject-proposal and cancel: best effort, one try; failures are logged, never thrown. */
+  /**
+   * The same reject-proposal to several agents at once (a round's losers), best effort: the
+   * calls share one deadline, NOTIFY_TIMEOUT_MS from now, one timer for the batch instead of a
+   * timer and a signal per call (as a round's cfps share theirs). A call that waits for a slot
+   * in its agent's bulkhead waits within that deadline.
+   */
+  notifyEach(agents: AgentAddress[], msg: RejectProposal): Promise<boolean[]> {
+    if (agents.length === 1) return this.notify(agents[0]!, '/reject', msg).then((ok) => [ok]);
+    const deadline = new AbortController();
+    // Each call listens on it until it ends: as many listeners as agents, not a leak.
+    if (agents.length > 10) setMaxListeners(agents.length, deadline.signal);
+    const timer = setTimeout(() => deadline.abort(), this.cfg.NOTIFY_TIMEOUT_MS);
+    return Promise.all(agents.map((a) => this.notify(a, '/reject', msg, deadline.signal))).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+
+  /**
+   * reject-proposal and cancel: best effort, one try; failures are logged, never thrown.
+   * `deadline`: a batch's shared deadline (notifyEach) instead of a timeout of its own.
+   */
   async notify(
     agent: AgentAddress,
     path: '/reject' | '/cancel',
     msg: RejectProposal | Cancel,
+    deadline?: AbortSignal,
   ): Promise<boolean> {
     if (agent.a2a && this.a2a) {
       // A2A has no reject-proposal (the agent never bid); a cancel is CancelTask.
@@ -239,7 +261,11 @@ export class AgentClient {
     }
     const p = this.policies.of(agent.id);
     try {
-      await p.bulkhead.execute(() => this.post(agent, path, msg, this.cfg.NOTIFY_TIMEOUT_MS, null));
+      await p.bulkhead.execute(() =>
+        deadline?.aborted
+          ? Promise.reject(new AgentTimeoutError(this.cfg.NOTIFY_TIMEOUT_MS))
+          : this.post(agent, path, msg, this.cfg.NOTIFY_TIMEOUT_MS, null, deadline),
+      );
       return true;
     } catch (err) {
       this.logger.debug({ err, agentId: agent.id, path }, 'best-effort notification failed');

@@ -1,4 +1,5 @@
 /** Reading an agent's reply: its outcome for the metrics, and its body within a byte cap. */
+import type { Readable } from 'node:stream';
 import { TaskCancelledError as TaskTimeoutError } from 'cockatiel';
 import type { AgentCallOutcome } from '../observability/market-metrics.ts';
 import { AgentHttpError, AgentTimeoutError, InvalidAgentReplyError } from './agent-errors.ts';
@@ -14,13 +15,24 @@ export function callOutcome(logged: string, err: unknown): AgentCallOutcome {
   return 'error';
 }
 
-export async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) throw new InvalidAgentReplyError(`agent reply exceeds ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * A reply's body as text, the stream destroyed once it passes `max` bytes. Read by its events,
+ * not `for await` (an async iterator per reply cost more than the rest of reading it).
+ */
+export function readCapped(body: Readable, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        body.destroy();
+        reject(new InvalidAgentReplyError(`agent reply exceeds ${max} bytes`));
+      } else chunks.push(chunk);
+    });
+    body.once('end', () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
+    body.once('error', reject);
+  });
 }

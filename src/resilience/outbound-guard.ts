@@ -49,23 +49,21 @@ export class OutboundGuard {
 
   /**
    * Why a URL whose host is an IP literal may not be called, or null. Asked on every agent call
-   * with the same few endpoints, so the answer is remembered by origin (the policy is fixed).
+   * with the same few URLs, so the answer is remembered by URL (the policy is fixed): a call
+   * does not parse its URL twice (undici parses it too).
    */
   refuseLiteral(url: string): string | null {
-    let origin: string;
+    const known = this.literalRefusals.get(url);
+    if (known !== undefined) return known;
     let host: string;
     try {
-      const u = new URL(url);
-      origin = u.origin;
-      host = u.hostname.replace(/^\[|\]$/g, '');
+      host = new URL(url).hostname.replace(/^\[|\]$/g, '');
     } catch {
       return 'not a URL';
     }
-    const known = this.literalRefusals.get(origin);
-    if (known !== undefined) return known;
     const why = isIP(host) ? refusal(host, this.policy) : null;
     if (this.literalRefusals.size >= 10_000) this.literalRefusals.clear();
-    this.literalRefusals.set(origin, why);
+    this.literalRefusals.set(url, why);
     return why;
   }
   private readonly literalRefusals = new Map<string, string | null>();

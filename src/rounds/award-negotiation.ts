@@ -33,21 +33,17 @@ export type NegotiationDeps = {
   schemas: SchemaIndex;
 };
 
-/** reject-proposal to a bidder, best effort, off the hot path. */
+/** reject-proposal to bidders, best effort, off the hot path: one message, one deadline for all. */
 export function sendReject(
   d: Pick<NegotiationDeps, 'client' | 'address'>,
-  invitee: Invitee | undefined,
+  invitees: readonly (Invitee | undefined)[],
   taskId: string,
   round: number,
   reason: RejectReason,
 ) {
-  if (!invitee) return;
-  void d.client.notify(d.address(invitee), '/reject', {
-    type: 'reject-proposal',
-    conversationId: taskId,
-    round,
-    reason,
-  });
+  const to = invitees.filter((i): i is Invitee => i !== undefined).map((i) => d.address(i));
+  if (to.length === 0) return;
+  void d.client.notifyEach(to, { type: 'reject-proposal', conversationId: taskId, round, reason });
 }
 
 /**
@@ -65,10 +61,14 @@ export async function negotiateAward(
   invitees: Map<string, Invitee>,
 ): Promise<void> {
   let { awardId, workDue } = first;
-  const rejectFrom = (i: number) => {
-    for (const l of ranked.slice(i + 1))
-      sendReject(d, invitees.get(l.agentId), task.id, task.round, 'another_bid_accepted');
-  };
+  const rejectFrom = (i: number) =>
+    sendReject(
+      d,
+      ranked.slice(i + 1).map((l) => invitees.get(l.agentId)),
+      task.id,
+      task.round,
+      'another_bid_accepted',
+    );
   for (let i = 0; i < ranked.length; i++) {
     const bid = ranked[i];
     const invitee = bid && invitees.get(bid.agentId);
@@ -131,7 +131,13 @@ export async function negotiateAward(
         expiredBids: expired.map((b) => b.id),
       }),
     );
-    for (const b of expired) sendReject(d, invitees.get(b.agentId), task.id, task.round, 'expired');
+    sendReject(
+      d,
+      expired.map((b) => invitees.get(b.agentId)),
+      task.id,
+      task.round,
+      'expired',
+    );
     if (!moved) return;
     if (ranked[j]) d.metrics.awardMovedOn();
     ({ awardId, workDue } = moved);

@@ -63,14 +63,13 @@ export async function iterate(
   for (let iteration = 2; iteration <= task.iterations; iteration++) {
     const s = shortlistOf(finals, invitees, ranking, task.shortlist, Date.now());
     if (!s) break;
-    for (const agentId of s.left)
-      sendReject(
-        { client: d.client, address: d.address },
-        byId.get(agentId),
-        task.id,
-        task.round,
-        'not_shortlisted',
-      );
+    sendReject(
+      { client: d.client, address: d.address },
+      s.left.map((agentId) => byId.get(agentId)),
+      task.id,
+      task.round,
+      'not_shortlisted',
+    );
     const rows = await d.database.query<{ reply_by: Date | string; notices: unknown }>(ITERATE_SQL, [
       task.id,
       task.round,

@@ -13,7 +13,7 @@ import type { EventSink } from '../events/event-publisher.ts';
 import type { MarketMetrics } from '../observability/market-metrics.ts';
 import { parseTraceparent, type TraceContext } from '../observability/trace-context.ts';
 import type { Tracing } from '../observability/tracing.ts';
-import type { Cfp, CfpReply } from '../protocol/messages.ts';
+import type { Cfp, CfpReply, RejectReason } from '../protocol/messages.ts';
 import type { AgentAddress, AgentClient } from '../resilience/agent-client.ts';
 import { InvalidAgentReplyError } from '../resilience/agent-errors.ts';
 import { type TaskRow, toTaskSpec, traceIdOf } from '../tasks/task-view.ts';
@@ -239,9 +239,14 @@ export class RoundRunner {
     const [row] = await this.d.database.query<{ state: string }>(STATE_SQL, [task.id]);
     if (row?.state !== 'cancelled') return;
     const told = new Set(unranked.map((u) => u.bid.agentId));
-    for (const f of finals)
-      if (f.type !== 'refuse' && !told.has(f.agentId))
-        sendReject(rejecter, byAgent.get(f.agentId), task.id, task.round, 'cancelled');
+    const standing = finals.filter((f) => f.type !== 'refuse' && !told.has(f.agentId));
+    sendReject(
+      rejecter,
+      standing.map((f) => byAgent.get(f.agentId)),
+      task.id,
+      task.round,
+      'cancelled',
+    );
   }
 
   /**
@@ -336,8 +341,11 @@ export class RoundRunner {
       client: this.d.client,
       address: (i: Invitee) => this.address(i, trace),
     };
+    // One batch per reason: each reason is one message.
+    const byReason = new Map<RejectReason, (Invitee | undefined)[]>();
     for (const u of closing.ranking.unranked)
-      sendReject(rejecter, byAgent.get(u.bid.agentId), task.id, task.round, u.reason);
+      byReason.set(u.reason, [...(byReason.get(u.reason) ?? []), byAgent.get(u.bid.agentId)]);
+    for (const [reason, to] of byReason) sendReject(rejecter, to, task.id, task.round, reason);
     if (!closing.task)
       await this.rejectIfCancelled(task, finals, closing.ranking.unranked, rejecter, byAgent);
     if (!closing.task || !closing.award || closing.task.state !== 'awarded') return null;
