@@ -4,7 +4,9 @@
  * node:http client and by bare undici (with and without an AbortSignal, which the timeout
  * needs), against the same agents in another process. CPU of this process per call.
  *
- * Usage: node --import tsx bench/agent-calls.ts [--calls N] [--concurrency C] [--agents K]
+ * Each client is measured `repeat` times, the clients taking turns; the median is printed.
+ *
+ * Usage: node --import tsx bench/agent-calls.ts [--calls N] [--concurrency C] [--agents K] [--repeat R]
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';

@@ -55,6 +55,9 @@ export interface Database {
  * `applicationName` names every connection in pg_stat_activity; managers name theirs
  * `contract-net/<manager id>` so each can see whether others share the database.
  */
+/** postgres.js's `unsafe` options for a prepared statement (`simple` is read but not typed). */
+const PREPARED = { prepare: true, simple: false } as { prepare: true };
+
 export async function openDatabase(
   target: DatabaseTarget,
   opts: { applicationName?: string } = {},
@@ -74,8 +77,10 @@ export async function openDatabase(
     return {
       db,
       driver: 'postgres',
+      // Prepared even without parameters (postgres.js would send those as simple queries,
+      // parsed and planned at every call): every text here is a constant of the code.
       query: <T>(text: string, params: readonly Param[]) =>
-        client.unsafe(text, params as Param[], { prepare: true }) as unknown as Promise<T[]>,
+        client.unsafe(text, params as Param[], PREPARED) as unknown as Promise<T[]>,
       async utility(text) {
         await client.unsafe(text).simple();
       },
