@@ -11,7 +11,10 @@ export const TUNING = {
   /** The retry backoff of an award call: exponential with jitter from the first to the second. */
   RETRY_BASE_MS: 50,
   RETRY_MAX_MS: 1000,
-  /** Timeout of a best-effort `reject-proposal` or `cancel`, and of a client callback. */
+  /**
+   * Timeout of a best-effort `reject-proposal` or `cancel`, and of a client callback; a round's
+   * reject-proposals share one such deadline from when they are sent (one timer for the batch).
+   */
   NOTIFY_TIMEOUT_MS: 2000,
   /** Concurrent calls to one agent (and its keep-alive sockets); the next BULKHEAD_QUEUE wait. */
   BULKHEAD_LIMIT: 16,

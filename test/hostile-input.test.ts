@@ -59,6 +59,34 @@ describe('an agent that answers with bytes PostgreSQL refuses', () => {
       for (const b of bids) expect(b.reason ?? '').not.toContain('\u0000');
     });
   }
+
+  it('cuts off a reply past 1 MiB, sent in many chunks: its answer is invalid, the round goes on', async () => {
+    fleet = new Fleet(m.url);
+    const c = cap();
+    const big = await fleet.raw(`big-${seq}`, c, (req, res) => {
+      if (req.path !== '/cfp') return json(res, {});
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = ' '.repeat(64 * 1024);
+      for (let i = 0; i < 20; i++) res.write(chunk);
+      res.end('{"type":"refuse"}');
+    });
+    const goodName = `good-${seq}`;
+    await fleet.start({ ...fixedBidder(goodName, 5, 100), capabilities: [c] });
+    const t = await m.call('POST', '/v1/tasks', { capability: c, input: { n: 3 }, bidWindowMs: 1000 });
+    expect(await ended(t.body.id)).toMatchObject({
+      state: 'completed',
+      output: { doubled: 6, by: goodName },
+    });
+    const bids = (await m.call('GET', `/v1/tasks/${t.body.id}/bids`)).body.items as {
+      agentId: string;
+      type: string;
+      reason: string | null;
+    }[];
+    expect(bids.find((b) => b.agentId === big.id)).toMatchObject({
+      type: 'invalid',
+      reason: expect.stringContaining('exceeds 1048576 bytes'),
+    });
+  });
 });
 
 describe('a client or agent sending what cannot be stored gets a 422 naming the field', () => {

@@ -51,13 +51,13 @@ export interface Database {
   readonly migrated?: () => Promise<void>;
 }
 
+/** postgres.js's `unsafe` options for a prepared statement (`simple` is read but not typed). */
+const PREPARED = { prepare: true, simple: false } as { prepare: true };
+
 /**
  * `applicationName` names every connection in pg_stat_activity; managers name theirs
  * `contract-net/<manager id>` so each can see whether others share the database.
  */
-/** postgres.js's `unsafe` options for a prepared statement (`simple` is read but not typed). */
-const PREPARED = { prepare: true, simple: false } as { prepare: true };
-
 export async function openDatabase(
   target: DatabaseTarget,
   opts: { applicationName?: string } = {},
