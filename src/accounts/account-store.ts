@@ -21,6 +21,12 @@ const kindOf = (id: string): AccountRow['kind'] =>
 
 const today = () => new Date().toISOString().slice(0, 10);
 
+/**
+ * The tasks whose escrows count as held (a condition on `tasks`): live root tasks, since a
+ * subtask's budget is held from its parent's escrow, not from an account.
+ */
+export const HOLDING_TASKS = sql`live and parent_id is null`;
+
 /** An account as the API shows it; one without a row yet is empty. */
 function toAccount(id: string, row: AccountRow | undefined, held: number): Account {
   return {
@@ -89,12 +95,12 @@ export class AccountStore {
     };
   }
 
-  /** What the accounts' live tasks hold (root tasks: a subtask's budget comes from its parent's escrow). */
+  /** What the accounts' live tasks hold. */
   private async heldBy(ids: string[]): Promise<Map<string, number>> {
     if (!ids.length) return new Map();
     const rows = await queryRows<{ payer: string; held: string | number }>(
       this.db,
-      sql`select payer, sum(held) as held from tasks where live and parent_id is null
+      sql`select payer, sum(held) as held from tasks where ${HOLDING_TASKS}
         and payer in (${sql.join(
           ids.map((id) => sql`${id}`),
           sql`, `,

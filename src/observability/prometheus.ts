@@ -8,6 +8,7 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
+import { HOLDING_TASKS } from '../accounts/account-store.ts';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { quoted } from '../db/sql-lists.ts';
@@ -215,7 +216,7 @@ export function createMetrics(db: Db): PrometheusMetrics {
       >(
         db,
         sql`select
-          (select sum(held) from tasks where live and payer is not null and parent_id is null) as held,
+          (select sum(held) from tasks where ${HOLDING_TASKS} and payer is not null) as held,
           (select sum(earned) from accounts) as settled,
           (select sum(refunded) from accounts where kind = 'client') as refunded,
           (select -balance from accounts where id = 'issuance') as issued`,

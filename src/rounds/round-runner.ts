@@ -343,8 +343,11 @@ export class RoundRunner {
     };
     // One batch per reason: each reason is one message.
     const byReason = new Map<RejectReason, (Invitee | undefined)[]>();
-    for (const u of closing.ranking.unranked)
-      byReason.set(u.reason, [...(byReason.get(u.reason) ?? []), byAgent.get(u.bid.agentId)]);
+    for (const u of closing.ranking.unranked) {
+      const to = byReason.get(u.reason) ?? [];
+      to.push(byAgent.get(u.bid.agentId));
+      byReason.set(u.reason, to);
+    }
     for (const [reason, to] of byReason) sendReject(rejecter, to, task.id, task.round, reason);
     if (!closing.task)
       await this.rejectIfCancelled(task, finals, closing.ranking.unranked, rejecter, byAgent);
