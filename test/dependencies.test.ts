@@ -1,6 +1,8 @@
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
+import { createTestDatabase, onPostgres } from './support/test-database.ts';
 
 /** Tasks that wait for others (dependsOn) and get their outputs. */
 describe('task dependencies', () => {
@@ -114,5 +116,79 @@ describe('task dependencies', () => {
     const t = await submit({ capability: 'pipe.nobody', input: {} });
     const twice = await submit({ capability: 'pipe.count', input: {}, dependsOn: [t.body.id, t.body.id] });
     expect(twice.status).toBe(422);
+  });
+});
+
+/**
+ * A submission releases its own task when its dependencies have completed; a sweep may have
+ * taken the task's row first. Needs a second connection holding that row, so PostgreSQL only.
+ */
+describe.skipIf(!onPostgres())('a waiting task held by a sweep', () => {
+  let m: TestManager;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pg: postgres.Sql;
+  let fleet: Fleet;
+  let open = () => {};
+  const gate = new Promise<void>((r) => {
+    open = r;
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    m = await startManager({}, db);
+    pg = postgres(db.env.DATABASE_URL as string, { max: 1, onnotice: () => {} });
+    fleet = new Fleet(m.url);
+    const bid = () => ({ type: 'propose' as const, cost: 1, etaMs: 50 });
+    await fleet.start({
+      name: 'gated-fetcher',
+      capabilities: ['held.fetch'],
+      bid,
+      execute: async () => {
+        await gate;
+        return { text: 'fetched' };
+      },
+    });
+    await fleet.start({ name: 'held-counter', capabilities: ['held.count'], bid, execute: () => ({ n: 1 }) });
+  });
+  afterAll(async () => {
+    open();
+    await fleet?.stopAll();
+    await pg?.end();
+    await m?.stop();
+    await db?.drop();
+  });
+
+  it('waits for the sweep holding it rather than skipping it, and releases it when the sweep let it be', async () => {
+    const first = await m.call('POST', '/v1/tasks', { capability: 'held.fetch', input: {} });
+    const after = await m.call('POST', '/v1/tasks', {
+      capability: 'held.count',
+      input: {},
+      dependsOn: [first.body.id],
+    });
+    expect(after.body.state).toBe('waiting');
+    const id = after.body.id as string;
+
+    let released: Promise<unknown[]> | undefined;
+    await pg
+      .begin(async (tx) => {
+        // As a sweep holds it: locked while its dependency completes, the manager's sweeps skip it.
+        await tx`select id from tasks where id = ${id} for update`;
+        open();
+        const done = await m.call('GET', `/v1/tasks/${first.body.id}?waitMs=15000`);
+        expect(done.body.state).toBe('completed');
+        released = m.manager.market.releaseWaiting(id);
+        await eventually(
+          async () =>
+            (
+              await tx`select 1 from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock'`
+            ).length > 0,
+        );
+        throw new Error('let it be');
+      })
+      .catch((e: Error) => expect(e.message).toBe('let it be'));
+    expect((await released)?.map((t) => (t as { id: string }).id)).toEqual([id]);
+    const ended = await m.call('GET', `/v1/tasks/${id}?waitMs=15000`);
+    expect(ended.body).toMatchObject({ state: 'completed', output: { n: 1 } });
   });
 });

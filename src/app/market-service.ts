@@ -122,8 +122,10 @@ export class MarketService {
     });
     if (!stored.created) return { view: await this.d.store.viewOf(stored.row), created: false };
     this.submittedHere.add(stored.row.id);
-    const released = await this.releaseWaiting(stored.row.id);
-    return { view: toTaskView(released[0] ?? stored.row, null), created: true };
+    const [released] = await this.releaseWaiting(stored.row.id);
+    // Not released here: still waiting, or released (or failed) by a sweep that took it first.
+    const row = released ?? (await this.d.store.getRow(stored.row.id));
+    return { view: toTaskView(row, null), created: true };
   }
 
   /** Releases settled waiting tasks (one, or a batch) and auctions the released ones. */

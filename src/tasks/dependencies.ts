@@ -91,7 +91,9 @@ type Resolved = {
  * Waiting tasks whose dependencies are settled: released to `pending` with their dependencies'
  * outputs when every one completed, failed (`dependency_failed`) as soon as one failed, was
  * cancelled or is gone (deleted past its retention between a submission's check and its insert).
- * One transaction per batch, rows locked SKIP LOCKED (several managers may run it).
+ * One transaction per batch, rows locked SKIP LOCKED (several managers may run it). `only` (a
+ * submission releasing its own task) waits for a sweep that holds the row instead of skipping it,
+ * so the submitter can answer the task's state as it is once that sweep has committed.
  * Answers the released tasks, for the caller to auction once committed.
  */
 export async function releaseWaiting(
@@ -104,7 +106,7 @@ export async function releaseWaiting(
       sql`with w as (
         select id, depends_on from tasks
         where live and state = 'waiting' ${opts.only ? sql`and id = ${opts.only}` : sql``}
-        order by created_at limit 50 for update skip locked
+        order by created_at limit 50 for update ${opts.only ? sql`` : sql`skip locked`}
       )
       select w.id,
         bool_and(s.state = 'completed') as done,
