@@ -57,13 +57,12 @@ describe.skipIf(!onPostgres())('an award raced by its own result', () => {
         { awardId, type: 'inform-result', output: 'done' },
         { authorization: `Bearer ${agent.token}` },
       );
-      // Commit only once the result's statement is waiting on the agreement's locks.
+      // Commit only once the result's statement is waiting on the agreement's locks (blocked by
+      // this transaction, not by some other wait of the manager's).
       await eventually(
         async () =>
-          (
-            await tx`select 1 from pg_stat_activity
-              where datname = current_database() and wait_event_type = 'Lock'`
-          ).length > 0,
+          (await tx`select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)
+            .length > 0,
       );
     });
     expect((await result)?.status).toBe(200);

@@ -177,12 +177,11 @@ describe.skipIf(!onPostgres())('a waiting task held by a sweep', () => {
         const done = await m.call('GET', `/v1/tasks/${first.body.id}?waitMs=15000`);
         expect(done.body.state).toBe('completed');
         released = m.manager.market.releaseWaiting(id);
+        // Our release is queued behind this lock (not some other wait of the manager's).
         await eventually(
           async () =>
-            (
-              await tx`select 1 from pg_stat_activity
-                where datname = current_database() and wait_event_type = 'Lock'`
-            ).length > 0,
+            (await tx`select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)
+              .length > 0,
         );
         throw new Error('let it be');
       })
