@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, json } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
-import { createTestDatabase, onPostgres } from './support/test-database.ts';
+import { blockedBy, createTestDatabase, onPostgres } from './support/test-database.ts';
 
 /**
  * Races that need a second connection holding locks, so PostgreSQL only (PGlite has one
@@ -57,13 +57,8 @@ describe.skipIf(!onPostgres())('an award raced by its own result', () => {
         { awardId, type: 'inform-result', output: 'done' },
         { authorization: `Bearer ${agent.token}` },
       );
-      // Commit only once the result's statement is waiting on the agreement's locks (blocked by
-      // this transaction, not by some other wait of the manager's).
-      await eventually(
-        async () =>
-          (await tx`select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)
-            .length > 0,
-      );
+      // Commit only once the result's statement is waiting on the agreement's locks.
+      await blockedBy(tx);
     });
     expect((await result)?.status).toBe(200);
     const done = await eventually(async () => {

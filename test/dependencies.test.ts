@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from './support/agents.ts';
 import { eventually, sleep, startManager, type TestManager } from './support/harness.ts';
-import { createTestDatabase, onPostgres } from './support/test-database.ts';
+import { blockedBy, createTestDatabase, onPostgres } from './support/test-database.ts';
 
 /** Tasks that wait for others (dependsOn) and get their outputs. */
 describe('task dependencies', () => {
@@ -168,7 +168,7 @@ describe.skipIf(!onPostgres())('a waiting task held by a sweep', () => {
     expect(after.body.state).toBe('waiting');
     const id = after.body.id as string;
 
-    let released: Promise<unknown[]> | undefined;
+    let released: Promise<{ id: string }[]> | undefined;
     await pg
       .begin(async (tx) => {
         // As a sweep holds it: locked while its dependency completes, the manager's sweeps skip it.
@@ -177,16 +177,11 @@ describe.skipIf(!onPostgres())('a waiting task held by a sweep', () => {
         const done = await m.call('GET', `/v1/tasks/${first.body.id}?waitMs=15000`);
         expect(done.body.state).toBe('completed');
         released = m.manager.market.releaseWaiting(id);
-        // Our release is queued behind this lock (not some other wait of the manager's).
-        await eventually(
-          async () =>
-            (await tx`select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)
-              .length > 0,
-        );
+        await blockedBy(tx); // the release is queued behind this lock
         throw new Error('let it be');
       })
       .catch((e: Error) => expect(e.message).toBe('let it be'));
-    expect((await released)?.map((t) => (t as { id: string }).id)).toEqual([id]);
+    expect((await released)?.map((t) => t.id)).toEqual([id]);
     const ended = await m.call('GET', `/v1/tasks/${id}?waitMs=15000`);
     expect(ended.body).toMatchObject({ state: 'completed', output: { n: 1 } });
   });

@@ -37,3 +37,15 @@ export async function createTestDatabase(): Promise<{ env: Record<string, string
 }
 
 export const onPostgres = () => !!process.env.DATABASE_URL;
+
+/**
+ * Resolves once some statement waits on a lock that `tx` (a second connection of a test) holds:
+ * the manager's statement under test has queued behind it, not merely waited on a lock of its own.
+ */
+export function blockedBy(tx: postgres.TransactionSql): Promise<unknown> {
+  return eventually(
+    async () =>
+      (await tx`select 1 from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`).length >
+      0,
+  );
+}
